@@ -1,0 +1,38 @@
+import type { Readable, Writable } from 'node:stream';
+import type { Env } from '../lib/config.ts';
+
+/**
+ * What a command may touch of the outside world, handed in by src/cli/main.ts (the composition root).
+ * Commands never read `process.*` themselves, so tests run them in-process with captured streams.
+ */
+export interface CliContext {
+  env: Env;
+  stdin: Readable;
+  stdout: Writable;
+  stderr: Writable;
+  /** stderr is a terminal: progress bars and pretty logs are welcome. */
+  interactive: boolean;
+  hostname: string;
+  readFile: (path: string) => string;
+  /** Aborted on SIGTERM / SIGINT. */
+  signal: AbortSignal;
+}
+
+export type Command = (args: string[], ctx: CliContext) => Promise<number>;
+
+/**
+ * Overlay command-line flags onto the environment under their variable names, so config parsing sees one
+ * source and its error messages name the variable (`--stream` is STREAMSINK_STREAM).
+ */
+export function flagsToEnv(
+  env: Env,
+  flags: Record<string, string | boolean | undefined>,
+  mapping: Record<string, string>,
+): Env {
+  const out: Record<string, string | undefined> = { ...env };
+  for (const [flag, variable] of Object.entries(mapping)) {
+    const value = flags[flag];
+    if (value !== undefined) out[variable] = String(value);
+  }
+  return out;
+}

@@ -1,0 +1,98 @@
+#!/usr/bin/env node
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+import { StreamsinkError } from '../lib/errors.ts';
+import type { CliContext, Command } from './context.ts';
+
+/**
+ * The CLI entry and the composition root for commands. Each command module exports `run(args, ctx)` and
+ * builds its own clients from the config it parses.
+ */
+const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
+  publish: {
+    summary: 'publish NDJSON events onto a stream',
+    load: async () => (await import('./publish.ts')).run,
+  },
+};
+
+const HELP = `streamsink: Redis Streams to Postgres with effectively-once effects
+
+Usage: streamsink <command> [options]
+
+Commands:
+${Object.entries(COMMANDS)
+  .map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`)
+  .join('\n')}
+
+Run \`streamsink <command> --help\` for a command's options. Configuration comes from the environment
+(REDIS_URL, DATABASE_URL, LOG_LEVEL, STREAMSINK_*); see the README's configuration table.
+`;
+
+export async function main(argv: string[], ctx: CliContext): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    ctx.stdout.write(HELP);
+    return name === undefined ? 2 : 0;
+  }
+  if (name === '--version') {
+    ctx.stdout.write('streamsink 0.1.0\n');
+    return 0;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    ctx.stderr.write(`streamsink: unknown command ${JSON.stringify(name)}\n\n${HELP}`);
+    return 2;
+  }
+  try {
+    return await (await command.load())(rest, ctx);
+  } catch (error) {
+    // Configuration and usage errors are the operator's to fix: say what is wrong, no stack trace.
+    if (
+      error instanceof StreamsinkError &&
+      !error.retryable &&
+      (error.code === 'config_invalid' || error.code === 'usage')
+    ) {
+      ctx.stderr.write(`streamsink ${name}: ${error.message}\n`);
+      return 2;
+    }
+    if (error instanceof StreamsinkError) {
+      ctx.stderr.write(`streamsink ${name}: ${error.message}\n`);
+      return 1;
+    }
+    throw error;
+  }
+}
+
+if (import.meta.main) {
+  const controller = new AbortController();
+  let signals = 0;
+  const onSignal = (sig: NodeJS.Signals) => {
+    signals += 1;
+    // A second signal means "now": exit without waiting for in-flight work (it stays pending in Redis).
+    if (signals > 1) process.exit(sig === 'SIGINT' ? 130 : 143);
+    controller.abort(new Error(`received ${sig}`));
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  const ctx: CliContext = {
+    env: process.env,
+    stdin: process.stdin,
+    stdout: process.stdout,
+    stderr: process.stderr,
+    interactive: Boolean(process.stderr.isTTY),
+    hostname: os.hostname(),
+    readFile: (path) => readFileSync(path, 'utf8'),
+    signal: controller.signal,
+  };
+  main(process.argv.slice(2), ctx).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (error: unknown) => {
+      process.stderr.write(
+        `streamsink: unexpected error: ${error instanceof Error ? error.stack : String(error)}\n`,
+      );
+      process.exitCode = 1;
+    },
+  );
+}

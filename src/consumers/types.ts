@@ -1,0 +1,81 @@
+import type { Envelope } from '../lib/envelope.ts';
+import type { PoisonMessageError, ReasonCode } from '../lib/errors.ts';
+import type { EventRegistry } from '../lib/event-registry.ts';
+import type { Queryable } from '../lib/pg.ts';
+
+/**
+ * The contracts between the parts of the worker: the read loop hands entries on, pipelines decide what an
+ * event means, the sink writes batches to Postgres, the dead-letterer moves poison out of the way.
+ */
+
+/** One stream entry as read by XREADGROUP or claimed by XAUTOCLAIM. */
+export interface StreamEntry {
+  /** Stream entry id, `<ms>-<seq>`. */
+  id: string;
+  /** Flat field list exactly as Redis returned it: name, value, name, value, ... */
+  fields: string[];
+  /** Times the group delivered this entry (1 on the first XREADGROUP; claims add one). */
+  deliveryCount: number;
+}
+
+/** An entry whose envelope decoded and which the pipeline accepted. */
+export interface AcceptedItem {
+  entry: StreamEntry;
+  envelope: Envelope;
+}
+
+export type AcceptResult = { ok: true; envelope: Envelope } | { ok: false; error: PoisonMessageError };
+
+/**
+ * A pipeline: the event schemas it accepts and a set-based writer of their effects.
+ * `accept` is pure; `apply` runs inside the sink's transaction and receives only events not yet in the inbox.
+ */
+export interface Pipeline {
+  readonly name: string;
+  readonly version: number;
+  readonly registry: EventRegistry | undefined;
+  accept(envelope: Envelope): AcceptResult;
+  apply(tx: Queryable, items: readonly AcceptedItem[], context: PipelineContext): Promise<void>;
+}
+
+export interface PipelineContext {
+  stream: string;
+  group: string;
+}
+
+/**
+ * What became of a batch handed to the sink. Items in `applied` and `duplicates` are committed and may be
+ * acknowledged. Transient failures are thrown as TransientError: the caller retries the whole batch, and
+ * whatever part of it had committed comes back as duplicates.
+ */
+export interface SinkResult {
+  applied: AcceptedItem[];
+  duplicates: AcceptedItem[];
+  /** Isolated to one event and permanent (typed poison, Postgres class 22/23): dead-letter it. */
+  poison: Array<{ item: AcceptedItem; error: PoisonMessageError }>;
+  /** Isolated to one event, cause unknown: leave it pending until its delivery count runs out. */
+  failed: Array<{ item: AcceptedItem; error: unknown }>;
+}
+
+export interface BatchSink {
+  write(items: readonly AcceptedItem[]): Promise<SinkResult>;
+}
+
+export interface DeadLetterRecord {
+  entry: StreamEntry;
+  reason: ReasonCode;
+  /** Error class name (`PoisonMessageError`, `DatabaseError`, ...) and a truncated, secret-free message. */
+  errorClass: string;
+  errorMessage: string;
+  /** Event type if the entry decoded far enough to know it; for `dlq stats --type`. */
+  eventType?: string;
+  eventId?: string;
+}
+
+/**
+ * Moves entries to the stream's dead-letter stream: for each, XADD to the dead-letter stream and XACK on the
+ * source happen atomically (one Lua call over keys of one hash tag).
+ */
+export interface DeadLetterer {
+  deadLetter(records: readonly DeadLetterRecord[]): Promise<void>;
+}

@@ -1,0 +1,275 @@
+import { z } from 'zod';
+import { ConfigError, type ConfigIssue } from './errors.ts';
+
+/**
+ * Configuration is parsed once, at start, from an env-like record (the CLI maps its flags onto the same
+ * variable names first). Components receive typed slices of the result and never read `process.env`.
+ */
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+const SECRET_VARIABLES = ['REDIS_URL', 'DATABASE_URL'] as const;
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const csv = z.string().transform((s) =>
+  s
+    .split(',')
+    .map((p) => p.trim())
+    .filter((p) => p.length > 0),
+);
+
+const redisUrl = z
+  .string()
+  .refine((s) => /^rediss?:\/\/.+/.test(s), { message: 'a redis:// or rediss:// URL' });
+const databaseUrl = z
+  .string()
+  .refine((s) => /^postgres(ql)?:\/\/.+/.test(s), { message: 'a postgres:// or postgresql:// URL' });
+
+const streamName = z
+  .string()
+  .regex(/^[A-Za-z0-9._:-]{1,200}$/, 'a stream name of 1-200 characters from A-Z a-z 0-9 . _ : -');
+
+const PIPELINES = ['event-log', 'payments'] as const;
+export type PipelineName = (typeof PIPELINES)[number];
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+const schema = z
+  .object({
+    REDIS_URL: redisUrl.default('redis://127.0.0.1:6379'),
+    DATABASE_URL: databaseUrl.default('postgres://postgres@127.0.0.1:5432/postgres'),
+    LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
+    METRICS_PORT: int(0, 65535).default(9464),
+    STREAMSINK_KEY_PREFIX: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]{1,50}$/, 'a prefix of 1-50 characters from A-Z a-z 0-9 . _ -')
+      .default('streamsink'),
+    STREAMSINK_STREAM: streamName.default('events'),
+    STREAMSINK_GROUP: z
+      .string()
+      .regex(/^[A-Za-z0-9._:-]{1,200}$/, 'a group name')
+      .default('streamsink'),
+    STREAMSINK_CONSUMER: z
+      .string()
+      .regex(/^[A-Za-z0-9._:-]{1,200}$/, 'a consumer name')
+      .optional(),
+    STREAMSINK_PIPELINE: z.enum(PIPELINES).default('event-log'),
+    STREAMSINK_START_ID: z
+      .string()
+      .regex(/^(0|\$|\d+(-\d+)?)$/, 'a stream id such as 0, $ or 1700000000000-0')
+      .default('0'),
+    STREAMSINK_MAX_IN_FLIGHT: int(1, 1_000_000).default(2000),
+    STREAMSINK_BATCH_SIZE: int(1, 10_000).default(500),
+    STREAMSINK_CONCURRENCY: int(1, 64).default(4),
+    STREAMSINK_BLOCK_MS: int(10, 60_000).default(1000),
+    STREAMSINK_CLAIM_IDLE_MS: int(100, 86_400_000).default(60_000),
+    STREAMSINK_CLAIM_INTERVAL_MS: int(50, 3_600_000).optional(),
+    STREAMSINK_CONSUMER_IDLE_DELETE_MS: int(1000, 30 * 86_400_000).default(3_600_000),
+    STREAMSINK_MAX_DELIVERIES: int(1, 1000).default(5),
+    STREAMSINK_SHUTDOWN_TIMEOUT_MS: int(0, 3_600_000).default(25_000),
+    STREAMSINK_AUTO_MIGRATE: z.stringbool().default(false),
+    STREAMSINK_PAYMENTS_CURRENCIES: csv
+      .pipe(z.array(z.string().regex(/^[A-Z]{3}$/, 'ISO 4217 codes')).min(1))
+      .default(['EUR', 'USD', 'GBP']),
+    STREAMSINK_DEDUPE_WINDOW_MS: int(1000, 30 * 86_400_000).default(86_400_000),
+    STREAMSINK_MAX_PAYLOAD_BYTES: int(64, 64 * 1024 * 1024).default(1024 * 1024),
+    STREAMSINK_MAXLEN: int(1, Number.MAX_SAFE_INTEGER).optional(),
+    STREAMSINK_PG_POOL_SIZE: int(1, 200).optional(),
+    STREAMSINK_BACKOFF_BASE_MS: int(1, 60_000).default(100),
+    STREAMSINK_BACKOFF_MAX_MS: int(1, 600_000).default(30_000),
+    STREAMSINK_DEFAULT_METRICS: z.stringbool().default(true),
+    STREAMSINK_METRICS_SAMPLE_INTERVAL_MS: int(100, 600_000).default(5000),
+    STREAMSINK_LIVENESS_DEADLINE_MS: int(1000, 3_600_000).default(60_000),
+    STREAMSINK_LOG_REDACT_PATHS: csv.default([]),
+  })
+  .superRefine((v, ctx) => {
+    if (v.STREAMSINK_BATCH_SIZE > v.STREAMSINK_MAX_IN_FLIGHT) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['STREAMSINK_BATCH_SIZE'],
+        message: `at most STREAMSINK_MAX_IN_FLIGHT (${v.STREAMSINK_MAX_IN_FLIGHT})`,
+        input: v.STREAMSINK_BATCH_SIZE,
+      });
+    }
+    if (v.STREAMSINK_BACKOFF_BASE_MS > v.STREAMSINK_BACKOFF_MAX_MS) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['STREAMSINK_BACKOFF_BASE_MS'],
+        message: `at most STREAMSINK_BACKOFF_MAX_MS (${v.STREAMSINK_BACKOFF_MAX_MS})`,
+        input: v.STREAMSINK_BACKOFF_BASE_MS,
+      });
+    }
+  });
+
+type Raw = z.infer<typeof schema>;
+
+export interface RedisConfig {
+  url: string;
+  keyPrefix: string;
+}
+export interface PostgresConfig {
+  url: string;
+  poolSize: number;
+}
+export interface LogConfig {
+  level: (typeof LOG_LEVELS)[number];
+  redactPaths: readonly string[];
+}
+export interface ProducerConfig {
+  dedupeWindowMs: number;
+  maxPayloadBytes: number;
+  maxLen: number | undefined;
+}
+export interface WorkerConfig {
+  stream: string;
+  group: string;
+  consumer: string;
+  pipeline: PipelineName;
+  startId: string;
+  maxInFlight: number;
+  batchSize: number;
+  concurrency: number;
+  blockMs: number;
+  claimIdleMs: number;
+  claimIntervalMs: number;
+  consumerIdleDeleteMs: number;
+  maxDeliveries: number;
+  shutdownTimeoutMs: number;
+  autoMigrate: boolean;
+  backoffBaseMs: number;
+  backoffMaxMs: number;
+  maxPayloadBytes: number;
+}
+export interface PaymentsConfig {
+  currencies: readonly string[];
+}
+export interface MetricsConfig {
+  port: number;
+  defaultMetrics: boolean;
+  sampleIntervalMs: number;
+  livenessDeadlineMs: number;
+}
+
+export interface Config {
+  redis: RedisConfig;
+  postgres: PostgresConfig;
+  log: LogConfig;
+  producer: ProducerConfig;
+  worker: WorkerConfig;
+  payments: PaymentsConfig;
+  metrics: MetricsConfig;
+}
+
+export interface ParseConfigOptions {
+  /** Reads a secret file named by a `*_FILE` variable. Injected so parsing stays testable. */
+  readFile?: (path: string) => string;
+  /** Default consumer name (the hostname, or the pod name in Kubernetes). */
+  hostname?: string;
+}
+
+/**
+ * Parse and validate the whole configuration. Throws one {@link ConfigError} that names every bad variable,
+ * what was expected and what was given (secrets shown redacted).
+ */
+export function parseConfig(env: Env, options: ParseConfigOptions = {}): Readonly<Config> {
+  const issues: ConfigIssue[] = [];
+  const resolved: Record<string, string | undefined> = { ...env };
+  for (const name of SECRET_VARIABLES) {
+    const fileVar = `${name}_FILE`;
+    const path = env[fileVar];
+    if (path === undefined || path === '') continue;
+    if (env[name] !== undefined && env[name] !== '') {
+      issues.push({
+        variable: fileVar,
+        expected: `only one of ${name} and ${fileVar}`,
+        received: 'both set',
+      });
+      continue;
+    }
+    try {
+      if (!options.readFile) throw new Error('no file reader');
+      resolved[name] = options.readFile(path).trim();
+    } catch (error) {
+      const why = error instanceof Error && 'code' in error ? String(error.code) : 'unreadable';
+      issues.push({ variable: fileVar, expected: 'a readable file', received: `${path} (${why})` });
+    }
+  }
+  // Empty strings mean "unset", as in most twelve-factor tools; it keeps `FOO= cmd` from failing oddly.
+  for (const [k, v] of Object.entries(resolved)) if (v === '') resolved[k] = undefined;
+
+  const result = schema.safeParse(resolved);
+  if (!result.success) {
+    for (const issue of result.error.issues) {
+      const variable = String(issue.path[0] ?? '(config)');
+      issues.push({
+        variable,
+        expected: issue.message.replace(/^Invalid (input|option): (expected )?/, ''),
+        received: describeReceived(variable, resolved[variable]),
+      });
+    }
+  }
+  if (issues.length > 0 || !result.success) throw new ConfigError(issues);
+  return Object.freeze(toConfig(result.data, options.hostname ?? 'streamsink'));
+}
+
+function describeReceived(variable: string, value: string | undefined): string {
+  if (value === undefined) return 'nothing';
+  if ((SECRET_VARIABLES as readonly string[]).includes(variable)) return JSON.stringify(redactUrl(value));
+  return JSON.stringify(value.length > 80 ? `${value.slice(0, 77)}...` : value);
+}
+
+/** A URL with its password (and username, for safety) replaced, fit for logs and error messages. */
+export function redactUrl(value: string): string {
+  try {
+    const url = new URL(value);
+    if (url.password) url.password = '***';
+    return url.toString();
+  } catch {
+    return '(unparseable URL)';
+  }
+}
+
+function toConfig(raw: Raw, hostname: string): Config {
+  const concurrency = raw.STREAMSINK_CONCURRENCY;
+  return {
+    redis: { url: raw.REDIS_URL, keyPrefix: raw.STREAMSINK_KEY_PREFIX },
+    postgres: { url: raw.DATABASE_URL, poolSize: raw.STREAMSINK_PG_POOL_SIZE ?? concurrency + 2 },
+    log: { level: raw.LOG_LEVEL, redactPaths: raw.STREAMSINK_LOG_REDACT_PATHS },
+    producer: {
+      dedupeWindowMs: raw.STREAMSINK_DEDUPE_WINDOW_MS,
+      maxPayloadBytes: raw.STREAMSINK_MAX_PAYLOAD_BYTES,
+      maxLen: raw.STREAMSINK_MAXLEN,
+    },
+    worker: {
+      stream: raw.STREAMSINK_STREAM,
+      group: raw.STREAMSINK_GROUP,
+      consumer: raw.STREAMSINK_CONSUMER ?? hostname,
+      pipeline: raw.STREAMSINK_PIPELINE,
+      startId: raw.STREAMSINK_START_ID,
+      maxInFlight: raw.STREAMSINK_MAX_IN_FLIGHT,
+      batchSize: raw.STREAMSINK_BATCH_SIZE,
+      concurrency,
+      blockMs: raw.STREAMSINK_BLOCK_MS,
+      claimIdleMs: raw.STREAMSINK_CLAIM_IDLE_MS,
+      claimIntervalMs:
+        raw.STREAMSINK_CLAIM_INTERVAL_MS ?? Math.max(50, Math.floor(raw.STREAMSINK_CLAIM_IDLE_MS / 4)),
+      consumerIdleDeleteMs: raw.STREAMSINK_CONSUMER_IDLE_DELETE_MS,
+      maxDeliveries: raw.STREAMSINK_MAX_DELIVERIES,
+      shutdownTimeoutMs: raw.STREAMSINK_SHUTDOWN_TIMEOUT_MS,
+      autoMigrate: raw.STREAMSINK_AUTO_MIGRATE,
+      backoffBaseMs: raw.STREAMSINK_BACKOFF_BASE_MS,
+      backoffMaxMs: raw.STREAMSINK_BACKOFF_MAX_MS,
+      maxPayloadBytes: raw.STREAMSINK_MAX_PAYLOAD_BYTES,
+    },
+    payments: { currencies: raw.STREAMSINK_PAYMENTS_CURRENCIES },
+    metrics: {
+      port: raw.METRICS_PORT,
+      defaultMetrics: raw.STREAMSINK_DEFAULT_METRICS,
+      sampleIntervalMs: raw.STREAMSINK_METRICS_SAMPLE_INTERVAL_MS,
+      livenessDeadlineMs: raw.STREAMSINK_LIVENESS_DEADLINE_MS,
+    },
+  };
+}
+
+/** The variables this build understands, for `--help` and docs. */
+export const CONFIG_VARIABLES: readonly string[] = Object.keys(schema.shape ?? {});

@@ -1,0 +1,219 @@
+import type { FieldIssue, ReasonCode } from './errors.ts';
+
+/**
+ * The event envelope and its Redis field layout, a public contract (docs/wire-format.md). One stream entry is
+ * one event, stored as flat string fields:
+ *
+ *   id           event id, also the idempotency key (UUIDv7 when the producer does not supply one)
+ *   type         event type, e.g. `payment.captured`
+ *   v            schema version, a positive integer in decimal
+ *   key          ordering / partition key
+ *   ts           occurred-at time, ISO-8601 with a zone (`2026-11-21T10:00:00.000Z`)
+ *   data         the payload: a JSON object
+ *   traceparent  optional W3C trace context
+ *
+ * Encoding and decoding are pure; decoding never throws, it returns the reason an entry is unusable.
+ */
+export interface Envelope<D = Record<string, unknown>> {
+  id: string;
+  type: string;
+  v: number;
+  key: string;
+  ts: string;
+  data: D;
+  traceparent?: string;
+}
+
+export const ENVELOPE_FIELDS = ['id', 'type', 'v', 'key', 'ts', 'data', 'traceparent'] as const;
+const REQUIRED_FIELDS = ['id', 'type', 'v', 'key', 'ts', 'data'] as const;
+
+export const ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
+export const TYPE_PATTERN = /^[A-Za-z][A-Za-z0-9_.:-]{0,127}$/;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what is refused
+const KEY_PATTERN = /^[^\u0000-\u001f]{1,256}$/;
+const VERSION_PATTERN = /^[1-9][0-9]{0,8}$/;
+const TS_PATTERN = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
+const TRACEPARENT_PATTERN = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
+
+/** Keys refused anywhere in a payload: they have no business in an event and invite prototype pollution. */
+const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
+export interface DecodeLimits {
+  /** Largest total size of an entry's field names and values, in UTF-8 bytes. */
+  maxBytes: number;
+  /** Deepest nesting of objects and arrays allowed in `data`. */
+  maxDepth: number;
+}
+
+export const DEFAULT_DECODE_LIMITS: DecodeLimits = { maxBytes: 1024 * 1024, maxDepth: 32 };
+
+export type DecodeResult =
+  | { ok: true; envelope: Envelope }
+  | { ok: false; reason: ReasonCode; message: string; issues: FieldIssue[] };
+
+/** Field list of an envelope, in wire order, ready for XADD. */
+export function encodeEnvelope(envelope: Envelope<unknown>): string[] {
+  const fields = [
+    'id',
+    envelope.id,
+    'type',
+    envelope.type,
+    'v',
+    String(envelope.v),
+    'key',
+    envelope.key,
+    'ts',
+    envelope.ts,
+    'data',
+    JSON.stringify(envelope.data),
+  ];
+  if (envelope.traceparent !== undefined) fields.push('traceparent', envelope.traceparent);
+  return fields;
+}
+
+/** Size in bytes of an encoded field list, as Redis stores it. */
+export function encodedSize(fields: readonly string[]): number {
+  let size = 0;
+  for (const f of fields) size += Buffer.byteLength(f, 'utf8');
+  return size;
+}
+
+/** Check the envelope's own fields (not the payload schema). Returns the issues, empty when valid. */
+export function checkEnvelopeFields(e: {
+  id: unknown;
+  type: unknown;
+  v: unknown;
+  key: unknown;
+  ts: unknown;
+  traceparent?: unknown;
+}): FieldIssue[] {
+  const issues: FieldIssue[] = [];
+  if (typeof e.id !== 'string' || !ID_PATTERN.test(e.id))
+    issues.push({ path: 'id', message: 'expected 1-128 characters from A-Z a-z 0-9 . _ : -' });
+  if (typeof e.type !== 'string' || !TYPE_PATTERN.test(e.type))
+    issues.push({ path: 'type', message: 'expected a type name such as payment.captured' });
+  if (typeof e.v !== 'number' || !Number.isInteger(e.v) || e.v < 1 || e.v > 999_999_999)
+    issues.push({ path: 'v', message: 'expected a positive integer version' });
+  if (typeof e.key !== 'string' || !KEY_PATTERN.test(e.key))
+    issues.push({ path: 'key', message: 'expected 1-256 characters without control characters' });
+  if (typeof e.ts !== 'string' || !TS_PATTERN.test(e.ts) || Number.isNaN(Date.parse(e.ts)))
+    issues.push({ path: 'ts', message: 'expected an ISO-8601 time with a zone' });
+  if (
+    e.traceparent !== undefined &&
+    (typeof e.traceparent !== 'string' || !TRACEPARENT_PATTERN.test(e.traceparent))
+  )
+    issues.push({ path: 'traceparent', message: 'expected a W3C traceparent' });
+  return issues;
+}
+
+/**
+ * Decode a stream entry's flat field list into an envelope. Pure and total: any input, however broken,
+ * yields either an envelope or a reason code from the catalogue.
+ */
+export function decodeEntry(
+  fields: readonly string[],
+  limits: DecodeLimits = DEFAULT_DECODE_LIMITS,
+): DecodeResult {
+  if (fields.length === 0) return fail('malformed_envelope', 'entry has no fields', '');
+  if (encodedSize(fields) > limits.maxBytes)
+    return fail('oversize', `entry is over the limit of ${limits.maxBytes} bytes`, '');
+  if (fields.length % 2 !== 0) return fail('malformed_envelope', 'odd number of field items', '');
+
+  const map = new Map<string, string>();
+  for (let i = 0; i < fields.length; i += 2) {
+    const name = fields[i] as string;
+    const value = fields[i + 1] as string;
+    if (!(ENVELOPE_FIELDS as readonly string[]).includes(name))
+      return fail(
+        'malformed_envelope',
+        `unexpected field ${JSON.stringify(name.slice(0, 64))}`,
+        name.slice(0, 64),
+      );
+    if (map.has(name)) return fail('malformed_envelope', `field ${name} appears twice`, name);
+    map.set(name, value);
+  }
+  for (const name of REQUIRED_FIELDS) {
+    if (!map.has(name)) return fail('malformed_envelope', `missing field ${name}`, name);
+  }
+
+  const vText = map.get('v') as string;
+  const candidate = {
+    id: map.get('id') as string,
+    type: map.get('type') as string,
+    v: VERSION_PATTERN.test(vText) ? Number(vText) : Number.NaN,
+    key: map.get('key') as string,
+    ts: map.get('ts') as string,
+    traceparent: map.get('traceparent'),
+  };
+  const issues = checkEnvelopeFields(candidate);
+  if (issues.length > 0) {
+    return { ok: false, reason: 'malformed_envelope', message: issues.map(formatIssue).join('; '), issues };
+  }
+
+  let data: unknown;
+  try {
+    data = JSON.parse(map.get('data') as string);
+  } catch (error) {
+    return fail('invalid_json', `data is not valid JSON: ${(error as Error).message.slice(0, 200)}`, 'data');
+  }
+  if (typeof data !== 'object' || data === null || Array.isArray(data))
+    return fail('schema_violation', 'data must be a JSON object', 'data');
+  const shape = checkShape(data, limits.maxDepth);
+  if (shape) return fail(shape.reason, shape.message, `data${shape.path}`);
+
+  const envelope: Envelope = {
+    id: candidate.id,
+    type: candidate.type,
+    v: candidate.v,
+    key: candidate.key,
+    ts: candidate.ts,
+    data: data as Record<string, unknown>,
+  };
+  if (candidate.traceparent !== undefined) envelope.traceparent = candidate.traceparent;
+  return { ok: true, envelope };
+}
+
+/** Walk a parsed payload once: refuse forbidden keys and nesting deeper than `maxDepth`. */
+export function checkShape(
+  value: unknown,
+  maxDepth: number,
+): { reason: ReasonCode; message: string; path: string } | undefined {
+  const stack: Array<{ value: unknown; depth: number; path: string }> = [{ value, depth: 1, path: '' }];
+  while (stack.length > 0) {
+    const item = stack.pop() as { value: unknown; depth: number; path: string };
+    if (typeof item.value !== 'object' || item.value === null) continue;
+    if (item.depth > maxDepth)
+      return {
+        reason: 'payload_too_deep',
+        message: `data nests deeper than ${maxDepth} levels`,
+        path: item.path,
+      };
+    if (Array.isArray(item.value)) {
+      for (let i = 0; i < item.value.length; i++)
+        stack.push({ value: item.value[i], depth: item.depth + 1, path: `${item.path}[${i}]` });
+      continue;
+    }
+    for (const key of Object.keys(item.value)) {
+      if (FORBIDDEN_KEYS.has(key))
+        return {
+          reason: 'forbidden_key',
+          message: `data has a forbidden key ${key}`,
+          path: `${item.path}.${key}`,
+        };
+      stack.push({
+        value: (item.value as Record<string, unknown>)[key],
+        depth: item.depth + 1,
+        path: `${item.path}.${key}`,
+      });
+    }
+  }
+  return undefined;
+}
+
+function fail(reason: ReasonCode, message: string, path: string): DecodeResult {
+  return { ok: false, reason, message, issues: [{ path, message }] };
+}
+
+function formatIssue(i: FieldIssue): string {
+  return `${i.path}: ${i.message}`;
+}

@@ -1,0 +1,169 @@
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+
+/**
+ * Metric definitions. Names and labels are a public contract (docs/metrics.md). Everything is registered on a
+ * Registry passed in by the composition root, never on prom-client's global one. Label values are bounded:
+ * stream, group, pipeline, outcome, kind, class; never an event id or key.
+ */
+export type MessageOutcome = 'acked' | 'dead_lettered' | 'retried' | 'duplicate';
+
+export interface WorkerMetrics {
+  messages: Counter<'stream' | 'group' | 'pipeline' | 'outcome'>;
+  batchDuration: Histogram<'stream' | 'group' | 'pipeline'>;
+  batchSize: Histogram<'stream' | 'group' | 'pipeline'>;
+  endToEndLatency: Histogram<'stream' | 'group' | 'pipeline'>;
+  inFlight: Gauge<'stream' | 'group'>;
+  inFlightLimit: Gauge<'stream' | 'group'>;
+  backpressurePaused: Gauge<'stream' | 'group'>;
+  consumerLag: Gauge<'stream' | 'group'>;
+  pending: Gauge<'stream' | 'group'>;
+  oldestPendingAge: Gauge<'stream' | 'group'>;
+  deadLetter: Gauge<'stream'>;
+  streamLength: Gauge<'stream'>;
+  claimed: Counter<'stream' | 'group'>;
+  claimedDeleted: Counter<'stream' | 'group'>;
+  groupRecreated: Counter<'stream' | 'group'>;
+  redisErrors: Counter<'kind'>;
+  postgresErrors: Counter<'class'>;
+}
+
+export function createWorkerMetrics(registry: Registry): WorkerMetrics {
+  const registers = [registry];
+  return {
+    messages: new Counter({
+      name: 'streamsink_messages_total',
+      help: 'Messages finished by this worker, by outcome',
+      labelNames: ['stream', 'group', 'pipeline', 'outcome'],
+      registers,
+    }),
+    batchDuration: new Histogram({
+      name: 'streamsink_batch_duration_seconds',
+      help: 'Postgres transaction time per batch',
+      labelNames: ['stream', 'group', 'pipeline'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    }),
+    batchSize: new Histogram({
+      name: 'streamsink_batch_size',
+      help: 'Entries per batch written to Postgres',
+      labelNames: ['stream', 'group', 'pipeline'],
+      buckets: [1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000],
+      registers,
+    }),
+    endToEndLatency: new Histogram({
+      name: 'streamsink_end_to_end_latency_seconds',
+      help: 'Time from the stream entry being added to its batch committing',
+      labelNames: ['stream', 'group', 'pipeline'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+      registers,
+    }),
+    inFlight: new Gauge({
+      name: 'streamsink_in_flight_messages',
+      help: 'Entries read and not yet finished by this worker',
+      labelNames: ['stream', 'group'],
+      registers,
+    }),
+    inFlightLimit: new Gauge({
+      name: 'streamsink_in_flight_limit',
+      help: 'STREAMSINK_MAX_IN_FLIGHT of this worker',
+      labelNames: ['stream', 'group'],
+      registers,
+    }),
+    backpressurePaused: new Gauge({
+      name: 'streamsink_backpressure_paused',
+      help: '1 while reading is paused (in-flight full or sink failing)',
+      labelNames: ['stream', 'group'],
+      registers,
+    }),
+    consumerLag: new Gauge({
+      name: 'streamsink_consumer_lag_messages',
+      help: 'Entries not yet delivered to the group (XINFO GROUPS lag); aggregate with max',
+      labelNames: ['stream', 'group'],
+      registers,
+    }),
+    pending: new Gauge({
+      name: 'streamsink_pending_messages',
+      help: 'Entries delivered to the group and not acknowledged; aggregate with max',
+      labelNames: ['stream', 'group'],
+      registers,
+    }),
+    oldestPendingAge: new Gauge({
+      name: 'streamsink_oldest_pending_age_seconds',
+      help: 'Age of the oldest pending entry of the group (by its id time); aggregate with max',
+      labelNames: ['stream', 'group'],
+      registers,
+    }),
+    deadLetter: new Gauge({
+      name: 'streamsink_dead_letter_messages',
+      help: 'Entries in the dead-letter stream; aggregate with max',
+      labelNames: ['stream'],
+      registers,
+    }),
+    streamLength: new Gauge({
+      name: 'streamsink_stream_length_messages',
+      help: 'XLEN of the stream; aggregate with max',
+      labelNames: ['stream'],
+      registers,
+    }),
+    claimed: new Counter({
+      name: 'streamsink_claimed_total',
+      help: 'Pending entries taken over from idle consumers',
+      labelNames: ['stream', 'group'],
+      registers,
+    }),
+    claimedDeleted: new Counter({
+      name: 'streamsink_claimed_deleted_total',
+      help: 'Pending entries whose stream entry was already deleted (trimmed) when claimed',
+      labelNames: ['stream', 'group'],
+      registers,
+    }),
+    groupRecreated: new Counter({
+      name: 'streamsink_group_recreated_total',
+      help: 'Times the consumer group (or stream) vanished and was recreated',
+      labelNames: ['stream', 'group'],
+      registers,
+    }),
+    redisErrors: new Counter({
+      name: 'streamsink_redis_errors_total',
+      help: 'Redis command or connection errors, by kind',
+      labelNames: ['kind'],
+      registers,
+    }),
+    postgresErrors: new Counter({
+      name: 'streamsink_postgres_errors_total',
+      help: 'Postgres errors, by class (transient, data, other)',
+      labelNames: ['class'],
+      registers,
+    }),
+  };
+}
+
+export interface ProducerMetrics {
+  published: Counter<'stream' | 'outcome'>;
+  publishLatency: Histogram<'stream'>;
+}
+
+/** Producer-side metrics, on a registry the SDK user passes in. */
+export function createProducerMetrics(registry: Registry): ProducerMetrics {
+  return {
+    published: new Counter({
+      name: 'streamsink_published_total',
+      help: 'Events handed to publish, by outcome (added, duplicate, rejected)',
+      labelNames: ['stream', 'outcome'],
+      registers: [registry],
+    }),
+    publishLatency: new Histogram({
+      name: 'streamsink_publish_duration_seconds',
+      help: 'Time of one publish or publishBatch call',
+      labelNames: ['stream'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+      registers: [registry],
+    }),
+  };
+}
+
+export function createRegistry(options: { defaultMetrics: boolean }): Registry {
+  const registry = new Registry();
+  if (options.defaultMetrics) collectDefaultMetrics({ register: registry });
+  return registry;
+}
