@@ -17,3 +17,12 @@ export type { EventDefinition, EventRegistry } from './lib/event-registry.ts';
 export { createEventRegistry } from './lib/event-registry.ts';
 export { streamKeys } from './lib/keys.ts';
 export { createProducerMetrics } from './lib/metrics.ts';
+export type { PublishInput } from './producers/prepare-event.ts';
+export type { Accepted, Producer, ProducerOptions, PublishResult } from './producers/producer.ts';
+export {
+  createProducer,
+  DEFAULT_DEDUPE_WINDOW_MS,
+  DEFAULT_MAX_PAYLOAD_BYTES,
+} from './producers/producer.ts';
+export type { UuidV7Source } from './producers/uuidv7.ts';
+export { createUuidV7 } from './producers/uuidv7.ts';

@@ -1,0 +1,241 @@
+import { readFileSync } from 'node:fs';
+import type { ChainableCommander, Cluster, Redis } from 'ioredis';
+import type { Envelope } from '../lib/envelope.ts';
+import { type PayloadTooLargeError, TransientError, type ValidationError } from '../lib/errors.ts';
+import type { EventRegistry } from '../lib/event-registry.ts';
+import { type StreamKeys, streamKeys } from '../lib/keys.ts';
+import type { ProducerMetrics } from '../lib/metrics.ts';
+import { type PublishInput, prepareEvent } from './prepare-event.ts';
+import { createUuidV7 } from './uuidv7.ts';
+
+export interface ProducerOptions {
+  /** An ioredis connection (or cluster). The producer never closes it: the caller owns it. */
+  redis: Redis | Cluster;
+  /** Prefix of every key (STREAMSINK_KEY_PREFIX); default `streamsink`. */
+  keyPrefix?: string;
+  /** Event types and their `data` schemas; without one, only the envelope and payload shape are checked. */
+  registry?: EventRegistry;
+  /** How long a published id is remembered for idempotent publish; default 24 h. */
+  dedupeWindowMs?: number;
+  /** Largest encoded entry (field names and values, UTF-8 bytes); default 1 MiB. */
+  maxPayloadBytes?: number;
+  /** Approximate trimming (`MAXLEN ~ n`) on every add; off when undefined. */
+  maxLen?: number | undefined;
+  /** Deduplicate by event id (default). `false` is a plain XADD: a retried publish adds a second entry. */
+  idempotent?: boolean;
+  /** Optional producer metrics, from `createProducerMetrics(registry)`. */
+  metrics?: ProducerMetrics;
+  /** Events per Lua call (idempotent) or per pipeline slice; default 200. */
+  chunkSize?: number;
+  /** Clock for default `ts` and generated ids (tests). */
+  now?: () => number;
+  /** Id generator for events without one; default UUIDv7. */
+  newId?: () => string;
+}
+
+export type PublishResult =
+  | { status: 'added'; id: string; entryId: string }
+  /** The id was published before, within the dedupe window: `entryId` is the entry the first publish added. */
+  | { status: 'duplicate'; id: string; entryId: string }
+  | { status: 'rejected'; id: string | undefined; error: ValidationError | PayloadTooLargeError };
+
+export type Accepted = Extract<PublishResult, { status: 'added' | 'duplicate' }>;
+
+export interface Producer {
+  /**
+   * Validate and publish one event. Throws {@link ValidationError} (naming every invalid field path) or
+   * {@link PayloadTooLargeError} before anything reaches Redis, and {@link TransientError} when Redis fails
+   * (retrying with the same id is safe when idempotent).
+   */
+  publish(stream: string, event: PublishInput<object>): Promise<Accepted>;
+  /**
+   * Validate and publish many events in pipelined chunks. Returns one result per input, in order; invalid
+   * events are `rejected` and the others are still written. Throws {@link TransientError} when Redis fails
+   * (some chunks may have been written: with idempotent publish, retrying the whole batch is safe).
+   */
+  publishBatch(stream: string, events: readonly PublishInput<object>[]): Promise<PublishResult[]>;
+}
+
+export const DEFAULT_DEDUPE_WINDOW_MS = 86_400_000;
+export const DEFAULT_MAX_PAYLOAD_BYTES = 1024 * 1024;
+const DEFAULT_CHUNK_SIZE = 200;
+/** A Lua call holds Redis for its whole run; keep one call's payload bounded even with large events. */
+const CHUNK_BYTES = 2 * 1024 * 1024;
+const STREAM_NAME = /^[A-Za-z0-9._:-]{1,200}$/;
+
+const SCRIPT_NAME = 'streamsinkPublishIdempotentV1';
+const SCRIPT = readFileSync(new URL('./publish-idempotent.lua', import.meta.url), 'utf8');
+
+type ScriptCommander = ChainableCommander & {
+  [SCRIPT_NAME](numKeys: number, ...args: (string | number)[]): ChainableCommander;
+};
+
+interface Ready {
+  index: number;
+  envelope: Envelope<unknown>;
+  fields: string[];
+  size: number;
+}
+
+/**
+ * Create a producer over a Redis connection the caller owns. Idempotent publish runs one Lua script per chunk
+ * of events (all keys of one stream share a hash tag, so it works on Redis Cluster); ioredis sends it by SHA
+ * and falls back to the full script on NOSCRIPT.
+ */
+export function createProducer(options: ProducerOptions): Producer {
+  const keyPrefix = options.keyPrefix ?? 'streamsink';
+  const dedupeWindowMs = options.dedupeWindowMs ?? DEFAULT_DEDUPE_WINDOW_MS;
+  const maxPayloadBytes = options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
+  const maxLen = options.maxLen;
+  const idempotent = options.idempotent ?? true;
+  const chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
+  const now = options.now ?? Date.now;
+  const newId = options.newId ?? createUuidV7({ now, random: defaultRandom });
+  const { redis, metrics, registry } = options;
+  if (!Number.isInteger(dedupeWindowMs) || dedupeWindowMs < 1)
+    throw new RangeError(`dedupeWindowMs must be a positive integer, got ${dedupeWindowMs}`);
+  if (maxLen !== undefined && (!Number.isInteger(maxLen) || maxLen < 1))
+    throw new RangeError(`maxLen must be a positive integer, got ${maxLen}`);
+  if (!Number.isInteger(chunkSize) || chunkSize < 1)
+    throw new RangeError(`chunkSize must be a positive integer, got ${chunkSize}`);
+  if (idempotent) redis.defineCommand(SCRIPT_NAME, { lua: SCRIPT });
+
+  const keysByStream = new Map<string, StreamKeys>();
+  const keysFor = (stream: string): StreamKeys => {
+    let keys = keysByStream.get(stream);
+    if (!keys) {
+      if (!STREAM_NAME.test(stream))
+        throw new RangeError(`stream name must be 1-200 characters from A-Z a-z 0-9 . _ : -, got ${stream}`);
+      keys = streamKeys(keyPrefix, stream);
+      keysByStream.set(stream, keys);
+    }
+    return keys;
+  };
+
+  async function publishBatch(
+    stream: string,
+    events: readonly PublishInput<object>[],
+  ): Promise<PublishResult[]> {
+    const keys = keysFor(stream);
+    const started = performance.now();
+    const results: PublishResult[] = new Array(events.length);
+    const ready: Ready[] = [];
+    for (let i = 0; i < events.length; i++) {
+      const prepared = prepareEvent(events[i], { registry, maxPayloadBytes, newId, now });
+      if (prepared.ok) ready.push({ index: i, ...prepared });
+      else results[i] = { status: 'rejected', id: prepared.id, error: prepared.error };
+    }
+    if (ready.length > 0) {
+      try {
+        if (idempotent) await addIdempotent(keys, ready, results);
+        else await addPlain(keys, ready, results);
+      } catch (error) {
+        throw asPublishError(error);
+      }
+    }
+    if (metrics) record(metrics, stream, results, (performance.now() - started) / 1000);
+    return results;
+  }
+
+  async function addIdempotent(keys: StreamKeys, ready: Ready[], results: PublishResult[]): Promise<void> {
+    const pipeline = redis.pipeline() as ScriptCommander;
+    const chunks: Ready[][] = [];
+    for (const chunk of chunksOf(ready, chunkSize)) {
+      const args: (string | number)[] = [keys.stream];
+      for (const r of chunk) args.push(keys.dedupe(r.envelope.id));
+      args.push(dedupeWindowMs, maxLen ?? 0);
+      for (const r of chunk) {
+        args.push(r.fields.length);
+        for (const f of r.fields) args.push(f);
+      }
+      pipeline[SCRIPT_NAME](chunk.length + 1, ...args);
+      chunks.push(chunk);
+    }
+    const replies = await execPipeline(pipeline);
+    chunks.forEach((chunk, c) => {
+      const reply = replies[c] as (number | string)[];
+      chunk.forEach((r, i) => {
+        const status = reply[2 * i] === 1 ? 'added' : 'duplicate';
+        results[r.index] = { status, id: r.envelope.id, entryId: String(reply[2 * i + 1]) };
+      });
+    });
+  }
+
+  async function addPlain(keys: StreamKeys, ready: Ready[], results: PublishResult[]): Promise<void> {
+    const pipeline = redis.pipeline();
+    for (const r of ready) {
+      if (maxLen === undefined) pipeline.xadd(keys.stream, '*', ...r.fields);
+      else pipeline.xadd(keys.stream, 'MAXLEN', '~', maxLen, '*', ...r.fields);
+    }
+    const replies = await execPipeline(pipeline);
+    ready.forEach((r, i) => {
+      results[r.index] = { status: 'added', id: r.envelope.id, entryId: String(replies[i]) };
+    });
+  }
+
+  return {
+    async publish(stream, event) {
+      const [result] = await publishBatch(stream, [event]);
+      if (!result) throw new Error('publishBatch returned no result');
+      if (result.status === 'rejected') throw result.error;
+      return result;
+    },
+    publishBatch,
+  };
+}
+
+/** Run a pipeline; the first failed command fails the whole call (ioredis reports errors per command). */
+async function execPipeline(pipeline: ChainableCommander): Promise<unknown[]> {
+  const replies = await pipeline.exec();
+  if (!replies) throw new TransientError('pipeline was discarded (connection closed?)');
+  return replies.map(([error, value]) => {
+    if (error) throw error;
+    return value;
+  });
+}
+
+/**
+ * Redis replies with an error for a command it refused (WRONGTYPE, OOM, a script error): that is not fixed by
+ * retrying blindly, so it passes through as is. Anything else (connection lost, timeout) is transient.
+ */
+function asPublishError(error: unknown): unknown {
+  if (error instanceof Error && error.name === 'ReplyError') return error;
+  if (error instanceof TransientError) return error;
+  return new TransientError(`publish failed: ${(error as Error)?.message ?? String(error)}`, {
+    cause: error,
+  });
+}
+
+function* chunksOf(items: Ready[], size: number): Generator<Ready[]> {
+  let chunk: Ready[] = [];
+  let bytes = 0;
+  for (const item of items) {
+    if (chunk.length > 0 && (chunk.length >= size || bytes + item.size > CHUNK_BYTES)) {
+      yield chunk;
+      chunk = [];
+      bytes = 0;
+    }
+    chunk.push(item);
+    bytes += item.size;
+  }
+  if (chunk.length > 0) yield chunk;
+}
+
+function record(metrics: ProducerMetrics, stream: string, results: PublishResult[], seconds: number): void {
+  let added = 0;
+  let duplicate = 0;
+  let rejected = 0;
+  for (const r of results) {
+    if (r.status === 'added') added++;
+    else if (r.status === 'duplicate') duplicate++;
+    else rejected++;
+  }
+  if (added) metrics.published.inc({ stream, outcome: 'added' }, added);
+  if (duplicate) metrics.published.inc({ stream, outcome: 'duplicate' }, duplicate);
+  if (rejected) metrics.published.inc({ stream, outcome: 'rejected' }, rejected);
+  metrics.publishLatency.observe({ stream }, seconds);
+}
+
+function defaultRandom(bytes: Uint8Array): void {
+  crypto.getRandomValues(bytes);
+}

@@ -1,0 +1,44 @@
+-- Idempotent publish of a chunk of events onto one stream, atomically per event and for the whole chunk.
+--
+-- KEYS[1]        the stream (<prefix>:{<stream>})
+-- KEYS[1 + i]    the dedupe key of event i (<prefix>:{<stream>}:dedupe:<id>), i = 1..n; same hash tag as KEYS[1]
+-- ARGV[1]        dedupe window in milliseconds (PX of each dedupe key)
+-- ARGV[2]        MAXLEN for approximate trimming (`MAXLEN ~ n`), or "0" for no trimming
+-- ARGV[3..]      the events, one after another: a field count c, then c items (name, value, name, value, ...)
+--
+-- Returns a flat array of 2n items: for event i, a status (1 = added, 0 = duplicate) and the entry id
+-- (the new entry's id, or for a duplicate the id of the entry the first publish added).
+--
+-- Why one script per chunk: the dedupe check and the XADD must be one atomic step (check-then-add from the
+-- client would race with a concurrent producer), and one EVALSHA for many events keeps the round trips and
+-- the per-call overhead close to plain pipelined XADD. A later event in the chunk with the same id as an
+-- earlier one finds the earlier one's dedupe key, so it is a duplicate of it.
+
+local stream = KEYS[1]
+local window = ARGV[1]
+local maxlen = tonumber(ARGV[2])
+local out = {}
+local pos = 3
+
+for i = 2, #KEYS do
+  local count = tonumber(ARGV[pos])
+  local first = pos + 1
+  pos = first + count
+  local existing = redis.call('GET', KEYS[i])
+  if existing then
+    out[#out + 1] = 0
+    out[#out + 1] = existing
+  else
+    local id
+    if maxlen > 0 then
+      id = redis.call('XADD', stream, 'MAXLEN', '~', maxlen, '*', unpack(ARGV, first, pos - 1))
+    else
+      id = redis.call('XADD', stream, '*', unpack(ARGV, first, pos - 1))
+    end
+    redis.call('SET', KEYS[i], id, 'PX', window)
+    out[#out + 1] = 1
+    out[#out + 1] = id
+  end
+end
+
+return out
