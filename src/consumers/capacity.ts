@@ -1,0 +1,31 @@
+/**
+ * How many entries the read loop may ask Redis for. Pure.
+ *
+ * The pending-idle clock of an entry starts at XREADGROUP, so an entry read long before it can be worked on
+ * ages towards being reclaimed by another worker while it waits here. We therefore ask only for free capacity,
+ * and while work is in flight we wait for room for a useful batch instead of reading tiny slivers (a read of 3
+ * entries costs a round trip and a transaction of its own).
+ */
+export interface CapacityInput {
+  /** Entries held now: read or claimed and not yet finished. */
+  inFlight: number;
+  /** STREAMSINK_MAX_IN_FLIGHT. */
+  maxInFlight: number;
+  /** STREAMSINK_BATCH_SIZE. */
+  batchSize: number;
+}
+
+/** Entries to request (the XREADGROUP COUNT); 0 means "wait until in-flight work finishes". */
+export function readCount({ inFlight, maxInFlight, batchSize }: CapacityInput): number {
+  const free = Math.max(0, maxInFlight - inFlight);
+  if (free === 0) return 0;
+  if (inFlight === 0) return free;
+  // Busy: only read once there is room for a whole batch (or the whole limit, when it is smaller).
+  const worthReading = Math.min(batchSize, maxInFlight);
+  return free >= worthReading ? free : 0;
+}
+
+/** Free capacity without the sliver rule: what reclaiming may take (claimed entries are already old). */
+export function freeCapacity({ inFlight, maxInFlight }: Omit<CapacityInput, 'batchSize'>): number {
+  return Math.max(0, maxInFlight - inFlight);
+}

@@ -1,0 +1,40 @@
+import { PoisonMessageError, type ReasonCode, StreamsinkError } from '../lib/errors.ts';
+import { classifyPgError } from '../lib/pg-errors.ts';
+
+/**
+ * What to do with an entry whose processing failed. Pure.
+ *
+ * - `retry`: transient trouble (Postgres or Redis down, deadlock, serialization failure). Retry in-process with
+ *   backoff, never dead-letter: an outage must not turn good messages into dead letters.
+ * - `dead-letter`: the message itself is bad (typed poison, Postgres data/constraint errors), or an unknown
+ *   failure has now been delivered `maxDeliveries` times.
+ * - `retry-later`: unknown failure with deliveries left. Leave the entry pending: it is reclaimed after
+ *   STREAMSINK_CLAIM_IDLE_MS (by this or another worker) with its delivery count raised.
+ */
+export type Outcome = 'retry' | 'retry-later' | 'dead-letter';
+
+export interface OutcomeInput {
+  error: unknown;
+  /** Times the group has delivered this entry, including the current delivery. */
+  deliveryCount: number;
+  maxDeliveries: number;
+}
+
+export function decideOutcome({ error, deliveryCount, maxDeliveries }: OutcomeInput): Outcome {
+  if (isTransient(error)) return 'retry';
+  if (error instanceof PoisonMessageError) return 'dead-letter';
+  if (classifyPgError(error) === 'data') return 'dead-letter';
+  return deliveryCount >= maxDeliveries ? 'dead-letter' : 'retry-later';
+}
+
+/** The reason code recorded when `error` leads to a dead letter. */
+export function deadLetterReason(error: unknown): ReasonCode {
+  if (error instanceof PoisonMessageError) return error.reason;
+  if (classifyPgError(error) === 'data') return 'data_error';
+  return 'max_deliveries_exceeded';
+}
+
+export function isTransient(error: unknown): boolean {
+  if (error instanceof StreamsinkError) return error.retryable;
+  return classifyPgError(error) === 'transient';
+}

@@ -1,0 +1,37 @@
+import { describe, expect, it } from 'vitest';
+import { freeCapacity, readCount } from '../../../src/consumers/capacity.ts';
+
+describe('readCount', () => {
+  it('asks for the whole limit when idle', () => {
+    expect(readCount({ inFlight: 0, maxInFlight: 2000, batchSize: 500 })).toBe(2000);
+  });
+  it('asks only for free capacity', () => {
+    expect(readCount({ inFlight: 1500, maxInFlight: 2000, batchSize: 500 })).toBe(500);
+    expect(readCount({ inFlight: 700, maxInFlight: 2000, batchSize: 500 })).toBe(1300);
+  });
+  it('reads nothing when full or over the limit', () => {
+    expect(readCount({ inFlight: 2000, maxInFlight: 2000, batchSize: 500 })).toBe(0);
+    expect(readCount({ inFlight: 2100, maxInFlight: 2000, batchSize: 500 })).toBe(0);
+  });
+  it('waits instead of reading a sliver while busy', () => {
+    expect(readCount({ inFlight: 1900, maxInFlight: 2000, batchSize: 500 })).toBe(0);
+    expect(readCount({ inFlight: 1501, maxInFlight: 2000, batchSize: 500 })).toBe(0);
+  });
+  it('a limit smaller than the batch size still reads when not full of work', () => {
+    expect(readCount({ inFlight: 0, maxInFlight: 10, batchSize: 500 })).toBe(10);
+    expect(readCount({ inFlight: 5, maxInFlight: 10, batchSize: 500 })).toBe(0);
+  });
+  it('never exceeds the limit', () => {
+    for (let inFlight = 0; inFlight <= 60; inFlight++) {
+      const n = readCount({ inFlight, maxInFlight: 50, batchSize: 7 });
+      expect(n).toBeLessThanOrEqual(Math.max(0, 50 - inFlight));
+    }
+  });
+});
+
+describe('freeCapacity', () => {
+  it('is the room left, never negative', () => {
+    expect(freeCapacity({ inFlight: 1999, maxInFlight: 2000 })).toBe(1);
+    expect(freeCapacity({ inFlight: 3000, maxInFlight: 2000 })).toBe(0);
+  });
+});
