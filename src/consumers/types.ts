@@ -77,5 +77,12 @@ export interface DeadLetterRecord {
  * source happen atomically (one Lua call over keys of one hash tag).
  */
 export interface DeadLetterer {
-  deadLetter(records: readonly DeadLetterRecord[]): Promise<void>;
+  deadLetter(records: readonly DeadLetterRecord[]): Promise<DeadLetterResult>;
+}
+
+export interface DeadLetterResult {
+  /** Entries moved to the dead-letter stream by this call. */
+  moved: number;
+  /** Entries no longer pending for the group (moved by an earlier, retried call): nothing written. */
+  skipped: number;
 }

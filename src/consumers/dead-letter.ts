@@ -1,0 +1,85 @@
+import type { Redis } from 'ioredis';
+import { encodeDeadLetter, entryIdTime } from '../lib/dead-letter-entry.ts';
+import type { StreamKeys } from '../lib/keys.ts';
+import { loadLuaScript } from '../lib/lua-script.ts';
+import type { DeadLetterer, DeadLetterResult } from './types.ts';
+
+const SCRIPT = loadLuaScript(new URL('./dead-letter.lua', import.meta.url));
+
+/** Records per script call, and a byte budget per call, so one call never blocks Redis for long. */
+const MAX_RECORDS_PER_CALL = 100;
+const MAX_BYTES_PER_CALL = 8 * 1024 * 1024;
+
+export interface CreateDeadLettererOptions {
+  redis: Redis;
+  keys: StreamKeys;
+  group: string;
+  consumer: string;
+  pipelineName: string;
+  pipelineVersion: number;
+  /** Clock for `dlq.dead_lettered_at`, in epoch milliseconds. */
+  now?: () => number;
+}
+
+/**
+ * The dead-letterer of one stream and group. Each record is moved by one atomic script step (XPENDING check,
+ * XADD to the dead-letter stream, XACK on the source), so a crash leaves every entry either pending on the
+ * source or in the dead-letter stream and acknowledged, and calling again with the same records after a lost
+ * reply adds nothing. Errors (Redis down, NOGROUP) are thrown: the entries stay pending and come back.
+ */
+export function createDeadLetterer(options: CreateDeadLettererOptions): DeadLetterer {
+  const { redis, keys, group, consumer, pipelineName, pipelineVersion } = options;
+  const now = options.now ?? Date.now;
+
+  return {
+    async deadLetter(records) {
+      const result: DeadLetterResult = { moved: 0, skipped: 0 };
+      const deadLetteredAt = new Date(now()).toISOString();
+      let args: string[] = [group];
+      let inCall = 0;
+      let bytes = 0;
+      const flush = async () => {
+        if (inCall === 0) return;
+        const reply = (await SCRIPT.run(redis, [keys.stream, keys.deadLetter], args)) as Array<
+          number | string
+        >;
+        for (let i = 0; i < reply.length; i += 2) {
+          if (Number(reply[i]) === 1) result.moved += 1;
+          else result.skipped += 1;
+        }
+        args = [group];
+        inCall = 0;
+        bytes = 0;
+      };
+      for (const record of records) {
+        const fields = encodeDeadLetter(
+          {
+            sourceStream: keys.stream,
+            sourceId: record.entry.id,
+            group,
+            consumer,
+            reason: record.reason,
+            errorClass: record.errorClass,
+            errorMessage: record.errorMessage,
+            deliveryCount: record.entry.deliveryCount,
+            firstSeen: entryIdTime(record.entry.id) ?? '',
+            deadLetteredAt,
+            pipeline: pipelineName,
+            pipelineVersion,
+            ...(record.eventType === undefined ? {} : { eventType: record.eventType }),
+            ...(record.eventId === undefined ? {} : { eventId: record.eventId }),
+          },
+          record.entry.fields,
+        );
+        const size = fields.reduce((n, f) => n + f.length, 0);
+        if (inCall > 0 && (inCall >= MAX_RECORDS_PER_CALL || bytes + size > MAX_BYTES_PER_CALL))
+          await flush();
+        args.push(record.entry.id, String(fields.length), ...fields);
+        inCall += 1;
+        bytes += size;
+      }
+      await flush();
+      return result;
+    },
+  };
+}
