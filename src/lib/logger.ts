@@ -1,7 +1,14 @@
+import { createRequire } from 'node:module';
 import pino, { type Logger } from 'pino';
-import type { LogConfig } from './config.ts';
+import { type LogConfig, redactUrl } from './config.ts';
 
 export type { Logger };
+
+/**
+ * Logging contract (docs/metrics.md#logs): one logger per process, built here by the composition root and
+ * passed down; components log through children carrying `stream`, `group`, `consumer`; a line about a message
+ * carries `eventId` and `entryId` (see {@link messageFields}); payloads only when LOG_LEVEL is debug or trace.
+ */
 
 /** Paths always redacted: connection strings and anything that looks like a credential. */
 export const BASE_REDACT_PATHS = [
@@ -17,16 +24,26 @@ export const BASE_REDACT_PATHS = [
   '*.authorization',
 ];
 
+/**
+ * Top-level keys that hold message content. Above debug they are replaced with a note whatever their
+ * content, so a careless `log.warn({ payload }, ...)` cannot leak card numbers into a log pipeline.
+ */
+export const PAYLOAD_KEYS = ['payload', 'data', 'fields', 'envelope'] as const;
+export const PAYLOAD_OMITTED = '[omitted: payloads are logged only at LOG_LEVEL=debug]';
+
 export interface CreateLoggerOptions {
   /** Where JSON lines go; defaults to stdout. Tests pass a stream to capture them. */
   destination?: pino.DestinationStream;
-  /** Pretty-print for humans (stdout is a terminal and pino-pretty is installed). */
+  /** Pretty-print for humans (stdout is a terminal). Falls back to JSON when pino-pretty is not installed. */
   pretty?: boolean;
+  /** File descriptor for output when no destination is given: 1 (stdout, default) or 2 (stderr). */
+  fd?: 1 | 2;
 }
 
 /**
- * Build the one logger of the process. Payloads are never logged above debug; configured payload paths
- * (`STREAMSINK_LOG_REDACT_PATHS`, e.g. `data.card.pan`) are censored everywhere.
+ * Build the one logger of the process. Secrets and configured payload paths (`STREAMSINK_LOG_REDACT_PATHS`,
+ * e.g. `data.card.pan`) are censored everywhere; URL-valued secrets keep their host with the password masked,
+ * which is what an operator needs to see which server is meant.
  */
 export function createLogger(config: LogConfig, options: CreateLoggerOptions = {}): Logger {
   const redactPaths = [
@@ -34,15 +51,71 @@ export function createLogger(config: LogConfig, options: CreateLoggerOptions = {
     ...config.redactPaths,
     ...config.redactPaths.map((p) => `*.${p}`),
   ];
+  const payloadsAllowed = config.level === 'debug' || config.level === 'trace';
   const base: pino.LoggerOptions = {
     level: config.level,
     base: { service: 'streamsink' },
     timestamp: pino.stdTimeFunctions.isoTime,
-    redact: { paths: redactPaths, censor: '[redacted]' },
+    redact: { paths: redactPaths, censor: censorValue },
     formatters: { level: (label) => ({ level: label }) },
+    serializers: { err: serializeError },
+    hooks: payloadsAllowed ? {} : { logMethod: omitPayloads },
   };
-  if (options.pretty && !options.destination) {
-    return pino({ ...base, transport: { target: 'pino-pretty', options: { destination: 2 } } });
+  const fd = options.fd ?? 1;
+  if (options.pretty && !options.destination && prettyInstalled()) {
+    return pino({ ...base, transport: { target: 'pino-pretty', options: { destination: fd } } });
   }
-  return pino(base, options.destination ?? pino.destination({ dest: 1, sync: false }));
+  return pino(base, options.destination ?? pino.destination({ dest: fd, sync: false }));
+}
+
+/** Fields of a log line about one message: ids only, never content. */
+export function messageFields(
+  entryId: string,
+  envelope?: { id?: string; type?: string },
+): {
+  entryId: string;
+  eventId?: string;
+  eventType?: string;
+} {
+  return { entryId, eventId: envelope?.id, eventType: envelope?.type };
+}
+
+/** pino-pretty is a dev dependency: absent from the production image, where JSON is what we want anyway. */
+export function prettyInstalled(): boolean {
+  try {
+    createRequire(import.meta.url).resolve('pino-pretty');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function censorValue(value: unknown): string {
+  if (typeof value === 'string' && /^[a-z][a-z0-9+.-]*:\/\//i.test(value)) return redactUrl(value);
+  return '[redacted]';
+}
+
+const URL_CREDENTIALS = /([a-z][a-z0-9+.-]*:\/\/[^\s:/@]*:)[^\s@/]+@/gi;
+
+/** Driver errors sometimes quote a connection string; mask its password in message and stack. */
+function serializeError(error: unknown): unknown {
+  const out = pino.stdSerializers.err(error as Error) as unknown as Record<string, unknown>;
+  for (const k of ['message', 'stack'] as const) {
+    const v = out[k];
+    if (typeof v === 'string') out[k] = v.replace(URL_CREDENTIALS, '$1***@');
+  }
+  return out;
+}
+
+function omitPayloads(this: Logger, args: Parameters<pino.LogFn>, method: pino.LogFn): void {
+  const [first] = args;
+  if (first !== null && typeof first === 'object' && !(first instanceof Error)) {
+    const obj = first as Record<string, unknown>;
+    if (PAYLOAD_KEYS.some((k) => k in obj)) {
+      const copy: Record<string, unknown> = { ...obj };
+      for (const k of PAYLOAD_KEYS) if (k in copy) copy[k] = PAYLOAD_OMITTED;
+      (args as unknown[])[0] = copy;
+    }
+  }
+  method.apply(this, args);
 }

@@ -20,6 +20,7 @@ export interface WorkerMetrics {
   oldestPendingAge: Gauge<'stream' | 'group'>;
   deadLetter: Gauge<'stream'>;
   streamLength: Gauge<'stream'>;
+  statsSampledAt: Gauge<'stream' | 'group'>;
   claimed: Counter<'stream' | 'group'>;
   claimedDeleted: Counter<'stream' | 'group'>;
   groupRecreated: Counter<'stream' | 'group'>;
@@ -105,6 +106,12 @@ export function createWorkerMetrics(registry: Registry): WorkerMetrics {
       labelNames: ['stream'],
       registers,
     }),
+    statsSampledAt: new Gauge({
+      name: 'streamsink_stats_sampled_timestamp_seconds',
+      help: 'Unix time of the last successful sample of the Redis-side gauges (lag, pending, ...)',
+      labelNames: ['stream', 'group'],
+      registers,
+    }),
     claimed: new Counter({
       name: 'streamsink_claimed_total',
       help: 'Pending entries taken over from idle consumers',
@@ -160,6 +167,20 @@ export function createProducerMetrics(registry: Registry): ProducerMetrics {
       registers: [registry],
     }),
   };
+}
+
+/**
+ * `streamsink_build_info{version,node}` = 1: which build each pod runs (join on it in queries), and a series
+ * that exists as long as the process is scraped.
+ */
+export function registerBuildInfo(registry: Registry, info: { version: string }): void {
+  const g = new Gauge({
+    name: 'streamsink_build_info',
+    help: 'Build of this process; always 1',
+    labelNames: ['version', 'node'],
+    registers: [registry],
+  });
+  g.set({ version: info.version, node: process.versions.node }, 1);
 }
 
 export function createRegistry(options: { defaultMetrics: boolean }): Registry {

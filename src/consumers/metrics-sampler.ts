@@ -1,0 +1,97 @@
+import type { StreamKeys } from '../lib/keys.ts';
+import type { Logger } from '../lib/logger.ts';
+import type { WorkerMetrics } from '../lib/metrics.ts';
+import { readStreamStats, type StatsRedis, toGauges } from './stream-stats.ts';
+
+/**
+ * Samples the Redis side of the group (lag, pending, oldest pending age, stream and dead-letter length) into
+ * gauges every `intervalMs`. Every worker of a group reports the same group-level values, so dashboards
+ * aggregate them with `max` (docs/metrics.md). A failed sample counts in
+ * `streamsink_redis_errors_total{kind="stats"}` and never throws; the gauges keep their last value and
+ * `streamsink_stats_sampled_timestamp_seconds` shows how old it is.
+ */
+export interface MetricsSamplerOptions {
+  /** A non-blocking connection (not the XREADGROUP one). */
+  redis: StatsRedis;
+  keys: StreamKeys;
+  group: string;
+  metrics: Pick<
+    WorkerMetrics,
+    | 'consumerLag'
+    | 'pending'
+    | 'oldestPendingAge'
+    | 'deadLetter'
+    | 'streamLength'
+    | 'statsSampledAt'
+    | 'redisErrors'
+  >;
+  intervalMs: number;
+  logger: Logger;
+  now?: () => number;
+}
+
+export interface MetricsSampler {
+  /** Take one sample now (tests, and the first sample at start). Resolves true when it succeeded. */
+  sampleNow(): Promise<boolean>;
+  /** Stop the timer and wait for a running sample. Safe to call twice. */
+  close(): Promise<void>;
+}
+
+export function startMetricsSampler(options: MetricsSamplerOptions): MetricsSampler {
+  const now = options.now ?? Date.now;
+  const { metrics, keys, group } = options;
+  const streamLabels = { stream: keys.name };
+  const groupLabels = { stream: keys.name, group };
+  let running: Promise<boolean> | undefined;
+  let failing = false;
+  let closed = false;
+
+  const sampleOnce = async (): Promise<boolean> => {
+    try {
+      const stats = await readStreamStats(options.redis, keys, group);
+      const t = now();
+      const g = toGauges(stats, t);
+      metrics.consumerLag.set(groupLabels, g.lag);
+      metrics.pending.set(groupLabels, g.pending);
+      metrics.oldestPendingAge.set(groupLabels, g.oldestPendingAgeSeconds);
+      metrics.streamLength.set(streamLabels, g.streamLength);
+      metrics.deadLetter.set(streamLabels, g.deadLetter);
+      metrics.statsSampledAt.set(groupLabels, t / 1000);
+      if (failing) options.logger.info('stream stats sampling recovered');
+      failing = false;
+      return true;
+    } catch (error) {
+      metrics.redisErrors.inc({ kind: 'stats' });
+      // One warning per outage, not one per interval; the counter carries the rate.
+      if (!failing)
+        options.logger.warn({ err: error }, 'stream stats sampling failed; gauges keep last values');
+      failing = true;
+      return false;
+    }
+  };
+
+  // At most one sample at a time: during a Redis outage a sample waits in the client's offline queue, and
+  // ticks that come meanwhile share it instead of queueing one more pipeline each.
+  const sampleNow = (): Promise<boolean> => {
+    running ??= sampleOnce().finally(() => {
+      running = undefined;
+    });
+    return running;
+  };
+
+  const timer = setInterval(() => {
+    if (!closed) void sampleNow();
+  }, options.intervalMs);
+  timer.unref();
+  void sampleNow();
+
+  return {
+    sampleNow,
+    async close() {
+      closed = true;
+      clearInterval(timer);
+      // A sample stuck on a dead connection must not hold shutdown up; the connection closes after this.
+      if (running) await Promise.race([running, new Promise((r) => setTimeout(r, 1000).unref())]);
+    },
+  };
+}

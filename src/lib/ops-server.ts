@@ -1,0 +1,232 @@
+import http from 'node:http';
+import type { Registry } from 'prom-client';
+import type { Logger } from './logger.ts';
+
+/**
+ * The worker's operations endpoint: `/metrics` for Prometheus, `/healthz` for the liveness probe, `/readyz`
+ * for the readiness probe. Plain node:http, so it has no dependency and answers even while the event loop is
+ * busy with batches. Semantics are documented in docs/metrics.md#health-endpoints.
+ */
+
+/** What the worker reports about itself; read on every probe, so it must be cheap. */
+export interface HealthSnapshot {
+  /** Epoch ms of the read loop's last turn (a read returned, even empty, or a pause was re-checked). */
+  loopTurnedAt: number;
+  /** The sink is failing and reading is paused on purpose (Postgres outage): alive, waiting. */
+  sinkFailing: boolean;
+  shuttingDown: boolean;
+  inFlight: number;
+}
+
+/** A dependency check resolves when the dependency answers and rejects (or hangs) when it does not. */
+export type DependencyCheck = () => Promise<unknown>;
+
+export interface OpsServerOptions {
+  /** 0 picks a free port (tests). */
+  port: number;
+  /** Interface to bind; all interfaces when omitted (a pod is scraped on its own IP). */
+  host?: string;
+  registry: Registry;
+  health: () => HealthSnapshot;
+  /**
+   * Named checks, e.g. `{ redis: () => redis.ping(), postgres: () => pool.query('SELECT 1') }`. Use a
+   * connection that never blocks (not the XREADGROUP one, whose BLOCK would delay a PING by seconds).
+   */
+  checks: Record<string, DependencyCheck>;
+  /** `/healthz` fails when the read loop has not turned for this long (STREAMSINK_LIVENESS_DEADLINE_MS). */
+  livenessDeadlineMs: number;
+  /** A check slower than this counts as failing. */
+  checkTimeoutMs?: number;
+  now?: () => number;
+  logger?: Logger;
+}
+
+export interface OpsServer {
+  /** The port actually bound (useful with port 0). */
+  readonly port: number;
+  /**
+   * First step of shutdown: `/readyz` answers 503 from now on, whatever the worker reports, so the pod
+   * leaves the Service before its consumer stops reading.
+   */
+  failReadiness(): void;
+  /** Stop listening and drop open keep-alive connections. Safe to call twice. */
+  close(): Promise<void>;
+}
+
+export type CheckOutcome = { ok: true } | { ok: false; error: string };
+
+export interface Verdict {
+  status: 200 | 503;
+  body: Record<string, unknown>;
+}
+
+/**
+ * Liveness. A dependency outage must not get every pod restarted, so a loop paused on purpose (sink failing)
+ * or draining for shutdown counts as alive; only a loop that stopped turning otherwise is stuck.
+ */
+export function decideLiveness(snapshot: HealthSnapshot, now: number, deadlineMs: number): Verdict {
+  const sinceTurnMs = Math.max(0, now - snapshot.loopTurnedAt);
+  const alive = sinceTurnMs <= deadlineMs || snapshot.sinkFailing || snapshot.shuttingDown;
+  return {
+    status: alive ? 200 : 503,
+    body: {
+      status: alive ? 'ok' : 'stuck',
+      loopTurnedMsAgo: sinceTurnMs,
+      deadlineMs,
+      sinkFailing: snapshot.sinkFailing,
+      shuttingDown: snapshot.shuttingDown,
+      inFlight: snapshot.inFlight,
+    },
+  };
+}
+
+/** Readiness: every dependency answers and the worker is not shutting down. */
+export function decideReadiness(shuttingDown: boolean, checks: Record<string, CheckOutcome>): Verdict {
+  const failing = Object.entries(checks)
+    .filter(([, c]) => !c.ok)
+    .map(([name]) => name);
+  const ready = !shuttingDown && failing.length === 0;
+  const detail: Record<string, string> = {};
+  for (const [name, c] of Object.entries(checks)) detail[name] = c.ok ? 'ok' : c.error;
+  return {
+    status: ready ? 200 : 503,
+    body: { status: ready ? 'ready' : 'not_ready', shuttingDown, failing, checks: detail },
+  };
+}
+
+export async function startOpsServer(options: OpsServerOptions): Promise<OpsServer> {
+  const now = options.now ?? Date.now;
+  const checkTimeoutMs = options.checkTimeoutMs ?? 1000;
+  let readinessFailed = false;
+  // One probe of a dependency at a time: a check hanging in a client's offline queue during an outage is
+  // shared by the probes that arrive meanwhile instead of piling up one command per probe.
+  const inFlightChecks = new Map<string, Promise<CheckOutcome>>();
+
+  const runCheck = (name: string, check: DependencyCheck): Promise<CheckOutcome> => {
+    const running = inFlightChecks.get(name);
+    if (running) return withTimeout(running, checkTimeoutMs);
+    const attempt: Promise<CheckOutcome> = Promise.resolve()
+      .then(check)
+      .then(
+        (): CheckOutcome => ({ ok: true }),
+        (error: unknown): CheckOutcome => ({ ok: false, error: describeError(error) }),
+      )
+      .finally(() => inFlightChecks.delete(name));
+    inFlightChecks.set(name, attempt);
+    return withTimeout(attempt, checkTimeoutMs);
+  };
+
+  const readiness = async (): Promise<Verdict> => {
+    const shuttingDown = readinessFailed || options.health().shuttingDown;
+    const names = Object.keys(options.checks);
+    const outcomes = shuttingDown
+      ? names.map((): CheckOutcome => ({ ok: false, error: 'not checked: shutting down' }))
+      : await Promise.all(names.map((n) => runCheck(n, options.checks[n] as DependencyCheck)));
+    const byName: Record<string, CheckOutcome> = {};
+    names.forEach((n, i) => {
+      byName[n] = outcomes[i] as CheckOutcome;
+    });
+    return decideReadiness(shuttingDown, byName);
+  };
+
+  const handle = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      send(res, 405, 'text/plain; charset=utf-8', 'method not allowed\n', { allow: 'GET, HEAD' });
+      return;
+    }
+    switch (path) {
+      case '/metrics': {
+        const text = await options.registry.metrics();
+        send(res, 200, options.registry.contentType, text);
+        return;
+      }
+      case '/healthz': {
+        const v = decideLiveness(options.health(), now(), options.livenessDeadlineMs);
+        sendJson(res, v);
+        return;
+      }
+      case '/readyz': {
+        sendJson(res, await readiness());
+        return;
+      }
+      default:
+        send(res, 404, 'text/plain; charset=utf-8', 'not found: try /metrics, /healthz, /readyz\n');
+    }
+  };
+
+  const server = http.createServer((req, res) => {
+    handle(req, res).catch((error: unknown) => {
+      options.logger?.error({ err: error, path: req.url }, 'ops endpoint failed');
+      if (!res.headersSent) send(res, 500, 'text/plain; charset=utf-8', 'internal error\n');
+      else res.destroy();
+    });
+  });
+  // Probes and scrapes are short; never let an idle keep-alive connection hold shutdown up.
+  server.keepAliveTimeout = 5000;
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address();
+  if (address === null || typeof address === 'string') throw new Error('ops server has no TCP address');
+  options.logger?.info({ port: address.port, host: options.host ?? '*' }, 'ops server listening');
+
+  let closing: Promise<void> | undefined;
+  return {
+    port: address.port,
+    failReadiness() {
+      readinessFailed = true;
+    },
+    close() {
+      readinessFailed = true;
+      closing ??= new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      return closing;
+    },
+  };
+}
+
+function withTimeout(p: Promise<CheckOutcome>, ms: number): Promise<CheckOutcome> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<CheckOutcome>((resolve) => {
+    timer = setTimeout(() => resolve({ ok: false, error: `no answer within ${ms} ms` }), ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** Short and secret-free: error codes and messages of clients, never a connection string. */
+function describeError(error: unknown): string {
+  if (error instanceof Error) {
+    const code = (error as { code?: unknown }).code;
+    const message = error.message.replace(/\w+:\/\/[^\s]+/g, '<url>').slice(0, 200);
+    return typeof code === 'string' && !message.includes(code) ? `${code}: ${message}` : message;
+  }
+  return String(error).slice(0, 200);
+}
+
+function send(
+  res: http.ServerResponse,
+  status: number,
+  contentType: string,
+  body: string,
+  headers: Record<string, string> = {},
+): void {
+  res.writeHead(status, {
+    'content-type': contentType,
+    'content-length': Buffer.byteLength(body),
+    'cache-control': 'no-store',
+    ...headers,
+  });
+  res.end(res.req.method === 'HEAD' ? undefined : body);
+}
+
+function sendJson(res: http.ServerResponse, verdict: Verdict): void {
+  send(res, verdict.status, 'application/json', `${JSON.stringify(verdict.body)}\n`);
+}
