@@ -1,0 +1,275 @@
+import { open } from 'node:fs/promises';
+import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
+import { parseArgs } from 'node:util';
+import { parseConfig } from '../lib/config.ts';
+import { PayloadTooLargeError, type ReasonCode, UsageError } from '../lib/errors.ts';
+import { createRedis } from '../lib/redis.ts';
+import type { PublishInput } from '../producers/prepare-event.ts';
+import { createProducer, type Producer, type PublishResult } from '../producers/producer.ts';
+import { type CliContext, flagsToEnv } from './context.ts';
+
+const HELP = `Usage: streamsink publish --stream S [--file F] [--json] [--batch-size N]
+
+Publish events onto a stream from NDJSON: one event per line,
+  {"id"?: "...", "type": "payment.captured", "v"?: 1, "key"?: "...", "ts"?: "<ISO-8601>", "data": {...}}
+read from --file or from stdin. Events are validated first (docs/wire-format.md); an invalid or malformed
+line is reported with its line number and never stops the others. Publishing is idempotent by id: give
+every line an id to make a re-run safe (lines without one get a fresh UUIDv7 each run).
+
+Options:
+  --stream S        logical stream name (or STREAMSINK_STREAM)
+  --file F          NDJSON file to read; stdin when omitted
+  --json            print the summary as JSON
+  --batch-size N    events per pipelined batch (default 1000)
+  -h, --help        this text
+
+Prints a summary (published, duplicates, rejected lines with reasons) on stdout, progress on stderr when
+it is a terminal. Exit code: 0 when nothing was rejected, 1 otherwise, 2 for bad usage or configuration.
+Configuration: REDIS_URL (or REDIS_URL_FILE), STREAMSINK_KEY_PREFIX, STREAMSINK_DEDUPE_WINDOW_MS,
+STREAMSINK_MAX_PAYLOAD_BYTES, STREAMSINK_MAXLEN.
+`;
+
+/** Batches in flight at once: enough to overlap reading and validation with Redis round trips. */
+const MAX_IN_FLIGHT_BATCHES = 4;
+/** The text summary lists this many rejected lines; --json lists up to MAX_LISTED_JSON. */
+const MAX_LISTED_TEXT = 50;
+const MAX_LISTED_JSON = 10_000;
+
+export interface RejectedLine {
+  line: number;
+  reason: ReasonCode;
+  message: string;
+}
+
+export interface PublishSummary {
+  stream: string;
+  lines: number;
+  published: number;
+  duplicates: number;
+  rejectedCount: number;
+  rejected: RejectedLine[];
+  interrupted: boolean;
+}
+
+export async function run(args: string[], ctx: CliContext): Promise<number> {
+  const flags = parseFlags(args);
+  if (flags.help) {
+    ctx.stdout.write(HELP);
+    return 0;
+  }
+  if (flags.stream === undefined && !ctx.env.STREAMSINK_STREAM) {
+    throw new UsageError('--stream is required (or set STREAMSINK_STREAM)');
+  }
+  const config = parseConfig(flagsToEnv(ctx.env, { stream: flags.stream }, { stream: 'STREAMSINK_STREAM' }), {
+    readFile: ctx.readFile,
+    hostname: ctx.hostname,
+  });
+  const stream = config.worker.stream;
+  const input: Readable = flags.file === undefined ? ctx.stdin : await openFile(flags.file);
+
+  // A one-shot command should fail rather than wait forever for a Redis that is down.
+  const redis = createRedis(config.redis, {
+    name: `streamsink:publish:${ctx.hostname}`,
+    overrides: { maxRetriesPerRequest: 3, connectTimeout: 5000 },
+  });
+  try {
+    const producer = createProducer({ redis, keyPrefix: config.redis.keyPrefix, ...config.producer });
+    const summary = await publishLines(input, producer, stream, flags.batchSize, ctx);
+    ctx.stdout.write(flags.json ? `${JSON.stringify(jsonSummary(summary))}\n` : textSummary(summary));
+    return summary.rejectedCount === 0 && !summary.interrupted ? 0 : 1;
+  } finally {
+    redis.disconnect();
+  }
+}
+
+async function openFile(path: string): Promise<Readable> {
+  try {
+    return (await open(path)).createReadStream();
+  } catch (error) {
+    const why = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+    throw new UsageError(`--file: cannot read ${path} (${why})`);
+  }
+}
+
+interface Flags {
+  stream: string | undefined;
+  file: string | undefined;
+  json: boolean;
+  batchSize: number;
+  help: boolean;
+}
+
+function parseFlags(args: string[]): Flags {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        stream: { type: 'string' },
+        file: { type: 'string' },
+        json: { type: 'boolean', default: false },
+        'batch-size': { type: 'string' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    }));
+  } catch (error) {
+    throw new UsageError(`${(error as Error).message}\n\n${HELP}`);
+  }
+  const batchText = values['batch-size'];
+  const batchSize = batchText === undefined ? 1000 : Number(batchText);
+  if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 100_000) {
+    throw new UsageError(
+      `--batch-size: expected an integer from 1 to 100000, got ${JSON.stringify(batchText)}`,
+    );
+  }
+  return {
+    stream: values.stream as string | undefined,
+    file: values.file as string | undefined,
+    json: values.json === true,
+    batchSize,
+    help: values.help === true,
+  };
+}
+
+/**
+ * Read NDJSON lines, publish them in batches with a few batches in flight on one connection (Redis runs
+ * them in order, so the stream keeps the file's order), and tally the outcome per line.
+ */
+export async function publishLines(
+  input: Readable,
+  producer: Producer,
+  stream: string,
+  batchSize: number,
+  ctx: Pick<CliContext, 'stderr' | 'interactive' | 'signal'>,
+): Promise<PublishSummary> {
+  const summary: PublishSummary = {
+    stream,
+    lines: 0,
+    published: 0,
+    duplicates: 0,
+    rejectedCount: 0,
+    rejected: [],
+    interrupted: false,
+  };
+  const reject = (line: number, reason: ReasonCode, message: string) => {
+    summary.rejectedCount += 1;
+    summary.rejected.push({ line, reason, message });
+  };
+  const progress = createProgress(ctx, summary);
+  const inFlight = new Set<Promise<void>>();
+  let firstError: unknown;
+
+  const send = (lineNumbers: number[], events: PublishInput<object>[]) => {
+    const task = producer.publishBatch(stream, events).then(
+      (results) => {
+        for (let i = 0; i < results.length; i++)
+          tally(results[i] as PublishResult, lineNumbers[i] as number, summary, reject);
+        progress.update();
+      },
+      (error: unknown) => {
+        firstError ??= error;
+      },
+    );
+    const tracked = task.finally(() => inFlight.delete(tracked));
+    inFlight.add(tracked);
+  };
+
+  let lineNumbers: number[] = [];
+  let events: PublishInput<object>[] = [];
+  const lines = createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY });
+  // On SIGTERM / SIGINT stop reading at once (stdin may never send another line), finish what is in flight.
+  const onAbort = () => {
+    summary.interrupted = true;
+    lines.close();
+  };
+  ctx.signal.addEventListener('abort', onAbort, { once: true });
+  for await (const text of lines) {
+    if (ctx.signal.aborted || firstError !== undefined) {
+      summary.interrupted = ctx.signal.aborted;
+      break;
+    }
+    summary.lines += 1;
+    if (text.trim() === '') continue;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch (error) {
+      reject(summary.lines, 'invalid_json', `not valid JSON: ${(error as Error).message}`);
+      continue;
+    }
+    lineNumbers.push(summary.lines);
+    events.push(parsed as PublishInput<object>);
+    if (events.length >= batchSize) {
+      send(lineNumbers, events);
+      lineNumbers = [];
+      events = [];
+      while (inFlight.size >= MAX_IN_FLIGHT_BATCHES) await Promise.race(inFlight);
+    }
+  }
+  lines.close();
+  ctx.signal.removeEventListener('abort', onAbort);
+  if (events.length > 0 && firstError === undefined && !summary.interrupted) send(lineNumbers, events);
+  await Promise.all(inFlight);
+  progress.done();
+  if (firstError !== undefined) throw firstError;
+  summary.rejected.sort((a, b) => a.line - b.line);
+  return summary;
+}
+
+function tally(
+  result: PublishResult,
+  line: number,
+  summary: PublishSummary,
+  reject: (line: number, reason: ReasonCode, message: string) => void,
+): void {
+  if (result.status === 'added') summary.published += 1;
+  else if (result.status === 'duplicate') summary.duplicates += 1;
+  else if (result.error instanceof PayloadTooLargeError) reject(line, 'oversize', result.error.message);
+  else
+    reject(
+      line,
+      result.error.reason,
+      result.error.issues.map((i) => `${i.path || '(root)'}: ${i.message}`).join('; '),
+    );
+}
+
+function createProgress(ctx: Pick<CliContext, 'stderr' | 'interactive'>, summary: PublishSummary) {
+  let last = 0;
+  const line = () =>
+    `\rpublished ${summary.published}, duplicates ${summary.duplicates}, rejected ${summary.rejectedCount}`;
+  return {
+    update() {
+      if (!ctx.interactive) return;
+      const now = Date.now();
+      if (now - last < 200) return;
+      last = now;
+      ctx.stderr.write(line());
+    },
+    done() {
+      if (ctx.interactive && last > 0) ctx.stderr.write(`${line()}\n`);
+    },
+  };
+}
+
+function textSummary(s: PublishSummary): string {
+  const out = [
+    `stream ${s.stream}: published ${s.published}, duplicates ${s.duplicates}, rejected ${s.rejectedCount}` +
+      ` (${s.lines} lines${s.interrupted ? ', interrupted before the end' : ''})`,
+  ];
+  for (const r of s.rejected.slice(0, MAX_LISTED_TEXT))
+    out.push(`  line ${r.line}: ${r.reason}: ${r.message}`);
+  if (s.rejected.length > MAX_LISTED_TEXT)
+    out.push(`  ... and ${s.rejected.length - MAX_LISTED_TEXT} more (--json lists them)`);
+  return `${out.join('\n')}\n`;
+}
+
+function jsonSummary(s: PublishSummary): PublishSummary & { truncated: boolean } {
+  return {
+    ...s,
+    rejected: s.rejected.slice(0, MAX_LISTED_JSON),
+    truncated: s.rejected.length > MAX_LISTED_JSON,
+  };
+}

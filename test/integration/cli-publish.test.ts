@@ -1,0 +1,139 @@
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { decodeEntry } from '../../src/lib/envelope.ts';
+import { streamKeys } from '../../src/lib/keys.ts';
+import { uniqueName } from '../helpers/names.ts';
+
+const MAIN = new URL('../../src/cli/main.ts', import.meta.url).pathname;
+const prefix = uniqueName('sscli');
+let redis: Redis;
+let dir: string;
+
+beforeAll(async () => {
+  redis = new Redis(inject('redisUrl'));
+  dir = await mkdtemp(join(tmpdir(), 'streamsink-cli-'));
+});
+
+afterAll(async () => {
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+    if (keys.length > 0) await redis.unlink(...keys);
+    cursor = next;
+  } while (cursor !== '0');
+  redis.disconnect();
+  await rm(dir, { recursive: true, force: true });
+});
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function cli(args: string[], stdin = ''): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [MAIN, 'publish', ...args], {
+      env: {
+        PATH: process.env.PATH,
+        REDIS_URL: inject('redisUrl'),
+        STREAMSINK_KEY_PREFIX: prefix,
+        STREAMSINK_MAX_PAYLOAD_BYTES: '1024',
+      },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => {
+      stdout += d;
+    });
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end(stdin);
+  });
+}
+
+const line = (o: unknown) => JSON.stringify(o);
+const mixedFile = [
+  line({ id: 'evt-1', type: 'payment.captured', data: { amountMinor: 100 } }),
+  line({ id: 'evt-2', type: 'payment.captured', key: 'acct-9', data: { amountMinor: 200 } }),
+  '',
+  line({ id: 'evt-1', type: 'payment.captured', data: { amountMinor: 100 } }),
+  '{"id":"evt-3","type":"payment.captured"',
+  line({ id: 'evt 4', type: 'payment.captured', ts: 'yesterday', data: {} }),
+  line({ id: 'evt-5', type: 'payment.captured', data: { blob: 'x'.repeat(2000) } }),
+  line({ type: 'payment.captured', data: { amountMinor: 5 } }),
+  line({ id: 'evt-6', type: 'payment.captured', data: { nested: { __proto__x: 1 } }, extra: true }),
+].join('\n');
+
+describe('streamsink publish', () => {
+  it('publishes a file with valid, duplicate and malformed lines, and summarises with line numbers', async () => {
+    const stream = uniqueName('clitext');
+    const file = join(dir, `${stream}.ndjson`);
+    await writeFile(file, `${mixedFile}\n`);
+    const env = ['--stream', stream, '--file', file];
+    const run = await cli([...env]);
+    expect(run.stderr).not.toContain('unexpected error');
+    expect(run.code).toBe(1);
+    const out = run.stdout.split('\n');
+    expect(out[0]).toBe(`stream ${stream}: published 3, duplicates 1, rejected 4 (9 lines)`);
+    expect(out[1]).toMatch(/^ {2}line 5: invalid_json: not valid JSON/);
+    expect(out[2]).toMatch(/^ {2}line 6: malformed_envelope: id: .*; ts: /);
+    expect(out[3]).toMatch(/^ {2}line 7: oversize: event is \d+ bytes, over the limit of 1024 bytes$/);
+    expect(out[4]).toMatch(/^ {2}line 9: malformed_envelope: extra: unexpected field$/);
+
+    const entries = await redis.xrange(streamKeys(prefix, stream).stream, '-', '+');
+    const ids = entries.map(([, f]) => {
+      const d = decodeEntry(f);
+      if (!d.ok) throw new Error(d.message);
+      return d.envelope.id;
+    });
+    expect(ids.slice(0, 2)).toEqual(['evt-1', 'evt-2']);
+    expect(ids).toHaveLength(3);
+
+    // The same file again: everything with an id is a duplicate, the id-less line is new again.
+    const again = await cli([...env, '--json']);
+    expect(again.code).toBe(1);
+    const summary = JSON.parse(again.stdout);
+    expect(summary).toMatchObject({ stream, lines: 9, published: 1, duplicates: 3, rejectedCount: 4 });
+    expect(summary.rejected.map((r: { line: number; reason: string }) => [r.line, r.reason])).toEqual([
+      [5, 'invalid_json'],
+      [6, 'malformed_envelope'],
+      [7, 'oversize'],
+      [9, 'malformed_envelope'],
+    ]);
+  }, 60_000);
+
+  it('reads stdin in small batches and exits 0 when nothing is rejected', async () => {
+    const stream = uniqueName('clistdin');
+    const input = Array.from({ length: 250 }, (_, i) =>
+      line({ id: `s-${i % 200}`, type: 'tick', data: { i } }),
+    ).join('\n');
+    const run = await cli(['--stream', stream, '--batch-size', '7', '--json'], input);
+    expect(run.code).toBe(0);
+    expect(JSON.parse(run.stdout)).toMatchObject({ published: 200, duplicates: 50, rejectedCount: 0 });
+    expect(await redis.xlen(streamKeys(prefix, stream).stream)).toBe(200);
+  });
+
+  it('refuses unknown flags and bad values with exit code 2 and no stack trace', async () => {
+    const unknown = await cli(['--stream', 'x', '--bogus']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain("Unknown option '--bogus'");
+    const badBatch = await cli(['--stream', 'x', '--batch-size', 'many']);
+    expect(badBatch.code).toBe(2);
+    expect(badBatch.stderr).toContain('--batch-size');
+    const noFile = await cli(['--stream', 'x', '--file', join(dir, 'missing.ndjson')]);
+    expect(noFile.code).toBe(2);
+    expect(noFile.stderr).toContain('ENOENT');
+    expect(`${unknown.stderr}${badBatch.stderr}${noFile.stderr}`).not.toMatch(/\n\s+at /);
+    const help = await cli(['--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('Usage: streamsink publish --stream S');
+  });
+});
