@@ -13,6 +13,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: 'publish NDJSON events onto a stream',
     load: async () => (await import('./publish.ts')).run,
   },
+  migrate: { summary: 'apply database migrations', load: async () => (await import('./migrate.ts')).run },
 };
 
 const HELP = `streamsink: Redis Streams to Postgres with effectively-once effects

@@ -1,0 +1,56 @@
+import { parseArgs } from 'node:util';
+import { parseConfig, redactUrl } from '../lib/config.ts';
+import { UsageError } from '../lib/errors.ts';
+import { migrate, REQUIRED_SCHEMA_VERSION } from '../lib/migrations.ts';
+import { createPool } from '../lib/pg.ts';
+import type { CliContext } from './context.ts';
+
+const HELP = `Usage: streamsink migrate
+
+Apply the database migrations this build needs, each once and in its own transaction, in the schema the
+connection uses (its search_path). Safe to run from many pods at once: runs take an advisory lock, and a
+migration already applied is skipped. Prints what it applied. Exit code 0 on success, 1 on failure.
+Configuration: DATABASE_URL (or DATABASE_URL_FILE).
+
+Options:
+  -h, --help   this text
+`;
+
+export async function run(args: string[], ctx: CliContext): Promise<number> {
+  let help = false;
+  try {
+    const { values } = parseArgs({
+      args,
+      strict: true,
+      allowPositionals: false,
+      options: { help: { type: 'boolean', short: 'h', default: false } },
+    });
+    help = values.help === true;
+  } catch (error) {
+    throw new UsageError(`${(error as Error).message}\n\n${HELP}`);
+  }
+  if (help) {
+    ctx.stdout.write(HELP);
+    return 0;
+  }
+  const config = parseConfig(ctx.env, { readFile: ctx.readFile, hostname: ctx.hostname });
+  const pool = createPool({ ...config.postgres, poolSize: 1 }, { applicationName: 'streamsink:migrate' });
+  try {
+    const result = await migrate(pool);
+    for (const m of result.applied) ctx.stdout.write(`applied ${m.version} ${m.name}\n`);
+    ctx.stdout.write(
+      result.applied.length === 0
+        ? `schema ${result.schema} is current at version ${result.version} (this build needs ${REQUIRED_SCHEMA_VERSION})\n`
+        : `schema ${result.schema} is now at version ${result.version}\n`,
+    );
+    return 0;
+  } catch (error) {
+    ctx.stderr.write(
+      `streamsink migrate: ${error instanceof Error ? error.message : String(error)} ` +
+        `(database ${redactUrl(config.postgres.url)})\n`,
+    );
+    return 1;
+  } finally {
+    await pool.end();
+  }
+}
