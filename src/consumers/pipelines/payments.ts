@@ -1,0 +1,77 @@
+import { PoisonMessageError } from '../../lib/errors.ts';
+import type { Queryable } from '../../lib/pg.ts';
+import type { AcceptedItem, Pipeline } from '../types.ts';
+import { createPaymentsRegistry, type PaymentEvent, parsePaymentEvent } from './payment-events.ts';
+import { foldPayments } from './payments-fold.ts';
+
+/**
+ * The payments pipeline: projects payment events into `payments` (status only rises) and `account_balances`
+ * (+capture, -refund). Each batch is folded first, then written with one statement per table; rows are
+ * inserted in key order (COLLATE "C", the fold's order) so concurrent workers lock them in the same order.
+ * Amounts cross to Postgres as decimal strings: bigint sums need not fit a JS number.
+ */
+const UPSERT_PAYMENTS = `
+INSERT INTO payments (payment_id, account_id, currency, amount_minor, status_rank)
+SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::smallint[])
+  AS t(payment_id, account_id, currency, amount_minor, status_rank)
+ORDER BY payment_id COLLATE "C"
+ON CONFLICT (payment_id) DO UPDATE SET
+  status_rank = GREATEST(payments.status_rank, EXCLUDED.status_rank),
+  amount_minor = CASE
+    WHEN (EXCLUDED.status_rank, EXCLUDED.amount_minor) > (payments.status_rank, payments.amount_minor)
+    THEN EXCLUDED.amount_minor ELSE payments.amount_minor END,
+  updated_at = now()`;
+
+const UPSERT_BALANCES = `
+INSERT INTO account_balances (account_id, currency, balance_minor)
+SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[]) AS t(account_id, currency, delta)
+ORDER BY account_id COLLATE "C", currency COLLATE "C"
+ON CONFLICT (account_id, currency) DO UPDATE SET
+  balance_minor = account_balances.balance_minor + EXCLUDED.balance_minor,
+  updated_at = now()`;
+
+export interface PaymentsPipelineOptions {
+  /** Allowed ISO 4217 codes (STREAMSINK_PAYMENTS_CURRENCIES); any other currency is poison. */
+  currencies: readonly string[];
+}
+
+export function createPaymentsPipeline(options: PaymentsPipelineOptions): Pipeline {
+  const registry = createPaymentsRegistry();
+  const currencies = new Set(options.currencies);
+  return {
+    name: 'payments',
+    version: 1,
+    registry,
+    accept(envelope) {
+      try {
+        parsePaymentEvent(envelope, registry, currencies);
+        return { ok: true, envelope };
+      } catch (error) {
+        if (error instanceof PoisonMessageError) return { ok: false, error };
+        throw error;
+      }
+    },
+    async apply(tx: Queryable, items: readonly AcceptedItem[]) {
+      if (items.length === 0) return;
+      // Checked again here: apply must never write an event accept would refuse, whoever called it.
+      // A PoisonMessageError aborts the transaction and the sink isolates the event.
+      const events: PaymentEvent[] = items.map((i) => parsePaymentEvent(i.envelope, registry, currencies));
+      const folded = foldPayments(events);
+      const p = folded.payments;
+      await tx.query(UPSERT_PAYMENTS, [
+        p.map((r) => r.paymentId),
+        p.map((r) => r.accountId),
+        p.map((r) => r.currency),
+        p.map((r) => String(r.amountMinor)),
+        p.map((r) => r.statusRank),
+      ]);
+      const b = folded.balances;
+      if (b.length === 0) return;
+      await tx.query(UPSERT_BALANCES, [
+        b.map((r) => r.accountId),
+        b.map((r) => r.currency),
+        b.map((r) => r.deltaMinor.toString()),
+      ]);
+    },
+  };
+}
