@@ -1,0 +1,268 @@
+import type { WorkerConfig } from '../lib/config.ts';
+import { DEFAULT_DECODE_LIMITS, type DecodeLimits, decodeEntry } from '../lib/envelope.ts';
+import { describeError, type ReasonCode } from '../lib/errors.ts';
+import type { Logger } from '../lib/logger.ts';
+import type { WorkerMetrics } from '../lib/metrics.ts';
+import { backoffDelay } from './backoff.ts';
+import { deadLetterReason, decideOutcome, isTransient } from './outcome.ts';
+import { isNoGroupError, type StreamClient } from './stream-client.ts';
+import type {
+  AcceptedItem,
+  BatchSink,
+  DeadLetterer,
+  DeadLetterRecord,
+  Pipeline,
+  StreamEntry,
+} from './types.ts';
+import { sleep } from './wakeup.ts';
+
+/**
+ * One batch, from entries to acknowledgements:
+ *
+ *   over max deliveries -> dead-letter (a message that kills the process every time still ends somewhere)
+ *   undecodable / refused by the pipeline -> dead-letter with its reason
+ *   the rest -> sink.write, in one transaction; then ONE XACK for everything committed
+ *
+ * Ack only after commit: a crash between the two redelivers the entries, and the inbox makes the second
+ * write a no-op. A TransientError from the sink (Postgres down) retries the batch with backoff until it works
+ * or the worker stops; the entries stay held (their leases renewed), so nothing good is ever dead-lettered
+ * because of an outage.
+ */
+export interface SinkHealth {
+  readonly failing: boolean;
+  set(failing: boolean): void;
+}
+
+export interface BatchProcessorDeps {
+  client: StreamClient;
+  sink: BatchSink;
+  pipeline: Pipeline;
+  deadLetterer: DeadLetterer | undefined;
+  config: Pick<WorkerConfig, 'maxDeliveries' | 'maxPayloadBytes' | 'backoffBaseMs' | 'backoffMaxMs'>;
+  logger: Logger;
+  metrics: WorkerMetrics | undefined;
+  labels: { stream: string; group: string; pipeline: string };
+  sinkHealth: SinkHealth;
+  /** Aborted when the worker gives up (shutdown deadline): stop retrying and leave entries pending. */
+  giveUp: AbortSignal;
+  now: () => number;
+  random: () => number;
+}
+
+export interface BatchResult {
+  acked: number;
+  duplicates: number;
+  deadLettered: number;
+  /** Left pending for a later delivery (unknown failure, or given up at shutdown). */
+  leftPending: number;
+}
+
+export interface BatchProcessor {
+  process(entries: readonly StreamEntry[]): Promise<BatchResult>;
+}
+
+export function createBatchProcessor(deps: BatchProcessorDeps): BatchProcessor {
+  const { client, sink, pipeline, config, logger, metrics, labels, sinkHealth, giveUp, now } = deps;
+  const limits: DecodeLimits = { ...DEFAULT_DECODE_LIMITS, maxBytes: config.maxPayloadBytes };
+  const delay = (attempt: number) =>
+    backoffDelay(attempt, { baseMs: config.backoffBaseMs, maxMs: config.backoffMaxMs, random: deps.random });
+
+  /** Run a Redis step until it succeeds or the worker gives up; false when given up. */
+  async function redisStep(kind: string, step: () => Promise<unknown>): Promise<boolean> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await step();
+        return true;
+      } catch (error) {
+        // NOGROUP: the group (and its pending list) is gone; there is nothing left to acknowledge.
+        if (isNoGroupError(error)) return true;
+        metrics?.redisErrors.inc({ kind });
+        logger.warn({ err: describeError(error), kind, attempt }, 'redis step failed, retrying');
+        if (giveUp.aborted) return false;
+        await sleep(delay(attempt), giveUp);
+        if (giveUp.aborted) return false;
+      }
+    }
+  }
+
+  async function deadLetter(records: DeadLetterRecord[], result: BatchResult): Promise<void> {
+    if (records.length === 0) return;
+    const { deadLetterer } = deps;
+    if (!deadLetterer) {
+      result.leftPending += records.length;
+      logger.warn(
+        { count: records.length, reasons: [...new Set(records.map((r) => r.reason))] },
+        'no dead-letterer configured: poison entries left pending',
+      );
+      return;
+    }
+    const done = await redisStep('dead_letter', () => deadLetterer.deadLetter(records));
+    if (!done) {
+      result.leftPending += records.length;
+      return;
+    }
+    result.deadLettered += records.length;
+    metrics?.messages.inc({ ...labels, outcome: 'dead_lettered' }, records.length);
+    for (const r of records)
+      logger.warn({ entryId: r.entry.id, eventId: r.eventId, reason: r.reason }, 'entry dead-lettered');
+  }
+
+  async function ack(items: readonly AcceptedItem[]): Promise<boolean> {
+    if (items.length === 0) return true;
+    return await redisStep('ack', () => client.ack(items.map((i) => i.entry.id)));
+  }
+
+  function observeCommitted(applied: readonly AcceptedItem[], committedAt: number): void {
+    if (!metrics) return;
+    for (const item of applied) {
+      const addedAt = entryIdMs(item.entry.id);
+      if (Number.isFinite(addedAt))
+        metrics.endToEndLatency.observe(labels, Math.max(0, committedAt - addedAt) / 1000);
+    }
+  }
+
+  return {
+    async process(entries) {
+      const result: BatchResult = { acked: 0, duplicates: 0, deadLettered: 0, leftPending: 0 };
+      const dead: DeadLetterRecord[] = [];
+      let items: AcceptedItem[] = [];
+
+      for (const entry of entries) {
+        if (entry.deliveryCount > config.maxDeliveries) {
+          dead.push(record(entry, 'max_deliveries_exceeded', 'MaxDeliveriesExceeded', 'delivered too often'));
+          continue;
+        }
+        const decoded = decodeEntry(entry.fields, limits);
+        if (!decoded.ok) {
+          dead.push(record(entry, decoded.reason, 'EnvelopeError', decoded.message));
+          continue;
+        }
+        const accepted = pipeline.accept(decoded.envelope);
+        if (!accepted.ok) {
+          dead.push(
+            record(
+              entry,
+              accepted.error.reason,
+              accepted.error.name,
+              accepted.error.message,
+              decoded.envelope,
+            ),
+          );
+          continue;
+        }
+        items.push({ entry, envelope: accepted.envelope });
+      }
+
+      let attempt = 0;
+      while (items.length > 0) {
+        if (attempt > 0) {
+          metrics?.messages.inc({ ...labels, outcome: 'retried' }, items.length);
+          await sleep(delay(attempt - 1), giveUp);
+        }
+        if (giveUp.aborted) {
+          result.leftPending += items.length;
+          break;
+        }
+        attempt += 1;
+        const startedAt = now();
+        let written: Awaited<ReturnType<BatchSink['write']>>;
+        try {
+          written = await sink.write(items);
+        } catch (error) {
+          if (isTransient(error)) {
+            if (!sinkHealth.failing)
+              logger.warn({ err: describeError(error) }, 'sink failing: reading paused, retrying batch');
+            sinkHealth.set(true);
+            continue;
+          }
+          // Not transient and not isolated by the sink: judge each entry by its own delivery count.
+          logger.error({ err: describeError(error), size: items.length }, 'batch failed');
+          items = settleFailed(
+            items.map((item) => ({ item, error })),
+            dead,
+            result,
+          );
+          continue;
+        }
+        const committedAt = now();
+        if (sinkHealth.failing) logger.info('sink recovered: reading resumes');
+        sinkHealth.set(false);
+        metrics?.batchDuration.observe(labels, (committedAt - startedAt) / 1000);
+        metrics?.batchSize.observe(labels, items.length);
+        observeCommitted(written.applied, committedAt);
+
+        const committed = [...written.applied, ...written.duplicates];
+        if (await ack(committed)) {
+          result.acked += written.applied.length;
+          result.duplicates += written.duplicates.length;
+          metrics?.messages.inc({ ...labels, outcome: 'acked' }, written.applied.length);
+          metrics?.messages.inc({ ...labels, outcome: 'duplicate' }, written.duplicates.length);
+        } else {
+          // Committed but not acknowledged: redelivered later and deduplicated by the inbox.
+          result.leftPending += committed.length;
+        }
+        for (const { item, error } of written.poison)
+          dead.push(record(item.entry, error.reason, error.name, error.message, item.envelope));
+        items = settleFailed(written.failed, dead, result);
+      }
+
+      await deadLetter(dead, result);
+      return result;
+    },
+  };
+
+  /** Sort isolated failures: the ones to retry now are returned, the rest are dead-lettered or left pending. */
+  function settleFailed(
+    failed: ReadonlyArray<{ item: AcceptedItem; error: unknown }>,
+    dead: DeadLetterRecord[],
+    result: BatchResult,
+  ): AcceptedItem[] {
+    const again: AcceptedItem[] = [];
+    for (const { item, error } of failed) {
+      const outcome = decideOutcome({
+        error,
+        deliveryCount: item.entry.deliveryCount,
+        maxDeliveries: config.maxDeliveries,
+      });
+      if (outcome === 'retry') again.push(item);
+      else if (outcome === 'dead-letter') {
+        const name = error instanceof Error ? error.name : 'Error';
+        dead.push(record(item.entry, deadLetterReason(error), name, describeError(error), item.envelope));
+      } else {
+        result.leftPending += 1;
+        metrics?.messages.inc({ ...labels, outcome: 'retried' });
+        logger.warn(
+          { entryId: item.entry.id, deliveryCount: item.entry.deliveryCount, err: describeError(error) },
+          'entry failed: left pending for a later delivery',
+        );
+      }
+    }
+    return again;
+  }
+}
+
+function record(
+  entry: StreamEntry,
+  reason: ReasonCode,
+  errorClass: string,
+  errorMessage: string,
+  envelope?: { id: string; type: string },
+): DeadLetterRecord {
+  const r: DeadLetterRecord = { entry, reason, errorClass, errorMessage };
+  const type = envelope?.type ?? fieldValue(entry.fields, 'type');
+  const id = envelope?.id ?? fieldValue(entry.fields, 'id');
+  if (type !== undefined) r.eventType = type.slice(0, 128);
+  if (id !== undefined) r.eventId = id.slice(0, 128);
+  return r;
+}
+
+function fieldValue(fields: readonly string[], name: string): string | undefined {
+  for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === name) return fields[i + 1];
+  return undefined;
+}
+
+/** Milliseconds part of a stream entry id (`<ms>-<seq>`): when Redis added it. */
+export function entryIdMs(id: string): number {
+  const dash = id.indexOf('-');
+  return Number(dash < 0 ? id : id.slice(0, dash));
+}

@@ -1,0 +1,92 @@
+import type { WorkerConfig } from '../lib/config.ts';
+import { describeError } from '../lib/errors.ts';
+import type { Logger } from '../lib/logger.ts';
+import type { WorkerMetrics } from '../lib/metrics.ts';
+import { backoffDelay } from './backoff.ts';
+import type { SinkHealth } from './batch-processor.ts';
+import { readCount } from './capacity.ts';
+import type { InFlight } from './in-flight.ts';
+import { isGroupGoneError, type StreamClient } from './stream-client.ts';
+import type { StreamEntry } from './types.ts';
+import { sleep, type Wakeup } from './wakeup.ts';
+
+/**
+ * The read loop, on its own blocking connection: XREADGROUP only for the free capacity, and not at all while
+ * the worker is full or its sink is failing (backpressure: the backlog waits in Redis, not in this process's
+ * memory, and no entry starts its pending-idle clock long before it can be worked on).
+ */
+export interface ReadLoopDeps {
+  client: StreamClient;
+  inFlight: InFlight;
+  sinkHealth: SinkHealth;
+  wakeup: Wakeup;
+  config: Pick<WorkerConfig, 'maxInFlight' | 'batchSize' | 'blockMs' | 'backoffBaseMs' | 'backoffMaxMs'>;
+  /** Re-create the group after it vanished. */
+  recreateGroup: () => Promise<void>;
+  dispatch: (entries: StreamEntry[]) => void;
+  logger: Logger;
+  metrics: WorkerMetrics | undefined;
+  labels: { stream: string; group: string };
+  /** Called on every turn of the loop, paused or not: the liveness heartbeat. */
+  onTurn: () => void;
+  /** Aborted when the worker stops reading. */
+  stop: AbortSignal;
+  random: () => number;
+}
+
+export async function runReadLoop(deps: ReadLoopDeps): Promise<void> {
+  const { client, inFlight, sinkHealth, config, logger, metrics, labels, stop } = deps;
+  let failures = 0;
+  let paused = -1;
+  const setPaused = (value: 0 | 1) => {
+    if (value === paused) return;
+    paused = value;
+    metrics?.backpressurePaused.set(labels, value);
+  };
+
+  while (!stop.aborted) {
+    deps.onTurn();
+    const count = sinkHealth.failing
+      ? 0
+      : readCount({ inFlight: inFlight.size, maxInFlight: config.maxInFlight, batchSize: config.batchSize });
+    if (count === 0) {
+      setPaused(1);
+      // Woken early when room frees up, the sink recovers or the worker stops; the timeout keeps onTurn ticking.
+      await deps.wakeup.wait(config.blockMs);
+      continue;
+    }
+    setPaused(0);
+    let entries: StreamEntry[];
+    try {
+      entries = await client.readNew(count, config.blockMs);
+      failures = 0;
+    } catch (readError) {
+      if (stop.aborted) break;
+      let error = readError;
+      if (isGroupGoneError(error)) {
+        logger.warn({ ...labels }, 'consumer group or stream vanished: recreating it');
+        metrics?.groupRecreated.inc(labels);
+        try {
+          await deps.recreateGroup();
+          continue;
+        } catch (recreateError) {
+          error = recreateError;
+        }
+      }
+      metrics?.redisErrors.inc({ kind: 'read' });
+      logger.warn({ err: describeError(error), attempt: failures }, 'XREADGROUP failed, retrying');
+      await sleep(
+        backoffDelay(failures++, {
+          baseMs: config.backoffBaseMs,
+          maxMs: config.backoffMaxMs,
+          random: deps.random,
+        }),
+        stop,
+      );
+      continue;
+    }
+    // Entries that arrive after stop was asked are ours now (pending on this consumer): work them off too.
+    if (entries.length > 0) deps.dispatch(entries);
+  }
+  setPaused(1);
+}

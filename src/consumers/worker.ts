@@ -1,0 +1,249 @@
+import type { Redis } from 'ioredis';
+import PQueue from 'p-queue';
+import type { WorkerConfig } from '../lib/config.ts';
+import { describeError } from '../lib/errors.ts';
+import type { StreamKeys } from '../lib/keys.ts';
+import type { Logger } from '../lib/logger.ts';
+import type { WorkerMetrics } from '../lib/metrics.ts';
+import { createBatchProcessor, type SinkHealth } from './batch-processor.ts';
+import { splitIntoBatches } from './batching.ts';
+import { createInFlight } from './in-flight.ts';
+import { runLeaseRenewer } from './lease-renewer.ts';
+import { runReadLoop } from './read-loop.ts';
+import { runReclaimer } from './reclaimer.ts';
+import { createStreamClient } from './stream-client.ts';
+import type { BatchSink, DeadLetterer, Pipeline, StreamEntry } from './types.ts';
+import { createWakeup, sleep } from './wakeup.ts';
+
+/**
+ * The worker: one consumer of one group, composed of a read loop (blocking connection), a p-queue of batch
+ * work (at most `concurrency` batches at once), a reclaimer and a lease renewer (shared connection). At most
+ * `maxInFlight` entries are held at any time.
+ */
+export interface CreateWorkerOptions {
+  /** Connection for acknowledgements, claims and scripts. */
+  redis: Redis;
+  /** Connection used only for the blocking XREADGROUP (a blocked connection can do nothing else). */
+  blockingRedis: Redis;
+  sink: BatchSink;
+  pipeline: Pipeline;
+  /** Where poison goes. Without one, poison stays pending (and is logged). */
+  deadLetterer?: DeadLetterer;
+  keys: StreamKeys;
+  config: WorkerConfig;
+  logger: Logger;
+  metrics?: WorkerMetrics;
+  now?: () => number;
+  random?: () => number;
+}
+
+export interface WorkerHealth {
+  /** When the read loop last went round (paused turns count): a stuck loop fails liveness. */
+  loopTurnedAt: number;
+  /** The sink threw a transient error and has not succeeded since: reading is paused. */
+  sinkFailing: boolean;
+  shuttingDown: boolean;
+  inFlight: number;
+}
+
+export interface Worker {
+  /** Ensure the group, then run until `close()`. Resolves once running. */
+  start(): Promise<void>;
+  /**
+   * Stop reading, finish and acknowledge what is in flight within `shutdownTimeoutMs`, then stop. What could
+   * not finish stays pending for another worker. Safe to call more than once.
+   */
+  close(): Promise<void>;
+  health(): WorkerHealth;
+}
+
+export function createWorker(options: CreateWorkerOptions): Worker {
+  const { config, logger, metrics, keys } = options;
+  const now = options.now ?? Date.now;
+  const random = options.random ?? Math.random;
+  const labels = { stream: keys.name, group: config.group };
+  const batchLabels = { ...labels, pipeline: options.pipeline.name };
+  const log = logger.child({ stream: keys.name, group: config.group, consumer: config.consumer });
+
+  const clientOptions = { stream: keys.stream, group: config.group, consumer: config.consumer };
+  const client = createStreamClient({ redis: options.redis, ...clientOptions });
+  const blockingClient = createStreamClient({ redis: options.blockingRedis, ...clientOptions });
+
+  const wakeup = createWakeup();
+  const inFlight = createInFlight(() => {
+    metrics?.inFlight.set(labels, inFlight.size);
+    wakeup.wake();
+  });
+  let sinkFailing = false;
+  const sinkHealth: SinkHealth = {
+    get failing() {
+      return sinkFailing;
+    },
+    set(failing) {
+      if (failing === sinkFailing) return;
+      sinkFailing = failing;
+      wakeup.wake();
+    },
+  };
+  /** Aborted by close(): stop reading and reclaiming. */
+  const stopReading = new AbortController();
+  /** Aborted when the shutdown deadline passes: batches stop retrying and leave their entries pending. */
+  const giveUp = new AbortController();
+  /** Aborted last: lease renewal runs until in-flight work is done. */
+  const stopLeases = new AbortController();
+
+  const queue = new PQueue({ concurrency: config.concurrency });
+  const processor = createBatchProcessor({
+    client,
+    sink: options.sink,
+    pipeline: options.pipeline,
+    deadLetterer: options.deadLetterer,
+    config,
+    logger: log,
+    metrics,
+    labels: batchLabels,
+    sinkHealth,
+    giveUp: giveUp.signal,
+    now,
+    random,
+  });
+
+  let loopTurnedAt = now();
+  let shuttingDown = false;
+  let running = false;
+  let readers: Promise<unknown> = Promise.resolve();
+  let readerId: number | undefined;
+  let closing: Promise<void> | undefined;
+
+  function dispatch(entries: StreamEntry[]): void {
+    inFlight.add(
+      entries.map((e) => e.id),
+      now(),
+    );
+    for (const batch of splitIntoBatches(entries, config.batchSize)) {
+      void queue.add(async () => {
+        try {
+          await processor.process(batch);
+        } catch (error) {
+          // process() handles every expected failure itself; this is a bug. The entries stay pending.
+          log.error({ err: describeError(error), size: batch.length }, 'batch crashed; entries left pending');
+        } finally {
+          inFlight.remove(batch.map((e) => e.id));
+        }
+      });
+    }
+  }
+
+  // CLIENT UNBLOCK ends a blocked XREADGROUP at once on shutdown instead of after blockMs. The id changes
+  // with every reconnect, so it is refreshed on 'ready'.
+  function refreshReaderId(): void {
+    options.blockingRedis.client('ID').then(
+      (id) => {
+        readerId = Number(id);
+      },
+      () => {
+        readerId = undefined;
+      },
+    );
+  }
+
+  async function unblockReader(): Promise<void> {
+    if (readerId === undefined) return;
+    try {
+      await options.redis.client('UNBLOCK', readerId);
+    } catch {
+      // Best effort: the read returns by itself within blockMs.
+    }
+  }
+
+  async function ensureGroup(): Promise<void> {
+    if (await client.createGroup(config.startId))
+      log.info({ startId: config.startId }, 'created consumer group');
+  }
+
+  return {
+    async start() {
+      if (running) return;
+      running = true;
+      options.blockingRedis.on('ready', refreshReaderId);
+      refreshReaderId();
+      metrics?.inFlightLimit.set(labels, config.maxInFlight);
+      metrics?.inFlight.set(labels, 0);
+      await ensureGroup();
+      log.info(
+        { maxInFlight: config.maxInFlight, batchSize: config.batchSize, concurrency: config.concurrency },
+        'worker started',
+      );
+      readers = Promise.all([
+        runReadLoop({
+          client: blockingClient,
+          inFlight,
+          sinkHealth,
+          wakeup,
+          config,
+          recreateGroup: ensureGroup,
+          dispatch,
+          logger: log,
+          metrics,
+          labels,
+          onTurn: () => {
+            loopTurnedAt = now();
+          },
+          stop: stopReading.signal,
+          random,
+        }),
+        runReclaimer({
+          client,
+          inFlight,
+          sinkHealth,
+          config,
+          dispatch,
+          logger: log,
+          metrics,
+          labels,
+          stop: stopReading.signal,
+          now,
+        }),
+      ]);
+      void runLeaseRenewer({
+        client,
+        inFlight,
+        claimIdleMs: config.claimIdleMs,
+        logger: log,
+        metrics,
+        now,
+        stop: stopLeases.signal,
+      });
+    },
+
+    close() {
+      closing ??= (async () => {
+        shuttingDown = true;
+        const deadline = now() + config.shutdownTimeoutMs;
+        const remaining = () => Math.max(0, deadline - now());
+        log.info({ inFlight: inFlight.size }, 'worker stopping: draining in-flight batches');
+        stopReading.abort();
+        wakeup.wake();
+        await unblockReader();
+        // Whatever the read loop still receives is pending on us: it is dispatched and drained like the rest.
+        await Promise.race([readers, sleep(remaining())]);
+        const drained = await Promise.race([
+          queue.onIdle().then(() => true),
+          sleep(remaining()).then(() => false),
+        ]);
+        if (!drained) {
+          giveUp.abort();
+          log.warn({ inFlight: inFlight.size }, 'shutdown timeout: unfinished entries stay pending');
+        }
+        stopLeases.abort();
+        options.blockingRedis.off('ready', refreshReaderId);
+        log.info({ inFlight: inFlight.size, drained }, 'worker stopped');
+      })();
+      return closing;
+    },
+
+    health() {
+      return { loopTurnedAt, sinkFailing, shuttingDown, inFlight: inFlight.size };
+    },
+  };
+}
