@@ -7,7 +7,8 @@ import { readStreamStats, type StatsRedis, toGauges } from './stream-stats.ts';
  * Samples the Redis side of the group (lag, pending, oldest pending age, stream and dead-letter length) into
  * gauges every `intervalMs`. Every worker of a group reports the same group-level values, so dashboards
  * aggregate them with `max` (docs/metrics.md). A failed sample counts in
- * `streamsink_redis_errors_total{kind="stats"}` and never throws; the gauges keep their last value and
+ * `streamsink_redis_errors_total{kind="stats"}` (so does a tick missed because the previous sample still
+ * waits for Redis) and never throws; the gauges keep their last value and
  * `streamsink_stats_sampled_timestamp_seconds` shows how old it is.
  */
 export interface MetricsSamplerOptions {
@@ -61,13 +62,17 @@ export function startMetricsSampler(options: MetricsSamplerOptions): MetricsSamp
       failing = false;
       return true;
     } catch (error) {
-      metrics.redisErrors.inc({ kind: 'stats' });
-      // One warning per outage, not one per interval; the counter carries the rate.
-      if (!failing)
-        options.logger.warn({ err: error }, 'stream stats sampling failed; gauges keep last values');
-      failing = true;
+      markFailed(error);
       return false;
     }
+  };
+
+  const markFailed = (error: unknown) => {
+    metrics.redisErrors.inc({ kind: 'stats' });
+    // One warning per outage, not one per interval; the counter carries the rate.
+    if (!failing)
+      options.logger.warn({ err: error }, 'stream stats sampling failed; gauges keep last values');
+    failing = true;
   };
 
   // At most one sample at a time: during a Redis outage a sample waits in the client's offline queue, and
@@ -80,7 +85,11 @@ export function startMetricsSampler(options: MetricsSamplerOptions): MetricsSamp
   };
 
   const timer = setInterval(() => {
-    if (!closed) void sampleNow();
+    if (closed) return;
+    // With the worker's connection settings a command waits out a Redis outage in the offline queue instead
+    // of failing, so a sample still running at the next tick is a missed sample: count it.
+    if (running) markFailed(new Error('previous sample still waiting for Redis'));
+    else void sampleNow();
   }, options.intervalMs);
   timer.unref();
   void sampleNow();
