@@ -1,6 +1,10 @@
 /**
- * streamsink's public API: the producer SDK, the event envelope and registry, and the typed errors.
+ * streamsink's public API: the producer SDK, the dead-letter SDK, the event envelope and registry, and the typed
+ * errors.
  */
+
+export type { DeadLetterMeta } from './lib/dead-letter-entry.ts';
+export { decodeDeadLetter } from './lib/dead-letter-entry.ts';
 export type { Envelope } from './lib/envelope.ts';
 export { decodeEntry, encodeEnvelope } from './lib/envelope.ts';
 export type { ReasonCode } from './lib/errors.ts';
@@ -9,6 +13,7 @@ export {
   PayloadTooLargeError,
   PoisonMessageError,
   REASON_CODES,
+  StreamNotFoundError,
   StreamsinkError,
   TransientError,
   ValidationError,
@@ -17,6 +22,24 @@ export type { EventDefinition, EventRegistry } from './lib/event-registry.ts';
 export { createEventRegistry } from './lib/event-registry.ts';
 export { streamKeys } from './lib/keys.ts';
 export { createProducerMetrics } from './lib/metrics.ts';
+export type {
+  DlqEntry,
+  DlqEntrySummary,
+  DlqFilter,
+  DlqListOptions,
+  DlqSelector,
+  DlqStats,
+  DlqTarget,
+} from './producers/dlq.ts';
+export { dlqList, dlqShow, dlqStats } from './producers/dlq.ts';
+export type {
+  PurgeOptions,
+  PurgeResult,
+  RedriveOptions,
+  RedriveProgress,
+  RedriveResult,
+} from './producers/dlq-redrive.ts';
+export { dlqPurge, dlqRedrive } from './producers/dlq-redrive.ts';
 export type { PublishInput } from './producers/prepare-event.ts';
 export type { Accepted, Producer, ProducerOptions, PublishResult } from './producers/producer.ts';
 export {

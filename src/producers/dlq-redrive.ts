@@ -1,0 +1,148 @@
+import { loadLuaScript } from '../lib/lua-script.ts';
+import {
+  assertKnownStream,
+  type DlqSelector,
+  type DlqTarget,
+  resolveKeys,
+  selectDeadLetters,
+} from './dlq.ts';
+
+/**
+ * The dead-letter SDK, write side: redrive (put events back on their stream) and purge (delete them).
+ * Both are safe to interrupt and run again: each entry moves (or goes) in one atomic step.
+ */
+
+const REDRIVE = loadLuaScript(new URL('./dlq-redrive.lua', import.meta.url));
+
+/** Entries per script call: small enough that one call never blocks Redis for long, and progress moves. */
+const REDRIVE_CHUNK = 50;
+const PURGE_CHUNK = 500;
+
+export interface RedriveProgress {
+  /** Entries handled so far (redriven + skipped + failed) out of `total` selected. */
+  done: number;
+  total: number;
+  redriven: number;
+  skipped: number;
+  failed: number;
+}
+
+export interface RedriveOptions {
+  /** Count what would be redriven, change nothing. */
+  dryRun?: boolean;
+  /** Redrive at most this many entries (the oldest first). */
+  limit?: number;
+  onProgress?: (progress: RedriveProgress) => void;
+  /** Stop between chunks when aborted; what was redriven stays redriven, the rest stays dead-lettered. */
+  signal?: AbortSignal;
+}
+
+export interface RedriveResult {
+  dryRun: boolean;
+  /** Entries the selector picked (after `limit`). */
+  selected: number;
+  /** Put back on the source stream and removed from the dead-letter stream. */
+  redriven: number;
+  /** Gone from the dead-letter stream before their turn (redriven or purged by someone else meanwhile). */
+  skipped: number;
+  /** Left in the dead-letter stream: unreadable, or Redis refused the re-publish. */
+  failed: number;
+  /** Why entries failed, by dead-letter entry id (first 100). */
+  failures: Array<{ id: string; message: string }>;
+  /** New source-stream entry ids of the redriven events, by dead-letter entry id (not returned for dry runs). */
+  republished: Array<{ id: string; newId: string }>;
+}
+
+/**
+ * Put dead-lettered events back on their source stream, oldest first, with their original fields, including
+ * the original event id: the worker's inbox then applies each event at most once, even one that had been
+ * applied before it was dead-lettered. The producer's publish dedupe is bypassed on purpose (it would call the
+ * event a duplicate of its first publish). Each entry is re-published and removed from the dead-letter stream
+ * in one atomic step, so an interrupted redrive loses nothing and publishes nothing twice; run it again to
+ * finish.
+ * @throws StreamNotFoundError when neither the stream nor its dead-letter stream exists.
+ * @throws UsageError for an empty selector or an unknown reason code.
+ */
+export async function dlqRedrive(
+  target: DlqTarget,
+  selector: DlqSelector,
+  options: RedriveOptions = {},
+): Promise<RedriveResult> {
+  const keys = resolveKeys(target);
+  await assertKnownStream(target, keys);
+  const ids = await selectDeadLetters(target, keys, selector, options.limit);
+  const result: RedriveResult = {
+    dryRun: options.dryRun ?? false,
+    selected: ids.length,
+    redriven: 0,
+    skipped: 0,
+    failed: 0,
+    failures: [],
+    republished: [],
+  };
+  if (result.dryRun) return result;
+  const report = () =>
+    options.onProgress?.({
+      done: result.redriven + result.skipped + result.failed,
+      total: ids.length,
+      redriven: result.redriven,
+      skipped: result.skipped,
+      failed: result.failed,
+    });
+  report();
+  for (let i = 0; i < ids.length; i += REDRIVE_CHUNK) {
+    if (options.signal?.aborted) break;
+    const chunk = ids.slice(i, i + REDRIVE_CHUNK);
+    const reply = (await REDRIVE.run(target.redis, [keys.stream, keys.deadLetter], chunk)) as Array<
+      number | string
+    >;
+    chunk.forEach((id, j) => {
+      const status = Number(reply[2 * j]);
+      const detail = String(reply[2 * j + 1] ?? '');
+      if (status === 1) {
+        result.redriven += 1;
+        result.republished.push({ id, newId: detail });
+      } else if (status === 0) {
+        result.skipped += 1;
+      } else {
+        result.failed += 1;
+        if (result.failures.length < 100) result.failures.push({ id, message: detail });
+      }
+    });
+    report();
+  }
+  return result;
+}
+
+export interface PurgeOptions {
+  /** Count what would be deleted, change nothing. */
+  dryRun?: boolean;
+}
+
+export interface PurgeResult {
+  dryRun: boolean;
+  selected: number;
+  purged: number;
+}
+
+/**
+ * Delete dead letters for good (the events are not re-published). Callers that face humans should ask for
+ * confirmation first; the CLI refuses without `--yes`.
+ * @throws StreamNotFoundError when neither the stream nor its dead-letter stream exists.
+ * @throws UsageError for an empty selector or an unknown reason code.
+ */
+export async function dlqPurge(
+  target: DlqTarget,
+  selector: DlqSelector,
+  options: PurgeOptions = {},
+): Promise<PurgeResult> {
+  const keys = resolveKeys(target);
+  await assertKnownStream(target, keys);
+  const ids = await selectDeadLetters(target, keys, selector);
+  const result: PurgeResult = { dryRun: options.dryRun ?? false, selected: ids.length, purged: 0 };
+  if (result.dryRun) return result;
+  for (let i = 0; i < ids.length; i += PURGE_CHUNK) {
+    result.purged += await target.redis.xdel(keys.deadLetter, ...ids.slice(i, i + PURGE_CHUNK));
+  }
+  return result;
+}

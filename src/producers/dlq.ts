@@ -1,0 +1,240 @@
+import type { Redis } from 'ioredis';
+import { type DeadLetterMeta, decodeDeadLetter, entryIdTime } from '../lib/dead-letter-entry.ts';
+import { isReasonCode, REASON_CODES, StreamNotFoundError, UsageError } from '../lib/errors.ts';
+import { type StreamKeys, streamKeys } from '../lib/keys.ts';
+
+/**
+ * The dead-letter SDK, read side: statistics, listing and inspection of a stream's dead-letter stream, and
+ * the selection of entries that redrive and purge (dlq-redrive.ts) act on. The CLI's `streamsink dlq` is a
+ * thin layer over these functions, so whoever automates redrive gets the same behaviour.
+ */
+
+/** Which dead-letter stream: the stream's logical name and the Redis client to reach it. */
+export interface DlqTarget {
+  redis: Redis;
+  /** Logical stream name (`payments`), as given to the worker's `--stream`. */
+  stream: string;
+  /** Redis key prefix (STREAMSINK_KEY_PREFIX); `streamsink` when omitted. */
+  keyPrefix?: string;
+}
+
+/** One dead-letter entry: its id in the dead-letter stream, the context it was stored with, the original. */
+export interface DlqEntry {
+  id: string;
+  meta: DeadLetterMeta;
+  /** The original entry's flat field list, exactly as it was on the source stream. */
+  original: string[];
+}
+
+export interface DlqStats {
+  stream: string;
+  /** Redis key of the dead-letter stream. */
+  key: string;
+  total: number;
+  byReason: Record<string, number>;
+  /** Keyed by event type; `(unknown)` for entries that never decoded far enough to have one. */
+  byType: Record<string, number>;
+  /** Entries in the dead-letter stream that are not in the dead-letter layout (written by something else). */
+  unreadable: number;
+  oldest?: DlqEntrySummary;
+  newest?: DlqEntrySummary;
+}
+
+export interface DlqEntrySummary {
+  id: string;
+  deadLetteredAt: string;
+  reason: string;
+}
+
+export interface DlqFilter {
+  reason?: string;
+  type?: string;
+  /** Only entries dead-lettered at or after this time. */
+  since?: Date;
+}
+
+export interface DlqListOptions extends DlqFilter {
+  /** The newest `limit` matching entries (still printed oldest first). Default 100. */
+  limit?: number;
+}
+
+/**
+ * What redrive and purge act on: every entry, a list of dead-letter entry ids, or the entries with a reason
+ * and/or an event type.
+ */
+export type DlqSelector = { all: true } | { ids: readonly string[] } | { reason?: string; type?: string };
+
+const PAGE = 500;
+export const UNKNOWN_TYPE = '(unknown)';
+
+export function resolveKeys(target: DlqTarget): StreamKeys {
+  return streamKeys(target.keyPrefix ?? 'streamsink', target.stream);
+}
+
+/** Throws StreamNotFoundError when neither the stream nor its dead-letter stream exists. */
+export async function assertKnownStream(target: DlqTarget, keys: StreamKeys): Promise<void> {
+  const exists = await target.redis.exists(keys.stream, keys.deadLetter);
+  if (exists === 0) throw new StreamNotFoundError(keys.stream);
+}
+
+type RawEntry = [string, string[]];
+
+/** Every entry of the dead-letter stream in id order (or reverse), read in pages. */
+export async function* scanDeadLetters(
+  redis: Redis,
+  key: string,
+  options: { reverse?: boolean; from?: string } = {},
+): AsyncGenerator<RawEntry> {
+  let bound = options.from ?? (options.reverse ? '+' : '-');
+  const end = options.reverse ? '-' : '+';
+  for (;;) {
+    const page = (
+      options.reverse
+        ? await redis.xrevrange(key, bound, end, 'COUNT', PAGE)
+        : await redis.xrange(key, bound, end, 'COUNT', PAGE)
+    ) as RawEntry[];
+    for (const entry of page) yield entry;
+    const last = page[page.length - 1];
+    if (page.length < PAGE || !last) return;
+    bound = `(${last[0]}`;
+  }
+}
+
+/** Decode a raw entry, `undefined` when it is not in the dead-letter layout. */
+export function toDlqEntry([id, fields]: RawEntry): DlqEntry | undefined {
+  const decoded = decodeDeadLetter(fields);
+  return decoded.ok ? { id, meta: decoded.value.meta, original: decoded.value.original } : undefined;
+}
+
+/** Refuse an unknown reason code up front: a typo would otherwise silently match nothing. */
+export function checkReason(reason: string | undefined): void {
+  if (reason !== undefined && !isReasonCode(reason))
+    throw new UsageError(
+      `unknown reason ${JSON.stringify(reason)}; known reasons: ${REASON_CODES.join(', ')}`,
+    );
+}
+
+export function matchesFilter(entry: DlqEntry, filter: DlqFilter): boolean {
+  if (filter.reason !== undefined && entry.meta.reason !== filter.reason) return false;
+  if (filter.type !== undefined && entry.meta.eventType !== filter.type) return false;
+  if (filter.since !== undefined) {
+    const at = Date.parse(entryIdTime(entry.id) ?? '');
+    if (!(at >= filter.since.getTime())) return false;
+  }
+  return true;
+}
+
+/**
+ * Count a stream's dead letters by reason and by event type, with the oldest and newest.
+ * @throws StreamNotFoundError when neither the stream nor its dead-letter stream exists.
+ */
+export async function dlqStats(target: DlqTarget): Promise<DlqStats> {
+  const keys = resolveKeys(target);
+  await assertKnownStream(target, keys);
+  const stats: DlqStats = {
+    stream: target.stream,
+    key: keys.deadLetter,
+    total: 0,
+    byReason: {},
+    byType: {},
+    unreadable: 0,
+  };
+  for await (const raw of scanDeadLetters(target.redis, keys.deadLetter)) {
+    stats.total += 1;
+    const entry = toDlqEntry(raw);
+    if (!entry) {
+      stats.unreadable += 1;
+      continue;
+    }
+    const type = entry.meta.eventType ?? UNKNOWN_TYPE;
+    stats.byReason[entry.meta.reason] = (stats.byReason[entry.meta.reason] ?? 0) + 1;
+    stats.byType[type] = (stats.byType[type] ?? 0) + 1;
+    const summary = { id: entry.id, deadLetteredAt: entry.meta.deadLetteredAt, reason: entry.meta.reason };
+    stats.oldest ??= summary;
+    stats.newest = summary;
+  }
+  return stats;
+}
+
+/**
+ * The newest `limit` dead letters matching the filter, oldest first (newest last, like a log).
+ * @throws StreamNotFoundError when neither the stream nor its dead-letter stream exists.
+ * @throws UsageError for an unknown reason code.
+ */
+export async function dlqList(target: DlqTarget, options: DlqListOptions = {}): Promise<DlqEntry[]> {
+  checkReason(options.reason);
+  const keys = resolveKeys(target);
+  await assertKnownStream(target, keys);
+  const limit = options.limit ?? 100;
+  const out: DlqEntry[] = [];
+  if (limit <= 0) return out;
+  const sinceMs = options.since?.getTime();
+  for await (const raw of scanDeadLetters(target.redis, keys.deadLetter, { reverse: true })) {
+    // Dead-letter entry ids are assigned when the entry is written: older ids cannot match `since`.
+    if (sinceMs !== undefined && Number(raw[0].split('-')[0]) < sinceMs) break;
+    const entry = toDlqEntry(raw);
+    if (!entry || !matchesFilter(entry, options)) continue;
+    out.push(entry);
+    if (out.length >= limit) break;
+  }
+  return out.reverse();
+}
+
+/**
+ * One dead letter by its id in the dead-letter stream, or `undefined` when there is none.
+ * @throws StreamNotFoundError when neither the stream nor its dead-letter stream exists.
+ */
+export async function dlqShow(target: DlqTarget, id: string): Promise<DlqEntry | undefined> {
+  const keys = resolveKeys(target);
+  await assertKnownStream(target, keys);
+  if (!/^\d+-\d+$/.test(id)) throw new UsageError(`not a stream entry id: ${JSON.stringify(id)}`);
+  const found = (await target.redis.xrange(keys.deadLetter, id, id)) as RawEntry[];
+  const raw = found[0];
+  return raw ? toDlqEntry(raw) : undefined;
+}
+
+/**
+ * The ids of the entries a selector picks, oldest first, at most `limit`. Unreadable entries are picked only
+ * by `all` and by `ids` (so purge can remove them; redrive reports them as failed).
+ */
+export async function selectDeadLetters(
+  target: DlqTarget,
+  keys: StreamKeys,
+  selector: DlqSelector,
+  limit = Number.POSITIVE_INFINITY,
+): Promise<string[]> {
+  const ids: string[] = [];
+  if ('ids' in selector) {
+    for (const id of selector.ids) {
+      if (!/^\d+-\d+$/.test(id)) throw new UsageError(`not a stream entry id: ${JSON.stringify(id)}`);
+    }
+    for (const id of [...new Set(selector.ids)].sort(compareIds)) {
+      if (ids.length >= limit) break;
+      const found = (await target.redis.xrange(keys.deadLetter, id, id)) as RawEntry[];
+      if (found.length > 0) ids.push(id);
+    }
+    return ids;
+  }
+  const all = 'all' in selector && selector.all;
+  if (!all) {
+    const filter = selector as { reason?: string; type?: string };
+    if (filter.reason === undefined && filter.type === undefined)
+      throw new UsageError('choose entries with all, ids, reason or type');
+    checkReason(filter.reason);
+  }
+  for await (const raw of scanDeadLetters(target.redis, keys.deadLetter)) {
+    if (ids.length >= limit) break;
+    if (!all) {
+      const entry = toDlqEntry(raw);
+      if (!entry || !matchesFilter(entry, selector as DlqFilter)) continue;
+    }
+    ids.push(raw[0]);
+  }
+  return ids;
+}
+
+function compareIds(a: string, b: string): number {
+  const [am = 0n, as = 0n] = a.split('-').map(BigInt);
+  const [bm = 0n, bs = 0n] = b.split('-').map(BigInt);
+  return am === bm ? Number(as - bs) : am < bm ? -1 : 1;
+}
