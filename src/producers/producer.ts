@@ -66,9 +66,8 @@ const STREAM_NAME = /^[A-Za-z0-9._:-]{1,200}$/;
 const SCRIPT_NAME = 'streamsinkPublishIdempotentV1';
 const SCRIPT = readFileSync(new URL('./publish-idempotent.lua', import.meta.url), 'utf8');
 
-type ScriptCommander = ChainableCommander & {
-  [SCRIPT_NAME](numKeys: number, ...args: (string | number)[]): ChainableCommander;
-};
+/** The connection once `defineCommand` has added the script (EVALSHA, falling back to EVAL on NOSCRIPT). */
+type ScriptClient = Record<typeof SCRIPT_NAME, (...numKeysThenArgs: (string | number)[]) => Promise<unknown>>;
 
 interface Ready {
   index: number;
@@ -119,58 +118,61 @@ export function createProducer(options: ProducerOptions): Producer {
     const keys = keysFor(stream);
     const started = performance.now();
     const results: PublishResult[] = new Array(events.length);
-    const ready: Ready[] = [];
+    // Each chunk goes out as soon as it is full, so Redis works on one chunk while the next is validated.
+    const sends: Promise<void>[] = [];
+    let chunk: Ready[] = [];
+    let bytes = 0;
+    const flush = () => {
+      if (chunk.length === 0) return;
+      sends.push(idempotent ? sendScript(keys, chunk, results) : sendPlain(keys, chunk, results));
+      chunk = [];
+      bytes = 0;
+    };
     for (let i = 0; i < events.length; i++) {
       const prepared = prepareEvent(events[i], { registry, maxPayloadBytes, newId, now });
-      if (prepared.ok) ready.push({ index: i, ...prepared });
-      else results[i] = { status: 'rejected', id: prepared.id, error: prepared.error };
-    }
-    if (ready.length > 0) {
-      try {
-        if (idempotent) await addIdempotent(keys, ready, results);
-        else await addPlain(keys, ready, results);
-      } catch (error) {
-        throw asPublishError(error);
+      if (!prepared.ok) {
+        results[i] = { status: 'rejected', id: prepared.id, error: prepared.error };
+        continue;
       }
+      if (bytes + prepared.size > CHUNK_BYTES) flush();
+      chunk.push({ index: i, ...prepared });
+      bytes += prepared.size;
+      if (chunk.length >= chunkSize) flush();
     }
+    flush();
+    const failed = (await Promise.allSettled(sends)).find((s) => s.status === 'rejected');
+    if (failed) throw asPublishError(failed.reason);
     if (metrics) record(metrics, stream, results, (performance.now() - started) / 1000);
     return results;
   }
 
-  async function addIdempotent(keys: StreamKeys, ready: Ready[], results: PublishResult[]): Promise<void> {
-    const pipeline = redis.pipeline() as ScriptCommander;
-    const chunks: Ready[][] = [];
-    for (const chunk of chunksOf(ready, chunkSize)) {
-      const args: (string | number)[] = [keys.stream];
-      for (const r of chunk) args.push(keys.dedupe(r.envelope.id));
-      args.push(dedupeWindowMs, maxLen ?? 0);
-      for (const r of chunk) {
-        args.push(r.fields.length);
-        for (const f of r.fields) args.push(f);
-      }
-      pipeline[SCRIPT_NAME](chunk.length + 1, ...args);
-      chunks.push(chunk);
+  async function sendScript(keys: StreamKeys, chunk: Ready[], results: PublishResult[]): Promise<void> {
+    const args: (string | number)[] = [chunk.length + 1, keys.stream];
+    for (const r of chunk) args.push(keys.dedupe(r.envelope.id));
+    args.push(dedupeWindowMs, maxLen ?? 0);
+    for (const r of chunk) {
+      args.push(r.fields.length);
+      for (const f of r.fields) args.push(f);
     }
-    const replies = await execPipeline(pipeline);
-    chunks.forEach((chunk, c) => {
-      const reply = replies[c] as (number | string)[];
-      chunk.forEach((r, i) => {
-        const status = reply[2 * i] === 1 ? 'added' : 'duplicate';
-        results[r.index] = { status, id: r.envelope.id, entryId: String(reply[2 * i + 1]) };
-      });
-    });
+    const reply = (await (redis as unknown as ScriptClient)[SCRIPT_NAME](...args)) as (number | string)[];
+    for (let i = 0; i < chunk.length; i++) {
+      const r = chunk[i] as Ready;
+      const status = reply[2 * i] === 1 ? 'added' : 'duplicate';
+      results[r.index] = { status, id: r.envelope.id, entryId: String(reply[2 * i + 1]) };
+    }
   }
 
-  async function addPlain(keys: StreamKeys, ready: Ready[], results: PublishResult[]): Promise<void> {
+  async function sendPlain(keys: StreamKeys, chunk: Ready[], results: PublishResult[]): Promise<void> {
     const pipeline = redis.pipeline();
-    for (const r of ready) {
+    for (const r of chunk) {
       if (maxLen === undefined) pipeline.xadd(keys.stream, '*', ...r.fields);
       else pipeline.xadd(keys.stream, 'MAXLEN', '~', maxLen, '*', ...r.fields);
     }
     const replies = await execPipeline(pipeline);
-    ready.forEach((r, i) => {
+    for (let i = 0; i < chunk.length; i++) {
+      const r = chunk[i] as Ready;
       results[r.index] = { status: 'added', id: r.envelope.id, entryId: String(replies[i]) };
-    });
+    }
   }
 
   return {
@@ -204,21 +206,6 @@ function asPublishError(error: unknown): unknown {
   return new TransientError(`publish failed: ${(error as Error)?.message ?? String(error)}`, {
     cause: error,
   });
-}
-
-function* chunksOf(items: Ready[], size: number): Generator<Ready[]> {
-  let chunk: Ready[] = [];
-  let bytes = 0;
-  for (const item of items) {
-    if (chunk.length > 0 && (chunk.length >= size || bytes + item.size > CHUNK_BYTES)) {
-      yield chunk;
-      chunk = [];
-      bytes = 0;
-    }
-    chunk.push(item);
-    bytes += item.size;
-  }
-  if (chunk.length > 0) yield chunk;
 }
 
 function record(metrics: ProducerMetrics, stream: string, results: PublishResult[], seconds: number): void {
