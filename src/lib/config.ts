@@ -40,6 +40,7 @@ const schema = z
     DATABASE_URL: databaseUrl.default('postgres://postgres@127.0.0.1:5432/postgres'),
     LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
     METRICS_PORT: int(0, 65535).default(9464),
+    METRICS_HOST: z.string().min(1).optional(),
     STREAMSINK_KEY_PREFIX: z
       .string()
       .regex(/^[A-Za-z0-9._-]{1,50}$/, 'a prefix of 1-50 characters from A-Z a-z 0-9 . _ -')
@@ -145,6 +146,8 @@ export interface PaymentsConfig {
 }
 export interface MetricsConfig {
   port: number;
+  /** Interface of the ops server; all interfaces when unset (Prometheus scrapes the pod IP). */
+  host: string | undefined;
   defaultMetrics: boolean;
   sampleIntervalMs: number;
   livenessDeadlineMs: number;
@@ -264,6 +267,7 @@ function toConfig(raw: Raw, hostname: string): Config {
     payments: { currencies: raw.STREAMSINK_PAYMENTS_CURRENCIES },
     metrics: {
       port: raw.METRICS_PORT,
+      host: raw.METRICS_HOST,
       defaultMetrics: raw.STREAMSINK_DEFAULT_METRICS,
       sampleIntervalMs: raw.STREAMSINK_METRICS_SAMPLE_INTERVAL_MS,
       livenessDeadlineMs: raw.STREAMSINK_LIVENESS_DEADLINE_MS,

@@ -16,6 +16,11 @@ export interface HealthSnapshot {
   sinkFailing: boolean;
   shuttingDown: boolean;
   inFlight: number;
+  /**
+   * The read connection is down and the loop waits for it (ioredis holds a blocked XREADGROUP across a
+   * reconnect): alive, waiting. Filled in by the composition root, which owns the connection.
+   */
+  waitingOnRedis?: boolean;
 }
 
 /** A dependency check resolves when the dependency answers and rejects (or hangs) when it does not. */
@@ -61,12 +66,14 @@ export interface Verdict {
 }
 
 /**
- * Liveness. A dependency outage must not get every pod restarted, so a loop paused on purpose (sink failing)
- * or draining for shutdown counts as alive; only a loop that stopped turning otherwise is stuck.
+ * Liveness. A dependency outage must not get every pod restarted, so a loop paused on purpose (sink failing),
+ * waiting for Redis to come back, or draining for shutdown counts as alive; only a loop that stopped turning
+ * otherwise is stuck.
  */
 export function decideLiveness(snapshot: HealthSnapshot, now: number, deadlineMs: number): Verdict {
   const sinceTurnMs = Math.max(0, now - snapshot.loopTurnedAt);
-  const alive = sinceTurnMs <= deadlineMs || snapshot.sinkFailing || snapshot.shuttingDown;
+  const waiting = snapshot.sinkFailing || snapshot.waitingOnRedis === true;
+  const alive = sinceTurnMs <= deadlineMs || waiting || snapshot.shuttingDown;
   return {
     status: alive ? 200 : 503,
     body: {
@@ -74,6 +81,7 @@ export function decideLiveness(snapshot: HealthSnapshot, now: number, deadlineMs
       loopTurnedMsAgo: sinceTurnMs,
       deadlineMs,
       sinkFailing: snapshot.sinkFailing,
+      waitingOnRedis: snapshot.waitingOnRedis === true,
       shuttingDown: snapshot.shuttingDown,
       inFlight: snapshot.inFlight,
     },

@@ -22,9 +22,11 @@ describe('decideLiveness', () => {
     expect(v.body.status).toBe('stuck');
   });
 
-  it('stays alive through a sink outage and a shutdown drain, however long', () => {
+  it('stays alive through a sink outage, a Redis outage and a shutdown drain, however long', () => {
     expect(decideLiveness(snap({ sinkFailing: true }), 9_000_000, 60_000).status).toBe(200);
     expect(decideLiveness(snap({ shuttingDown: true }), 9_000_000, 60_000).status).toBe(200);
+    expect(decideLiveness(snap({ waitingOnRedis: true }), 9_000_000, 60_000).status).toBe(200);
+    expect(decideLiveness(snap({ waitingOnRedis: false }), 9_000_000, 60_000).status).toBe(503);
   });
 });
 
