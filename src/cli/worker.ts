@@ -1,0 +1,184 @@
+import { parseArgs } from 'node:util';
+import { createDeadLetterer } from '../consumers/dead-letter.ts';
+import { createPgSink } from '../consumers/pg-sink.ts';
+import { createPipeline } from '../consumers/pipelines/index.ts';
+import { createWorker } from '../consumers/worker.ts';
+import { parseConfig } from '../lib/config.ts';
+import { describeError, UsageError } from '../lib/errors.ts';
+import { streamKeys } from '../lib/keys.ts';
+import { createLogger, type Logger } from '../lib/logger.ts';
+import { createRegistry, createWorkerMetrics } from '../lib/metrics.ts';
+import { assertSchemaCurrent, migrate } from '../lib/migrations.ts';
+import { createPool } from '../lib/pg.ts';
+import { createRedis } from '../lib/redis.ts';
+import { type CliContext, flagsToEnv } from './context.ts';
+
+const HELP = `Usage: streamsink worker [--stream S] [--group G] [--consumer C] [--pipeline P] [--start-id ID]
+
+Run one consumer of a consumer group: read the stream, write batches to Postgres with effectively-once
+effects (inbox table), acknowledge after commit, reclaim entries of crashed consumers, dead-letter poison.
+Runs until SIGTERM or SIGINT, then stops reading, finishes and acknowledges in-flight batches within
+STREAMSINK_SHUTDOWN_TIMEOUT_MS and exits 0; a second signal exits at once (unfinished entries stay pending).
+
+Options (each overrides its variable):
+  --stream S       logical stream name                       STREAMSINK_STREAM
+  --group G        consumer group                            STREAMSINK_GROUP
+  --consumer C     consumer name (default: the hostname)     STREAMSINK_CONSUMER
+  --pipeline P     event-log | payments                      STREAMSINK_PIPELINE
+  --start-id ID    where a new group starts (0, $ or an id)  STREAMSINK_START_ID
+  -h, --help       this text
+
+Other configuration (REDIS_URL, DATABASE_URL, STREAMSINK_MAX_IN_FLIGHT, ...) is in the README.
+The database schema must be current (run \`streamsink migrate\`), or set STREAMSINK_AUTO_MIGRATE=true.
+`;
+
+const FLAG_VARIABLES = {
+  stream: 'STREAMSINK_STREAM',
+  group: 'STREAMSINK_GROUP',
+  consumer: 'STREAMSINK_CONSUMER',
+  pipeline: 'STREAMSINK_PIPELINE',
+  'start-id': 'STREAMSINK_START_ID',
+};
+
+/** How long closing Redis and Postgres may take after the worker drained, before we stop waiting. */
+const CLOSE_CLIENTS_TIMEOUT_MS = 3000;
+
+export async function run(args: string[], ctx: CliContext): Promise<number> {
+  const flags = parseFlags(args);
+  if (flags.help === true) {
+    ctx.stdout.write(HELP);
+    return 0;
+  }
+  const config = parseConfig(flagsToEnv(ctx.env, flags, FLAG_VARIABLES), {
+    readFile: ctx.readFile,
+    hostname: ctx.hostname,
+  });
+  const wc = config.worker;
+  const logger = createLogger(config.log);
+  const registry = createRegistry({ defaultMetrics: config.metrics.defaultMetrics });
+  const metrics = createWorkerMetrics(registry);
+  const keys = streamKeys(config.redis.keyPrefix, wc.stream);
+  const cleanups: Array<[string, () => Promise<unknown>]> = [];
+  try {
+    const pool = createPool(config.postgres, {
+      applicationName: `streamsink:${wc.consumer}`.slice(0, 63),
+      onError: (error) => {
+        metrics.postgresErrors.inc({ class: 'transient' });
+        logger.warn({ err: describeError(error) }, 'idle postgres connection failed');
+      },
+    });
+    cleanups.push(['postgres', () => pool.end()]);
+
+    if (wc.autoMigrate) {
+      const result = await migrate(pool, logger);
+      logger.info({ version: result.version, applied: result.applied.length }, 'schema migrated');
+    } else {
+      const version = await assertSchemaCurrent(pool);
+      logger.info({ version }, 'schema is current');
+    }
+
+    const redis = createRedis(config.redis, { name: `streamsink:worker:${wc.consumer}` });
+    cleanups.push(['redis', () => quit(redis)]);
+    const blockingRedis = createRedis(config.redis, { name: `streamsink:worker:${wc.consumer}:reader` });
+    cleanups.push(['redis-reader', async () => blockingRedis.disconnect()]);
+    for (const [name, client] of [
+      ['redis', redis],
+      ['redis-reader', blockingRedis],
+    ] as const) {
+      client.on('error', (error: Error) => {
+        metrics.redisErrors.inc({ kind: 'connection' });
+        logger.warn({ connection: name, err: describeError(error) }, 'redis connection error');
+      });
+    }
+
+    const pipeline = createPipeline(wc.pipeline, { currencies: config.payments.currencies });
+    const sink = createPgSink({ pool, pipeline, stream: keys.name, group: wc.group, logger, metrics });
+    const deadLetterer = createDeadLetterer({
+      redis,
+      keys,
+      group: wc.group,
+      consumer: wc.consumer,
+      pipelineName: pipeline.name,
+      pipelineVersion: pipeline.version,
+    });
+    const worker = createWorker({
+      redis,
+      blockingRedis,
+      sink,
+      pipeline,
+      deadLetterer,
+      keys,
+      config: wc,
+      logger,
+      metrics,
+    });
+    // Stop the worker before the clients it uses (cleanups run last-in first-out).
+    cleanups.push(['worker', () => worker.close()]);
+
+    if (ctx.signal.aborted) return 0;
+    await worker.start();
+    await abortion(ctx.signal);
+    logger.info({ reason: describeError(ctx.signal.reason) }, 'shutting down');
+    return 0;
+  } finally {
+    await closeAll(cleanups, logger);
+    logger.flush();
+  }
+}
+
+/**
+ * Run every cleanup in reverse order, even when one fails. Client closes are bounded: a pg client stuck in a
+ * query would otherwise keep `pool.end()` waiting forever.
+ */
+async function closeAll(cleanups: Array<[string, () => Promise<unknown>]>, logger: Logger): Promise<void> {
+  for (const [name, cleanup] of cleanups.reverse()) {
+    const bounded = name === 'worker' ? cleanup() : withTimeout(cleanup(), CLOSE_CLIENTS_TIMEOUT_MS);
+    try {
+      await bounded;
+    } catch (error) {
+      logger.warn({ component: name, err: describeError(error) }, 'close failed');
+    }
+  }
+}
+
+async function quit(redis: { quit(): Promise<unknown>; disconnect(): void }): Promise<void> {
+  try {
+    await withTimeout(redis.quit(), CLOSE_CLIENTS_TIMEOUT_MS);
+  } catch {
+    redis.disconnect();
+  }
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
+    timer.unref();
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+function abortion(signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+}
+
+function parseFlags(args: string[]): Record<string, string | boolean | undefined> {
+  try {
+    return parseArgs({
+      args,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        stream: { type: 'string' },
+        group: { type: 'string' },
+        consumer: { type: 'string' },
+        pipeline: { type: 'string' },
+        'start-id': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }).values;
+  } catch (error) {
+    throw new UsageError(`${(error as Error).message}\n\n${HELP}`);
+  }
+}
