@@ -48,6 +48,12 @@ export function createPgSink(options: PgSinkOptions): BatchSink {
       });
     }
     let broken: Error | undefined;
+    // A checked-out client emits 'error' when its connection drops (pg_terminate_backend, server restart);
+    // unheard, that event would crash the process. The failing query rejects as well, which is what we act on.
+    const onError = (error: Error) => {
+      broken ??= error;
+    };
+    client.on('error', onError);
     try {
       await client.query('BEGIN');
       const fresh = await recordInInbox(client, context.group, context.stream, items);
@@ -68,6 +74,7 @@ export function createPgSink(options: PgSinkOptions): BatchSink {
       }
       throw error;
     } finally {
+      client.off('error', onError);
       client.release(broken);
     }
   }

@@ -57,6 +57,11 @@ export async function migrate(pool: Pool, logger?: MigrateLogger): Promise<Migra
   const client = await pool.connect();
   let broken: Error | undefined;
   let locked: string | undefined;
+  // Heard while checked out, a dropped connection is an 'error' event that would otherwise crash the process.
+  const onError = (error: Error) => {
+    broken ??= error;
+  };
+  client.on('error', onError);
   try {
     const { rows } = await client.query<{ schema: string | null }>('SELECT current_schema() AS schema');
     const schema = rows[0]?.schema;
@@ -111,6 +116,7 @@ export async function migrate(pool: Pool, logger?: MigrateLogger): Promise<Migra
       });
     }
     // A client whose connection broke is discarded by the pool; the server drops its lock with the session.
+    client.off('error', onError);
     client.release(broken);
   }
 }
