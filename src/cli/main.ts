@@ -15,7 +15,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   },
   migrate: { summary: 'apply database migrations', load: async () => (await import('./migrate.ts')).run },
   worker: { summary: 'run a consumer-group worker', load: async () => (await import('./worker.ts')).run },
-  dlq: { summary: 'inspect, redrive or purge dead letters', load: async () => (await import('./dlq.ts')).run },
+  dlq: { summary: 'inspect or redrive dead letters', load: async () => (await import('./dlq.ts')).run },
 };
 
 const HELP = `streamsink: Redis Streams to Postgres with effectively-once effects
