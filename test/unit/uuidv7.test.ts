@@ -38,7 +38,7 @@ describe('uuidv7', () => {
     const times = [...Array.from({ length: 5000 }, () => t), t - 10, t - 10, t + 1, t + 50];
     const next = createUuidV7(fakeSource(times, 0x00));
     const ids = times.map(() => next());
-    for (let i = 1; i < ids.length; i++) expect(ids[i] > (ids[i - 1] as string)).toBe(true);
+    for (let i = 1; i < ids.length; i++) expect((ids[i] as string) > (ids[i - 1] as string)).toBe(true);
     expect(new Set(ids).size).toBe(ids.length);
     // Time never goes back and drifts ahead by at most the overflowed milliseconds.
     expect(uuidV7Time(ids[ids.length - 1] as string)).toBe(t + 50);
