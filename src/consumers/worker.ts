@@ -221,16 +221,19 @@ export function createWorker(options: CreateWorkerOptions): Worker {
         shuttingDown = true;
         const deadline = now() + config.shutdownTimeoutMs;
         const remaining = () => Math.max(0, deadline - now());
+        // Cancels the deadline timers once they lost their race, so they do not keep the process alive.
+        const timers = new AbortController();
         log.info({ inFlight: inFlight.size }, 'worker stopping: draining in-flight batches');
         stopReading.abort();
         wakeup.wake();
         await unblockReader();
         // Whatever the read loop still receives is pending on us: it is dispatched and drained like the rest.
-        await Promise.race([readers, sleep(remaining())]);
+        await Promise.race([readers, sleep(remaining(), timers.signal)]);
         const drained = await Promise.race([
           queue.onIdle().then(() => true),
-          sleep(remaining()).then(() => false),
+          sleep(remaining(), timers.signal).then(() => false),
         ]);
+        timers.abort();
         if (!drained) {
           giveUp.abort();
           log.warn({ inFlight: inFlight.size }, 'shutdown timeout: unfinished entries stay pending');
