@@ -1,0 +1,460 @@
+/**
+ * Worker throughput, end to end (preloaded stream -> committed in Postgres -> acknowledged), for the
+ * event-log pipeline, against two baselines measured in the same run on the same events:
+ *
+ *   naive        XREADGROUP COUNT 100, then per message one INSERT (autocommit) and one XACK
+ *   bullmq       the same events as BullMQ jobs, a Worker with concurrency 50, the same upsert per job
+ *   streamsink   `streamsink worker` child processes (1, then 2) on one consumer group
+ *
+ *   npm run bench -- [--events 100000] [--only naive,bullmq,streamsink-1,streamsink-2] [--json]
+ *   REDIS_URL, DATABASE_URL (defaults: local servers); STREAMSINK_* variables pass through to the workers.
+ *
+ * Each variant gets its own stream, group and Postgres schema (migrated before the clock starts), and every
+ * key and schema the bench creates is deleted at the end. The clock starts at the first read of the stream
+ * (for streamsink: once every process has joined; what was acknowledged before that is not counted, so
+ * start-up is never measured) and stops when every entry is acknowledged. CPU is user+system time of
+ * the worker process(es) over that window (/proc/<pid>/stat for children, process.cpuUsage() in-process);
+ * Redis and Postgres CPU is not included. Each variant checks that Postgres holds exactly N rows.
+ */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { Worker as BullWorker, Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import { type Envelope, encodeEnvelope } from '../src/lib/envelope.ts';
+import { streamKeys } from '../src/lib/keys.ts';
+import { migrate } from '../src/lib/migrations.ts';
+
+const VARIANTS = ['naive', 'bullmq', 'streamsink-1', 'streamsink-2'] as const;
+type VariantName = (typeof VARIANTS)[number];
+
+const { values } = parseArgs({
+  options: {
+    events: { type: 'string', default: process.env.BENCH_EVENTS ?? '100000' },
+    only: { type: 'string', default: process.env.BENCH_ONLY ?? VARIANTS.join(',') },
+    json: { type: 'boolean', default: false },
+  },
+});
+const N = Number(values.events);
+if (!Number.isInteger(N) || N < 1)
+  throw new Error(`--events: expected a positive integer, got ${values.events}`);
+const ONLY = (values.only ?? '').split(',').map((s) => s.trim()) as VariantName[];
+for (const v of ONLY) if (!VARIANTS.includes(v)) throw new Error(`--only: unknown variant ${v}`);
+
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const RUN = randomBytes(4).toString('hex');
+const PREFIX = `bench_${RUN}`;
+const BULLMQ_CONCURRENCY = 50;
+const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
+const MAIN = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
+
+interface Measured {
+  variant: string;
+  events: number;
+  seconds: number;
+  cpuMicros: number;
+}
+
+// ---- shared fixtures ---------------------------------------------------------------------------------------
+
+const ts = new Date().toISOString();
+const envelopes: Envelope[] = Array.from({ length: N }, (_, i) => ({
+  id: `${RUN}-${i}`,
+  type: 'order.placed',
+  v: 1,
+  key: `customer-${i % 1000}`,
+  ts,
+  data: {
+    orderId: `o-${i}`,
+    amountMinor: 1000 + (i % 5000),
+    currency: 'EUR',
+    lines: [{ sku: 'sku-1', qty: 2 }],
+  },
+}));
+const encoded = envelopes.map((e) => encodeEnvelope(e));
+
+const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+const admin = new pg.Pool({ connectionString: DATABASE_URL, max: 2 });
+const schemas: string[] = [];
+
+async function createSchema(tag: string): Promise<string> {
+  const name = `bench_${tag.replace(/\W/g, '_')}_${RUN}`;
+  await admin.query(`CREATE SCHEMA "${name}"`);
+  schemas.push(name);
+  const url = new URL(DATABASE_URL);
+  url.searchParams.set('options', `-c search_path=${name}`);
+  const pool = new pg.Pool({ connectionString: url.toString(), max: 1 });
+  try {
+    await migrate(pool);
+  } finally {
+    await pool.end();
+  }
+  return url.toString();
+}
+
+async function countRows(schemaUrl: string): Promise<number> {
+  const c = new pg.Client({ connectionString: schemaUrl });
+  await c.connect();
+  try {
+    return Number((await c.query<{ n: string }>('SELECT count(*) AS n FROM event_log')).rows[0]?.n);
+  } finally {
+    await c.end();
+  }
+}
+
+/** Preload the stream with every event (pipelined XADD) and create the group at its beginning. */
+async function preload(key: string, group: string): Promise<void> {
+  for (let i = 0; i < encoded.length; i += 1000) {
+    const p = redis.pipeline();
+    for (const fields of encoded.slice(i, i + 1000)) p.xadd(key, '*', ...fields);
+    await p.exec();
+  }
+  await redis.xgroup('CREATE', key, group, '0', 'MKSTREAM');
+}
+
+const INSERT_ONE = `
+INSERT INTO event_log (event_id, stream, entry_id, type, v, key, occurred_at, payload)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (event_id) DO NOTHING`;
+
+function insertParams(e: Envelope, stream: string, entryId: string): unknown[] {
+  return [e.id, stream, entryId, e.type, e.v, e.key, e.ts, JSON.stringify(e.data)];
+}
+
+function fieldsToEnvelope(fields: string[]): Envelope {
+  const m = new Map<string, string>();
+  for (let i = 0; i < fields.length; i += 2) m.set(fields[i] as string, fields[i + 1] as string);
+  return {
+    id: m.get('id') as string,
+    type: m.get('type') as string,
+    v: Number(m.get('v')),
+    key: m.get('key') as string,
+    ts: m.get('ts') as string,
+    data: JSON.parse(m.get('data') as string),
+  };
+}
+
+function cpuMicrosSince(start: NodeJS.CpuUsage): number {
+  const d = process.cpuUsage(start);
+  return d.user + d.system;
+}
+
+// ---- (a) naive ---------------------------------------------------------------------------------------------
+
+async function naive(): Promise<Measured> {
+  const url = await createSchema('naive');
+  const stream = `naive_${RUN}`;
+  const key = streamKeys(PREFIX, stream).stream;
+  const group = 'bench';
+  await preload(key, group);
+  const db = new pg.Client({ connectionString: url });
+  await db.connect();
+  try {
+    const cpu = process.cpuUsage();
+    const started = performance.now();
+    let done = 0;
+    while (done < N) {
+      const reply = (await redis.xreadgroup(
+        'GROUP',
+        group,
+        'naive',
+        'COUNT',
+        100,
+        'BLOCK',
+        1000,
+        'STREAMS',
+        key,
+        '>',
+      )) as Array<[string, Array<[string, string[]]>]> | null;
+      for (const [, entries] of reply ?? []) {
+        for (const [id, fields] of entries) {
+          await db.query(INSERT_ONE, insertParams(fieldsToEnvelope(fields), stream, id));
+          await redis.xack(key, group, id);
+          done += 1;
+        }
+      }
+    }
+    const seconds = (performance.now() - started) / 1000;
+    const cpuMicros = cpuMicrosSince(cpu);
+    await check(url, 'naive');
+    return { variant: 'naive (INSERT + XACK per message)', events: N, seconds, cpuMicros };
+  } finally {
+    await db.end();
+  }
+}
+
+// ---- (b) BullMQ --------------------------------------------------------------------------------------------
+
+async function bullmq(): Promise<Measured> {
+  const url = await createSchema('bullmq');
+  const queueName = `events_${RUN}`;
+  const bullPrefix = `${PREFIX}_bull`;
+  const connection = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+  const queue = new Queue(queueName, { connection, prefix: bullPrefix });
+  const pool = new pg.Pool({ connectionString: url, max: 20 });
+  let worker: BullWorker | undefined;
+  try {
+    for (let i = 0; i < envelopes.length; i += 1000) {
+      await queue.addBulk(
+        envelopes.slice(i, i + 1000).map((e) => ({
+          name: e.type,
+          data: e,
+          opts: { removeOnComplete: true, removeOnFail: 1000 },
+        })),
+      );
+    }
+    let completed = 0;
+    let failed = 0;
+    let finish: () => void = () => {};
+    const finished = new Promise<void>((resolve) => {
+      finish = resolve;
+    });
+    const cpu = process.cpuUsage();
+    const started = performance.now();
+    worker = new BullWorker(
+      queueName,
+      async (job) => {
+        await pool.query(INSERT_ONE, insertParams(job.data as Envelope, queueName, String(job.id)));
+      },
+      { connection, prefix: bullPrefix, concurrency: BULLMQ_CONCURRENCY },
+    );
+    worker.on('completed', () => {
+      completed += 1;
+      if (completed + failed === N) finish();
+    });
+    worker.on('failed', () => {
+      failed += 1;
+      if (completed + failed === N) finish();
+    });
+    await finished;
+    const seconds = (performance.now() - started) / 1000;
+    const cpuMicros = cpuMicrosSince(cpu);
+    if (failed > 0) throw new Error(`bullmq: ${failed} jobs failed`);
+    await check(url, 'bullmq');
+    return { variant: `BullMQ (concurrency ${BULLMQ_CONCURRENCY})`, events: N, seconds, cpuMicros };
+  } finally {
+    await worker?.close();
+    await queue.obliterate({ force: true }).catch(() => {});
+    await queue.close();
+    await pool.end();
+    connection.disconnect();
+  }
+}
+
+// ---- (c) streamsink worker processes -----------------------------------------------------------------------
+
+interface GroupInfo {
+  entriesRead: number;
+  lag: number | null;
+  pending: number;
+}
+
+async function groupInfo(key: string, group: string): Promise<GroupInfo | undefined> {
+  const groups = (await redis.xinfo('GROUPS', key)) as Array<Array<string | number | null>>;
+  for (const g of groups) {
+    const m = new Map<string, string | number | null>();
+    for (let i = 0; i < g.length; i += 2) m.set(String(g[i]), g[i + 1] ?? null);
+    if (m.get('name') !== group) continue;
+    const lag = m.get('lag');
+    return {
+      entriesRead: Number(m.get('entries-read') ?? 0),
+      lag: lag === null || lag === undefined ? null : Number(lag),
+      pending: Number(m.get('pending')),
+    };
+  }
+  return undefined;
+}
+
+/** utime + stime of a process so far, in microseconds. */
+function processCpuMicros(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(rest[11]) + Number(rest[12])) * 1_000_000) / CLK_TCK;
+}
+
+async function poll(
+  what: string,
+  check: () => Promise<boolean>,
+  children: ChildProcess[],
+  timeoutMs: number,
+) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    const dead = children.find((c) => c.exitCode !== null || c.signalCode !== null);
+    if (dead)
+      throw new Error(`a worker exited (${dead.exitCode ?? dead.signalCode}) while waiting for ${what}`);
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+async function streamsink(processes: number): Promise<Measured> {
+  const url = await createSchema(`ss${processes}`);
+  const stream = `ss${processes}_${RUN}`;
+  const key = streamKeys(PREFIX, stream).stream;
+  const group = 'bench';
+  await preload(key, group);
+  const outputs: string[] = [];
+  const children = Array.from({ length: processes }, (_, i) => {
+    const child = spawn(process.execPath, [MAIN, 'worker'], {
+      env: {
+        ...process.env,
+        REDIS_URL,
+        DATABASE_URL: url,
+        STREAMSINK_KEY_PREFIX: PREFIX,
+        STREAMSINK_STREAM: stream,
+        STREAMSINK_GROUP: group,
+        STREAMSINK_CONSUMER: `bench-${i + 1}`,
+        STREAMSINK_PIPELINE: 'event-log',
+        METRICS_PORT: '0',
+        LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    outputs[i] = '';
+    const keep = (chunk: Buffer) => {
+      outputs[i] = `${outputs[i]}${chunk.toString()}`.slice(-4000);
+    };
+    child.stdout?.on('data', keep);
+    child.stderr?.on('data', keep);
+    return child;
+  });
+  try {
+    // The clock starts once every process has joined and read (a consumer appears on its first XREADGROUP),
+    // so start-up skew between processes is not counted; what was acknowledged before then is left out.
+    let ackedBefore = 0;
+    await poll(
+      'every worker reading',
+      async () => {
+        const consumers = (await redis.xinfo('CONSUMERS', key, group).catch(() => [])) as unknown[];
+        if (consumers.length < processes) return false;
+        const g = await groupInfo(key, group);
+        ackedBefore = g ? g.entriesRead - g.pending : 0;
+        return true;
+      },
+      children,
+      60_000,
+    );
+    const started = performance.now();
+    const cpuStart = children.map((c) => processCpuMicros(c.pid as number));
+    await poll(
+      'every entry acknowledged',
+      async () => {
+        const g = await groupInfo(key, group);
+        return g !== undefined && g.entriesRead >= N && g.lag === 0 && g.pending === 0;
+      },
+      children,
+      600_000,
+    );
+    const seconds = (performance.now() - started) / 1000;
+    const cpuMicros = children.reduce(
+      (sum, c, i) => sum + processCpuMicros(c.pid as number) - (cpuStart[i] ?? 0),
+      0,
+    );
+    await check(url, `streamsink-${processes}`);
+    return {
+      variant: `streamsink worker x${processes} process${processes > 1 ? 'es' : ''}`,
+      events: N - ackedBefore,
+      seconds,
+      cpuMicros,
+    };
+  } catch (error) {
+    throw new Error(`${(error as Error).message}\nworker output:\n${outputs.join('\n---\n')}`);
+  } finally {
+    await Promise.all(children.map((c) => stop(c)));
+  }
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+async function check(url: string, variant: string): Promise<void> {
+  const rows = await countRows(url);
+  if (rows !== N) throw new Error(`${variant}: event_log holds ${rows} rows, expected ${N}`);
+}
+
+// ---- run and report ----------------------------------------------------------------------------------------
+
+async function cleanup(): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${PREFIX}*`, 'COUNT', 1000);
+    if (keys.length > 0) await redis.unlink(...keys);
+    cursor = next;
+  } while (cursor !== '0');
+  for (const name of schemas) await admin.query(`DROP SCHEMA IF EXISTS "${name}" CASCADE`);
+}
+
+const runners: Record<VariantName, () => Promise<Measured>> = {
+  naive,
+  bullmq,
+  'streamsink-1': () => streamsink(1),
+  'streamsink-2': () => streamsink(2),
+};
+
+const results = new Map<VariantName, Measured>();
+try {
+  process.stderr.write(`worker benchmark: ${N} event-log events per variant, run ${RUN}\n`);
+  for (const name of ONLY) {
+    process.stderr.write(`  ${name} ...`);
+    const r = await runners[name]();
+    results.set(name, r);
+    process.stderr.write(` ${(r.events / r.seconds).toFixed(0)} msgs/s\n`);
+  }
+} finally {
+  await cleanup();
+  redis.disconnect();
+  await admin.end();
+}
+
+const rate = (r: Measured | undefined) => (r ? r.events / r.seconds : undefined);
+const naiveRate = rate(results.get('naive'));
+const bullRate = rate(results.get('bullmq'));
+const rows = [...results.entries()].map(([name, r]) => {
+  const msgs = r.events / r.seconds;
+  return {
+    name,
+    variant: r.variant,
+    events: r.events,
+    seconds: Number(r.seconds.toFixed(3)),
+    msgsPerSecond: Math.round(msgs),
+    vsNaive: naiveRate ? Number((msgs / naiveRate).toFixed(2)) : null,
+    vsBullmq: bullRate ? Number((msgs / bullRate).toFixed(2)) : null,
+    cpuMicrosPerMessage: Number((r.cpuMicros / r.events).toFixed(1)),
+  };
+});
+
+if (values.json) {
+  process.stdout.write(`${JSON.stringify({ events: N, results: rows })}\n`);
+} else {
+  const head = ['variant', 'events', 'seconds', 'msgs/s', 'vs naive', 'vs BullMQ', 'CPU µs/msg'];
+  const table = rows.map((r) => [
+    r.variant,
+    String(r.events),
+    r.seconds.toFixed(2),
+    String(r.msgsPerSecond),
+    r.vsNaive === null ? '-' : `${r.vsNaive.toFixed(1)}x`,
+    r.vsBullmq === null ? '-' : `${r.vsBullmq.toFixed(1)}x`,
+    r.cpuMicrosPerMessage.toFixed(1),
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...table.map((row) => (row[i] as string).length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i === 0 ? c.padEnd(widths[i] as number) : c.padStart(widths[i] as number)))
+      .join('  ');
+  process.stdout.write(`\n${N} event-log events, end to end (preloaded stream -> committed -> acked)\n`);
+  process.stdout.write(`${line(head)}\n${table.map(line).join('\n')}\n`);
+  process.stdout.write(
+    'CPU: user+system of the worker process(es) only (Redis and Postgres excluded). ' +
+      'Worker settings: STREAMSINK_BATCH_SIZE, STREAMSINK_MAX_IN_FLIGHT, STREAMSINK_CONCURRENCY (defaults unless set).\n',
+  );
+}
