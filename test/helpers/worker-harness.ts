@@ -6,7 +6,7 @@ import { Registry } from 'prom-client';
 import { createDeadLetterer } from '../../src/consumers/dead-letter.ts';
 import { createPgSink } from '../../src/consumers/pg-sink.ts';
 import { createPipeline } from '../../src/consumers/pipelines/index.ts';
-import type { BatchSink } from '../../src/consumers/types.ts';
+import type { BatchSink, Pipeline } from '../../src/consumers/types.ts';
 import { createWorker, type Worker } from '../../src/consumers/worker.ts';
 import { parseConfig, type WorkerConfig } from '../../src/lib/config.ts';
 import { type Envelope, encodeEnvelope } from '../../src/lib/envelope.ts';
@@ -44,6 +44,8 @@ export interface StartWorkerOptions {
   env?: Record<string, string>;
   /** Wrap the real sink (to slow it down or count calls). */
   wrapSink?: (sink: BatchSink) => BatchSink;
+  /** Wrap the real pipeline (e.g. a handler that throws for some events). */
+  wrapPipeline?: (pipeline: Pipeline) => Pipeline;
   poolSize?: number;
 }
 
@@ -124,11 +126,14 @@ export async function createWorkerBench(
       const pool = new pg.Pool({
         connectionString: schema.url,
         max: options.poolSize ?? config.postgres.poolSize,
+        application_name: `streamsink:${consumer}`,
+        connectionTimeoutMillis: 2000,
       });
       pool.on('error', () => {});
       const workerRedis = new Redis(redisUrl, { maxRetriesPerRequest: null });
       const blockingRedis = new Redis(redisUrl, { maxRetriesPerRequest: null });
-      const pipeline = createPipeline(config.worker.pipeline, { currencies: config.payments.currencies });
+      const realPipeline = createPipeline(config.worker.pipeline, { currencies: config.payments.currencies });
+      const pipeline = options.wrapPipeline ? options.wrapPipeline(realPipeline) : realPipeline;
       const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
       const realSink = createPgSink({ pool, pipeline, stream: keys.name, group, logger, metrics });
       const worker = createWorker({
