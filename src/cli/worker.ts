@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { createDeadLetterer } from '../consumers/dead-letter.ts';
+import { startMetricsSampler } from '../consumers/metrics-sampler.ts';
 import { createPgSink } from '../consumers/pg-sink.ts';
 import { createPipeline } from '../consumers/pipelines/index.ts';
 import { createWorker } from '../consumers/worker.ts';
@@ -7,8 +8,9 @@ import { parseConfig } from '../lib/config.ts';
 import { describeError, UsageError } from '../lib/errors.ts';
 import { streamKeys } from '../lib/keys.ts';
 import { createLogger, type Logger } from '../lib/logger.ts';
-import { createRegistry, createWorkerMetrics } from '../lib/metrics.ts';
+import { createRegistry, createWorkerMetrics, registerBuildInfo } from '../lib/metrics.ts';
 import { assertSchemaCurrent, migrate } from '../lib/migrations.ts';
+import { startOpsServer } from '../lib/ops-server.ts';
 import { createPool } from '../lib/pg.ts';
 import { createRedis } from '../lib/redis.ts';
 import { type CliContext, flagsToEnv } from './context.ts';
@@ -54,7 +56,7 @@ export async function run(args: string[], ctx: CliContext): Promise<number> {
     hostname: ctx.hostname,
   });
   const wc = config.worker;
-  const logger = createLogger(config.log);
+  const logger = createLogger(config.log, { pretty: ctx.interactive });
   const registry = createRegistry({ defaultMetrics: config.metrics.defaultMetrics });
   const metrics = createWorkerMetrics(registry);
   const keys = streamKeys(config.redis.keyPrefix, wc.stream);
@@ -112,12 +114,38 @@ export async function run(args: string[], ctx: CliContext): Promise<number> {
       logger,
       metrics,
     });
+    // /metrics, /healthz, /readyz and the Redis-side gauges (docs/metrics.md). Closed after the worker has
+    // drained and before the clients they use; readiness fails as soon as shutdown starts.
+    registerBuildInfo(registry, { version: packageVersion(ctx) });
+    const ops = await startOpsServer({
+      port: config.metrics.port,
+      host: config.metrics.host,
+      registry,
+      logger,
+      livenessDeadlineMs: config.metrics.livenessDeadlineMs,
+      // ioredis holds the blocked XREADGROUP across a reconnect: a Redis outage stops the loop, not a bug.
+      health: () => ({ ...worker.health(), waitingOnRedis: blockingRedis.status !== 'ready' }),
+      // The non-blocking connection: a PING behind a blocked XREADGROUP would wait out STREAMSINK_BLOCK_MS.
+      checks: { redis: () => redis.ping(), postgres: () => pool.query('SELECT 1') },
+    });
+    cleanups.push(['ops-server', () => ops.close()]);
+    const sampler = startMetricsSampler({
+      redis,
+      keys,
+      group: wc.group,
+      metrics,
+      intervalMs: config.metrics.sampleIntervalMs,
+      logger: logger.child({ stream: keys.name, group: wc.group }),
+    });
+    cleanups.push(['metrics-sampler', () => sampler.close()]);
+
     // Stop the worker before the clients it uses (cleanups run last-in first-out).
     cleanups.push(['worker', () => worker.close()]);
 
     if (ctx.signal.aborted) return 0;
     await worker.start();
     await abortion(ctx.signal);
+    ops.failReadiness();
     logger.info({ reason: describeError(ctx.signal.reason) }, 'shutting down');
     return 0;
   } finally {
@@ -156,6 +184,16 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
     timer.unref();
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** The version in package.json (two levels up from src/cli and from dist/cli), for streamsink_build_info. */
+function packageVersion(ctx: CliContext): string {
+  try {
+    const pkg = JSON.parse(ctx.readFile(new URL('../../package.json', import.meta.url).pathname));
+    return typeof pkg.version === 'string' ? pkg.version : 'unknown';
+  } catch {
+    return 'unknown';
+  }
 }
 
 function abortion(signal: AbortSignal): Promise<void> {
