@@ -71,6 +71,7 @@ export async function createWorkerBench(
 ): Promise<WorkerBench> {
   const schema = await createTestSchema(databaseUrl, 'wk');
   const db = new pg.Pool({ connectionString: schema.url, max: 4 });
+  db.on('error', () => {}); // idle connections die in outage tests; the next query reconnects
   await migrate(db);
   const prefix = uniqueName('ssw');
   const streamName = uniqueName('payments');
