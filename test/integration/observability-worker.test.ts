@@ -211,3 +211,88 @@ describe('worker observability', () => {
     await expect(fetch(`http://127.0.0.1:${port}/healthz`)).rejects.toThrow();
   });
 });
+
+describe('worker liveness through a Redis outage', () => {
+  let bench: WorkerBench;
+  let redisProxy: TcpProxy;
+  let worker: ChildWorker;
+  let port: number;
+  const get = async (path: string) => {
+    const res = await fetch(`http://127.0.0.1:${port}${path}`);
+    return { status: res.status, body: await res.text() };
+  };
+
+  beforeAll(async () => {
+    bench = await createWorkerBench(inject('redisUrl'), inject('databaseUrl'));
+    const target = new URL(bench.redisUrl);
+    redisProxy = await startTcpProxy({
+      targetHost: target.hostname,
+      targetPort: Number(target.port || 6379),
+    });
+    worker = bench.spawnWorker('obs-redis', {
+      REDIS_URL: `redis://${redisProxy.host}:${redisProxy.port}`,
+      LOG_LEVEL: 'info',
+      METRICS_PORT: '0',
+      METRICS_HOST: '127.0.0.1',
+      STREAMSINK_METRICS_SAMPLE_INTERVAL_MS: '200',
+      STREAMSINK_LIVENESS_DEADLINE_MS: String(LIVENESS_DEADLINE_MS),
+    });
+    port = await waitFor(
+      () => {
+        const line = worker
+          .output()
+          .split('\n')
+          .find((l) => l.includes('"ops server listening"'));
+        return line ? (JSON.parse(line).port as number) : undefined;
+      },
+      { timeoutMs: 30_000, describe: () => worker.output().slice(-2000) },
+    );
+  });
+
+  afterAll(async () => {
+    await bench?.cleanup();
+    await redisProxy?.close();
+  });
+
+  it('stays live and turns unready while Redis is unreachable, then processes what was published meanwhile', async () => {
+    await waitFor(async () => (await get('/readyz')).status === 200, { timeoutMs: 15_000 });
+    redisProxy.cut();
+    const down = await waitFor(
+      async () => {
+        const r = await get('/readyz');
+        return r.status === 503 ? r : undefined;
+      },
+      { timeoutMs: 15_000 },
+    );
+    expect(JSON.parse(down.body).failing).toEqual(['redis']);
+    // Events published straight to Redis while the worker cannot reach it.
+    const events = generatePaymentEvents({ count: 100, seed: 53, accounts: 10, prefix: 'obc' });
+    await bench.publish(events);
+    const started = Date.now();
+    while (Date.now() - started < LIVENESS_DEADLINE_MS * 2) {
+      const h = await get('/healthz');
+      expect(h.status, h.body).toBe(200);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const h = JSON.parse((await get('/healthz')).body);
+    expect(h.waitingOnRedis).toBe(true);
+
+    redisProxy.restore();
+    await waitFor(async () => (await get('/readyz')).status === 200, { timeoutMs: 20_000 });
+    await waitFor(
+      async () => {
+        const m = parseScrape((await get('/metrics')).body);
+        const labels = { stream: bench.streamName, group: bench.group };
+        return (
+          m('streamsink_messages_total', { ...labels, outcome: 'acked' }) === 100 &&
+          m('streamsink_pending_messages', labels) === 0 &&
+          m('streamsink_consumer_lag_messages', labels) === 0
+        );
+      },
+      { timeoutMs: 30_000, describe: async () => (await get('/metrics')).body.slice(0, 3000) },
+    );
+    const m = parseScrape((await get('/metrics')).body);
+    expect(m('streamsink_redis_errors_total', { kind: 'stats' }) ?? 0).toBeGreaterThan(0);
+    expect((await get('/healthz')).status).toBe(200);
+  });
+});
