@@ -232,7 +232,12 @@ export function createBatchProcessor(deps: BatchProcessorDeps): BatchProcessor {
         result.leftPending += 1;
         metrics?.messages.inc({ ...labels, outcome: 'retried' });
         logger.warn(
-          { entryId: item.entry.id, deliveryCount: item.entry.deliveryCount, err: describeError(error) },
+          {
+            entryId: item.entry.id,
+            eventId: item.envelope.id,
+            deliveryCount: item.entry.deliveryCount,
+            err: describeError(error),
+          },
           'entry failed: left pending for a later delivery',
         );
       }
