@@ -15,6 +15,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   },
   migrate: { summary: 'apply database migrations', load: async () => (await import('./migrate.ts')).run },
   worker: { summary: 'run a consumer-group worker', load: async () => (await import('./worker.ts')).run },
+  status: {
+    summary: 'show a stream and group: lag, pending, consumers',
+    load: async () => (await import('./status.ts')).run,
+  },
   dlq: { summary: 'inspect or redrive dead letters', load: async () => (await import('./dlq.ts')).run },
 };
 

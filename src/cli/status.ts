@@ -1,0 +1,163 @@
+import { parseArgs } from 'node:util';
+import { createStreamClient } from '../consumers/stream-client.ts';
+import { entryIdMs, readStreamStats, type StreamStats } from '../consumers/stream-stats.ts';
+import { parseConfig } from '../lib/config.ts';
+import { StreamNotFoundError, UsageError } from '../lib/errors.ts';
+import { streamKeys } from '../lib/keys.ts';
+import { createRedis } from '../lib/redis.ts';
+import { type CliContext, flagsToEnv } from './context.ts';
+
+const HELP = `Usage: streamsink status --stream S --group G [--json]
+
+What an operator checks first, read-only: stream length, the group's lag (entries not yet delivered),
+pending entries (delivered, not acknowledged) in total and per consumer with idle times, the age of the
+oldest pending entry, and the dead-letter depth.
+
+Options:
+  --stream S   logical stream name (or STREAMSINK_STREAM)
+  --group G    consumer group (or STREAMSINK_GROUP)
+  --json       print one JSON object instead of text
+  -h, --help   this text
+
+Exit code: 0, 1 when the stream or group does not exist, 2 for bad usage or configuration.
+Configuration: REDIS_URL, STREAMSINK_KEY_PREFIX.
+`;
+
+export interface StatusReport {
+  stream: string;
+  key: string;
+  length: number;
+  deadLetter: number;
+  group: string;
+  /** Null when Redis cannot tell (entries deleted from the undelivered part of the stream). */
+  lag: number | null;
+  pending: number;
+  lastDeliveredId: string;
+  oldestPendingId: string | null;
+  oldestPendingAgeSeconds: number | null;
+  consumers: Array<{ name: string; pending: number; idleMs: number }>;
+}
+
+export async function run(args: string[], ctx: CliContext): Promise<number> {
+  const flags = parseFlags(args);
+  if (flags.help === true) {
+    ctx.stdout.write(HELP);
+    return 0;
+  }
+  if (flags.stream === undefined && !ctx.env.STREAMSINK_STREAM)
+    throw new UsageError('--stream is required (or set STREAMSINK_STREAM)');
+  if (flags.group === undefined && !ctx.env.STREAMSINK_GROUP)
+    throw new UsageError('--group is required (or set STREAMSINK_GROUP)');
+  const config = parseConfig(
+    flagsToEnv(ctx.env, flags, { stream: 'STREAMSINK_STREAM', group: 'STREAMSINK_GROUP' }),
+    { readFile: ctx.readFile, hostname: ctx.hostname },
+  );
+  const keys = streamKeys(config.redis.keyPrefix, config.worker.stream);
+  const group = config.worker.group;
+  // A one-shot command fails rather than waiting forever for a Redis that is down.
+  const redis = createRedis(config.redis, {
+    name: `streamsink:status:${ctx.hostname}`,
+    overrides: { maxRetriesPerRequest: 2, connectTimeout: 5000 },
+  });
+  try {
+    const stats = await readStreamStats(redis, keys, group);
+    if (!stats.streamExists) throw new StreamNotFoundError(keys.stream);
+    if (!stats.group) {
+      ctx.stderr.write(`streamsink status: stream ${keys.stream} has no group ${JSON.stringify(group)}\n`);
+      return 1;
+    }
+    const consumers = await createStreamClient({
+      redis,
+      stream: keys.stream,
+      group,
+      consumer: '',
+    }).consumers();
+    const report = buildReport(keys.name, keys.stream, group, stats, consumers, Date.now());
+    ctx.stdout.write(flags.json === true ? `${JSON.stringify(report)}\n` : formatReport(report));
+    return 0;
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** Pure: the report from what Redis answered. */
+export function buildReport(
+  stream: string,
+  key: string,
+  group: string,
+  stats: StreamStats,
+  consumers: StatusReport['consumers'],
+  nowMs: number,
+): StatusReport {
+  const oldestId = stats.pendingSummary.count > 0 ? stats.pendingSummary.oldestId : null;
+  const oldestMs = oldestId ? entryIdMs(oldestId) : Number.NaN;
+  return {
+    stream,
+    key,
+    length: stats.streamLength,
+    deadLetter: stats.deadLetterLength,
+    group,
+    lag: stats.group?.lag ?? null,
+    pending: stats.group?.pending ?? 0,
+    lastDeliveredId: stats.group?.lastDeliveredId ?? '0-0',
+    oldestPendingId: oldestId,
+    oldestPendingAgeSeconds: Number.isFinite(oldestMs) ? Math.max(0, nowMs - oldestMs) / 1000 : null,
+    consumers: [...consumers].sort((a, b) => b.pending - a.pending || a.name.localeCompare(b.name)),
+  };
+}
+
+/** Pure: the text an operator reads. */
+export function formatReport(r: StatusReport): string {
+  const lines = [
+    `stream        ${r.stream} (${r.key})`,
+    `length        ${r.length}`,
+    `dead letters  ${r.deadLetter}${r.deadLetter > 0 ? '   (inspect with streamsink dlq)' : ''}`,
+    `group         ${r.group}`,
+    `lag           ${r.lag ?? 'unknown (entries deleted before delivery)'}`,
+    `pending       ${r.pending}`,
+    `oldest        ${
+      r.oldestPendingId === null
+        ? '-'
+        : `${r.oldestPendingId} (${r.oldestPendingAgeSeconds === null ? '?' : formatDuration(r.oldestPendingAgeSeconds * 1000)} old)`
+    }`,
+    `delivered to  ${r.lastDeliveredId}`,
+    `consumers     ${r.consumers.length}`,
+  ];
+  if (r.consumers.length > 0) {
+    const width = Math.max(8, ...r.consumers.map((c) => c.name.length));
+    lines.push(`  ${'NAME'.padEnd(width)}  ${'PENDING'.padStart(8)}  IDLE`);
+    for (const c of r.consumers)
+      lines.push(`  ${c.name.padEnd(width)}  ${String(c.pending).padStart(8)}  ${formatDuration(c.idleMs)}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)}ms`;
+  const s = Math.floor(ms / 1000);
+  if (s < 60) return `${(ms / 1000).toFixed(1)}s`;
+  const d = Math.floor(s / 86_400);
+  const h = Math.floor((s % 86_400) / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  if (d > 0) return `${d}d ${h}h`;
+  if (h > 0) return `${h}h ${m}m`;
+  return `${m}m ${s % 60}s`;
+}
+
+function parseFlags(args: string[]): Record<string, string | boolean | undefined> {
+  try {
+    return parseArgs({
+      args,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        stream: { type: 'string' },
+        group: { type: 'string' },
+        json: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }).values;
+  } catch (error) {
+    throw new UsageError(`${(error as Error).message}\n\n${HELP}`);
+  }
+}
