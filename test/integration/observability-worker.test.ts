@@ -1,4 +1,3 @@
-import { execFile } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import {
   diffState,
@@ -7,6 +6,7 @@ import {
   readState,
   stateMatches,
 } from '../helpers/payments-model.ts';
+import { promtoolCheckMetrics } from '../helpers/promtool.ts';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { type ChildWorker, createWorkerBench, type WorkerBench } from '../helpers/worker-harness.ts';
@@ -33,16 +33,6 @@ function parseScrape(text: string) {
     );
     return hit?.value;
   };
-}
-
-function promtoolCheckMetrics(text: string): Promise<{ code: number; output: string }> {
-  return new Promise((resolve) => {
-    const child = execFile('promtool', ['check', 'metrics'], (error, stdout, stderr) => {
-      const code = error ? (error as { code?: unknown }).code : 0;
-      resolve({ code: typeof code === 'number' ? code : 1, output: `${stdout}${stderr}` });
-    });
-    child.stdin?.end(text);
-  });
 }
 
 describe('worker observability', () => {

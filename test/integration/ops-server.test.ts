@@ -1,4 +1,3 @@
-import { execFile } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startMetricsSampler } from '../../src/consumers/metrics-sampler.ts';
 import { streamKeys } from '../../src/lib/keys.ts';
@@ -8,6 +7,7 @@ import { type HealthSnapshot, type OpsServer, startOpsServer } from '../../src/l
 import { createPool, type Pool } from '../../src/lib/pg.ts';
 import { createRedis, type Redis } from '../../src/lib/redis.ts';
 import { uniqueName } from '../helpers/names.ts';
+import { promtoolCheckMetrics } from '../helpers/promtool.ts';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.ts';
 import { waitFor } from '../helpers/wait.ts';
 
@@ -269,13 +269,3 @@ describe('stats sampler against real Redis', () => {
     }
   });
 });
-
-async function promtoolCheckMetrics(text: string): Promise<{ code: number; output: string }> {
-  return new Promise((resolve) => {
-    const child = execFile('promtool', ['check', 'metrics'], (error, stdout, stderr) => {
-      const code = error ? ((error as { code?: unknown }).code as number) : 0;
-      resolve({ code: typeof code === 'number' ? code : 1, output: `${stdout}${stderr}` });
-    });
-    child.stdin?.end(text);
-  });
-}
