@@ -57,6 +57,7 @@ describe('worker observability', () => {
     worker = bench.spawnWorker('obs-1', {
       DATABASE_URL: proxied.toString(),
       LOG_LEVEL: 'info',
+      STREAMSINK_DEFAULT_METRICS: 'true',
       METRICS_PORT: '0',
       METRICS_HOST: '127.0.0.1',
       STREAMSINK_METRICS_SAMPLE_INTERVAL_MS: '200',
@@ -141,6 +142,7 @@ describe('worker observability', () => {
 
   it('serves an exposition promtool accepts', async () => {
     const res = await get('/metrics');
+    expect(res.body).toContain('process_cpu_seconds_total');
     const check = await promtoolCheckMetrics(res.body);
     expect(check.code, check.output).toBe(0);
   });
