@@ -95,6 +95,11 @@ describe('ops server against real dependencies', () => {
     expect(sample(res.body, 'streamsink_build_info', { version: '0.0.0-test' })).toBe(1);
     expect(res.body).toContain('process_cpu_seconds_total');
     expect((await get(ops.port, '/nope')).status).toBe(404);
+    const post = await fetch(`http://127.0.0.1:${ops.port}/metrics`, { method: 'POST' });
+    expect(post.status).toBe(405);
+    const head = await fetch(`http://127.0.0.1:${ops.port}/healthz`, { method: 'HEAD' });
+    expect(head.status).toBe(200);
+    expect(await head.text()).toBe('');
   });
 
   it('passes promtool check metrics', async () => {
