@@ -1,0 +1,142 @@
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { createStreamClient } from '../../src/consumers/stream-client.ts';
+import { generatePaymentEvents } from '../helpers/payments-model.ts';
+import { waitFor } from '../helpers/wait.ts';
+import { createWorkerBench, type InProcessWorker, type WorkerBench } from '../helpers/worker-harness.ts';
+
+const counter = async (c: { get(): Promise<{ values: Array<{ value: number }> }> }) =>
+  (await c.get()).values.reduce((a, v) => a + v.value, 0);
+const outcome = async (w: InProcessWorker, name: string) =>
+  (await w.metrics.messages.get()).values.find((v) => v.labels.outcome === name)?.value ?? 0;
+
+async function processedIds(bench: WorkerBench): Promise<Set<string>> {
+  const { rows } = await bench.db.query('SELECT event_id FROM streamsink_processed');
+  return new Set(rows.map((r) => r.event_id as string));
+}
+
+function dlqReasons(entries: Array<[string, string[]]>): string[] {
+  return entries.map(([, f]) => f[f.indexOf('dlq.reason') + 1] as string);
+}
+
+/** Each test gets its own stream and group: reclaiming is about what other consumers left behind. */
+describe('reclaim', () => {
+  const benches: WorkerBench[] = [];
+  const bench = async (env: Record<string, string> = {}) => {
+    const b = await createWorkerBench(inject('redisUrl'), inject('databaseUrl'), env);
+    benches.push(b);
+    return b;
+  };
+  afterAll(async () => {
+    await Promise.all(benches.map((b) => b.cleanup()));
+  });
+
+  let b: WorkerBench;
+  beforeAll(async () => {
+    b = await bench();
+  });
+
+  it("takes over a dead consumer's entries, and acknowledges and counts the ones deleted from the stream", async () => {
+    const events = generatePaymentEvents({ count: 5, seed: 61, accounts: 2, prefix: 'rcl' });
+    const ids = await b.publish(events);
+    await b.redis.xgroup('CREATE', b.keys.stream, b.group, '0');
+    await b.redis.xreadgroup('GROUP', b.group, 'dead-pod', 'COUNT', 5, 'STREAMS', b.keys.stream, '>');
+    await b.redis.xdel(b.keys.stream, ids[1] as string, ids[3] as string);
+
+    const w = await b.startWorker({ consumer: 'rescuer' });
+    await waitFor(async () => (await b.pendingCount()) === 0, { timeoutMs: 15_000 });
+    await w.close();
+    expect(await counter(w.metrics.claimed)).toBe(3);
+    expect(await counter(w.metrics.claimedDeleted)).toBe(2);
+    expect(await outcome(w, 'acked')).toBe(3);
+    const done = await processedIds(b);
+    expect([0, 2, 4].every((i) => done.has((events[i] as { id: string }).id))).toBe(true);
+  });
+
+  it('an entry already delivered more than max deliveries is dead-lettered without being processed', async () => {
+    const x = await bench({ STREAMSINK_MAX_DELIVERIES: '3' });
+    const events = generatePaymentEvents({ count: 2, seed: 62, accounts: 2, prefix: 'crashloop' });
+    const [crashing] = await x.publish(events);
+    await x.redis.xgroup('CREATE', x.keys.stream, x.group, '0');
+    await x.redis.xreadgroup('GROUP', x.group, 'pod-1', 'COUNT', 2, 'STREAMS', x.keys.stream, '>');
+    // As if every worker that took it had died while processing it.
+    await x.redis.xclaim(x.keys.stream, x.group, 'pod-1', 0, crashing as string, 'RETRYCOUNT', 3, 'JUSTID');
+
+    const w = await x.startWorker({ consumer: 'pod-2' });
+    await waitFor(async () => (await x.pendingCount()) === 0, { timeoutMs: 15_000 });
+    await w.close();
+    const dlq = (await x.redis.xrange(x.keys.deadLetter, '-', '+')) as Array<[string, string[]]>;
+    expect(dlqReasons(dlq)).toEqual(['max_deliveries_exceeded']);
+    const done = await processedIds(x);
+    expect(done.has((events[0] as { id: string }).id)).toBe(false);
+    expect(done.has((events[1] as { id: string }).id)).toBe(true);
+  });
+
+  it('an unknown failure leaves the entry pending; redelivered until max deliveries, then dead-lettered', async () => {
+    const x = await bench({ STREAMSINK_MAX_DELIVERIES: '3' });
+    const events = generatePaymentEvents({ count: 1, seed: 63, accounts: 1, prefix: 'unknown' });
+    await x.publish(events);
+    let calls = 0;
+    const w = await x.startWorker({
+      consumer: 'only',
+      wrapSink: () => ({
+        async write() {
+          calls += 1;
+          throw new Error('a bug, not the message and not the database');
+        },
+      }),
+    });
+    await waitFor(
+      async () => (await x.redis.xlen(x.keys.deadLetter)) === 1 && (await x.pendingCount()) === 0,
+      {
+        timeoutMs: 20_000,
+      },
+    );
+    await w.close();
+    expect(calls).toBe(3); // delivered 1, 2, 3: the third failure reaches max deliveries
+    expect(await outcome(w, 'retried')).toBe(2);
+    const dlq = (await x.redis.xrange(x.keys.deadLetter, '-', '+')) as Array<[string, string[]]>;
+    expect(dlqReasons(dlq)).toEqual(['max_deliveries_exceeded']);
+  });
+
+  it('removes a long-idle consumer with nothing pending, never one with pending entries, never itself', async () => {
+    const x = await bench({
+      STREAMSINK_CONSUMER_IDLE_DELETE_MS: '1000',
+      STREAMSINK_CLAIM_IDLE_MS: '60000',
+      STREAMSINK_CLAIM_INTERVAL_MS: '200',
+    });
+    await x.publish(generatePaymentEvents({ count: 2, seed: 64, accounts: 1, prefix: 'stale' }));
+    await x.redis.xgroup('CREATE', x.keys.stream, x.group, '0');
+    await x.redis.xgroup('CREATECONSUMER', x.keys.stream, x.group, 'gone-idle');
+    await x.redis.xreadgroup('GROUP', x.group, 'gone-busy', 'COUNT', 1, 'STREAMS', x.keys.stream, '>');
+    const w = await x.startWorker({ consumer: 'sweeper' });
+    const names = async () =>
+      ((await x.redis.xinfo('CONSUMERS', x.keys.stream, x.group)) as string[][]).map((c) => c[1]);
+    await waitFor(async () => !(await names()).includes('gone-idle'), { timeoutMs: 15_000 });
+    expect(await names()).toEqual(expect.arrayContaining(['gone-busy', 'sweeper']));
+    await w.close();
+
+    // The atomic check itself: a consumer with a pending entry is kept.
+    const client = createStreamClient({
+      redis: x.redis,
+      stream: x.keys.stream,
+      group: x.group,
+      consumer: 'sweeper',
+    });
+    expect(await client.deleteConsumerIfIdle('gone-busy')).toBe(false);
+    expect(await x.pendingOf('gone-busy')).toBe(1);
+  });
+
+  it('recreates the group when the stream vanishes, with a metric, and keeps working', async () => {
+    const x = await bench();
+    const w = await x.startWorker({ consumer: 'survivor' });
+    await x.publish(generatePaymentEvents({ count: 10, seed: 65, accounts: 2, prefix: 'van1' }));
+    await waitFor(async () => (await outcome(w, 'acked')) === 10);
+    await x.redis.del(x.keys.stream);
+    await waitFor(async () => (await counter(w.metrics.groupRecreated)) >= 1, { timeoutMs: 10_000 });
+    await waitFor(async () => (await x.redis.exists(x.keys.stream)) === 1);
+    await x.publish(generatePaymentEvents({ count: 10, seed: 66, accounts: 2, prefix: 'van2' }));
+    await waitFor(async () => (await outcome(w, 'acked')) === 20, { timeoutMs: 10_000 });
+    expect(w.worker.health().loopTurnedAt).toBeGreaterThan(Date.now() - 5000);
+    await w.close();
+  });
+});
