@@ -87,7 +87,11 @@ export function createPgSink(options: PgSinkOptions): BatchSink {
     return cls;
   }
 
-  async function writeIsolating(items: readonly AcceptedItem[], result: SinkResult): Promise<void> {
+  async function writeIsolating(
+    items: readonly AcceptedItem[],
+    result: SinkResult,
+    top: boolean,
+  ): Promise<void> {
     try {
       const done = await commit(items);
       result.applied.push(...done.applied);
@@ -103,15 +107,17 @@ export function createPgSink(options: PgSinkOptions): BatchSink {
         isolate(items[0] as AcceptedItem, error, cls, result);
         return;
       }
-      logger?.warn(
-        { stream: context.stream, group: context.group, size: items.length, error: describeError(error) },
-        'batch failed for a non-transient reason; bisecting it to isolate the bad event',
-      );
+      // Once per batch, not at every level of the bisection.
+      if (top)
+        logger?.warn(
+          { stream: context.stream, group: context.group, size: items.length, error: describeError(error) },
+          'batch failed for a non-transient reason; bisecting it to isolate the bad event',
+        );
     }
     // Halves in order, one after the other: the first transient error stops the whole write.
     const mid = Math.ceil(items.length / 2);
-    await writeIsolating(items.slice(0, mid), result);
-    await writeIsolating(items.slice(mid), result);
+    await writeIsolating(items.slice(0, mid), result, false);
+    await writeIsolating(items.slice(mid), result, false);
   }
 
   function isolate(item: AcceptedItem, error: unknown, cls: PgErrorClass | 'poison', result: SinkResult) {
@@ -141,7 +147,7 @@ export function createPgSink(options: PgSinkOptions): BatchSink {
       const result: SinkResult = { applied: [], duplicates: [], poison: [], failed: [] };
       const { unique, repeats } = splitRepeats(items);
       result.duplicates.push(...repeats);
-      if (unique.length > 0) await writeIsolating(unique, result);
+      if (unique.length > 0) await writeIsolating(unique, result, true);
       return result;
     },
   };

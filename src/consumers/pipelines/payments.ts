@@ -8,7 +8,9 @@ import { foldPayments } from './payments-fold.ts';
  * The payments pipeline: projects payment events into `payments` (status only rises) and `account_balances`
  * (+capture, -refund). Each batch is folded first, then written with one statement per table; rows are
  * inserted in key order (COLLATE "C", the fold's order) so concurrent workers lock them in the same order.
- * Amounts cross to Postgres as decimal strings: bigint sums need not fit a JS number.
+ * Amounts cross to Postgres as decimal strings: bigint sums need not fit a JS number. A payment's account and
+ * currency are those of its first event (a payment does not change hands); its amount is that of the event
+ * that set its status (on a tie, the larger), the same rule as the fold, so arrival order does not matter.
  */
 const UPSERT_PAYMENTS = `
 INSERT INTO payments (payment_id, account_id, currency, amount_minor, status_rank)
