@@ -7,6 +7,8 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['test/unit/**/*.test.ts'],
+          // Projects with different maxWorkers need distinct group orders to run in one `vitest run`.
+          sequence: { groupOrder: 0 },
         },
       },
       {
@@ -21,6 +23,7 @@ export default defineConfig({
           hookTimeout: 120_000,
           // Each file owns its streams and schema, so files run in parallel; two workers fit a 2-core box.
           maxWorkers: 2,
+          sequence: { groupOrder: 1 },
         },
       },
     ],
