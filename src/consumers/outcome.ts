@@ -1,5 +1,7 @@
-import { PoisonMessageError, type ReasonCode, StreamsinkError } from '../lib/errors.ts';
+import type { ReasonCode } from '../lib/errors.ts';
+import { StreamsinkError } from '../lib/errors.ts';
 import { classifyPgError } from '../lib/pg-errors.ts';
+import { poisonReason } from './reasons.ts';
 
 /**
  * What to do with an entry whose processing failed. Pure.
@@ -10,6 +12,8 @@ import { classifyPgError } from '../lib/pg-errors.ts';
  *   failure has now been delivered `maxDeliveries` times.
  * - `retry-later`: unknown failure with deliveries left. Leave the entry pending: it is reclaimed after
  *   STREAMSINK_CLAIM_IDLE_MS (by this or another worker) with its delivery count raised.
+ *
+ * Which reason a dead letter carries is named by reasons.ts (shared with the dead-letter tooling).
  */
 export type Outcome = 'retry' | 'retry-later' | 'dead-letter';
 
@@ -22,16 +26,13 @@ export interface OutcomeInput {
 
 export function decideOutcome({ error, deliveryCount, maxDeliveries }: OutcomeInput): Outcome {
   if (isTransient(error)) return 'retry';
-  if (error instanceof PoisonMessageError) return 'dead-letter';
-  if (classifyPgError(error) === 'data') return 'dead-letter';
+  if (poisonReason(error) !== undefined) return 'dead-letter';
   return deliveryCount >= maxDeliveries ? 'dead-letter' : 'retry-later';
 }
 
 /** The reason code recorded when `error` leads to a dead letter. */
 export function deadLetterReason(error: unknown): ReasonCode {
-  if (error instanceof PoisonMessageError) return error.reason;
-  if (classifyPgError(error) === 'data') return 'data_error';
-  return 'max_deliveries_exceeded';
+  return poisonReason(error) ?? 'max_deliveries_exceeded';
 }
 
 export function isTransient(error: unknown): boolean {
