@@ -94,7 +94,16 @@ export async function run(args: string[], ctx: CliContext): Promise<number> {
     }
 
     const pipeline = createPipeline(wc.pipeline, { currencies: config.payments.currencies });
-    const sink = createPgSink({ pool, pipeline, stream: keys.name, group: wc.group, logger, metrics });
+    // The sink adds stream and group to its lines itself; the consumer completes the logging context.
+    const sinkLogger = logger.child({ consumer: wc.consumer });
+    const sink = createPgSink({
+      pool,
+      pipeline,
+      stream: keys.name,
+      group: wc.group,
+      logger: sinkLogger,
+      metrics,
+    });
     const deadLetterer = createDeadLetterer({
       redis,
       keys,

@@ -91,7 +91,7 @@ describe('worker observability', () => {
     const badSchema = { ...(events[200] as (typeof events)[number]), id: 'obs-bad-schema' };
     badSchema.data = { ...badSchema.data, amountMinor: -5 };
     await bench.publish([...events.slice(0, 300), badCurrency, badSchema, ...events.slice(300)]);
-    await bench.redis.xadd(bench.keys.stream, '*', 'garbage', 'not an envelope');
+    const garbageId = await bench.redis.xadd(bench.keys.stream, '*', 'garbage', 'not an envelope');
     const total = GOOD + 3;
 
     const labels = { stream: bench.streamName, group: bench.group };
@@ -138,6 +138,22 @@ describe('worker observability', () => {
       expect.arrayContaining(['obs-bad-currency', 'obs-bad-schema']),
     );
     expect(worker.output()).not.toContain('"accountId"');
+    // Every line about a message names the consumer and both ids (only an entry that is not an envelope
+    // has no event id).
+    const aboutMessages = worker
+      .output()
+      .split('\n')
+      .filter((l) => l.startsWith('{') && l.includes('"entryId"'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(aboutMessages.length).toBeGreaterThanOrEqual(3);
+    for (const l of aboutMessages) {
+      expect(l, JSON.stringify(l)).toMatchObject({
+        stream: bench.streamName,
+        group: bench.group,
+        consumer: 'obs-1',
+      });
+      if (l.entryId !== garbageId) expect(l.eventId, JSON.stringify(l)).toEqual(expect.any(String));
+    }
   });
 
   it('serves an exposition promtool accepts', async () => {
