@@ -2,8 +2,8 @@ import { open } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { parseArgs } from 'node:util';
-import { parseConfig } from '../lib/config.ts';
-import { PayloadTooLargeError, type ReasonCode, UsageError } from '../lib/errors.ts';
+import { parseConfig, redactUrl } from '../lib/config.ts';
+import { describeError, PayloadTooLargeError, type ReasonCode, UsageError } from '../lib/errors.ts';
 import { createRedis } from '../lib/redis.ts';
 import type { PublishInput } from '../producers/prepare-event.ts';
 import { createProducer, type Producer, type PublishResult } from '../producers/producer.ts';
@@ -50,6 +50,11 @@ export interface PublishSummary {
   rejectedCount: number;
   rejected: RejectedLine[];
   interrupted: boolean;
+  /**
+   * Set when Redis failed: publishing stopped, and lines from `unconfirmedFromLine` on may or may not have
+   * been written. Re-running the file is safe for lines with ids (they come back as duplicates).
+   */
+  failure?: { message: string; unconfirmedFromLine: number };
 }
 
 export async function run(args: string[], ctx: CliContext): Promise<number> {
@@ -68,16 +73,24 @@ export async function run(args: string[], ctx: CliContext): Promise<number> {
   const stream = config.worker.stream;
   const input: Readable = flags.file === undefined ? ctx.stdin : await openFile(flags.file);
 
-  // A one-shot command should fail rather than wait forever for a Redis that is down.
+  // A one-shot command should fail rather than wait forever for a Redis that is down or hangs; re-running
+  // it is safe for lines with ids (idempotent publish), so failing is the better default.
   const redis = createRedis(config.redis, {
     name: `streamsink:publish:${ctx.hostname}`,
-    overrides: { maxRetriesPerRequest: 3, connectTimeout: 5000 },
+    overrides: { maxRetriesPerRequest: 3, connectTimeout: 5000, commandTimeout: 30_000 },
+  });
+  // Connection errors surface through the publish that fails; without a listener ioredis prints each one.
+  let connectionError: string | undefined;
+  redis.on('error', (error: Error) => {
+    connectionError = error.message;
   });
   try {
     const producer = createProducer({ redis, keyPrefix: config.redis.keyPrefix, ...config.producer });
     const summary = await publishLines(input, producer, stream, flags.batchSize, ctx);
+    if (summary.failure && connectionError)
+      summary.failure.message += ` (Redis at ${redactUrl(config.redis.url)}: ${connectionError})`;
     ctx.stdout.write(flags.json ? `${JSON.stringify(jsonSummary(summary))}\n` : textSummary(summary));
-    return summary.rejectedCount === 0 && !summary.interrupted ? 0 : 1;
+    return summary.rejectedCount === 0 && !summary.interrupted && !summary.failure ? 0 : 1;
   } finally {
     redis.disconnect();
   }
@@ -160,7 +173,7 @@ export async function publishLines(
   };
   const progress = createProgress(ctx, summary);
   const inFlight = new Set<Promise<void>>();
-  let firstError: unknown;
+  let failed = false;
 
   const send = (lineNumbers: number[], events: PublishInput<object>[]) => {
     const task = producer.publishBatch(stream, events).then(
@@ -170,7 +183,10 @@ export async function publishLines(
         progress.update();
       },
       (error: unknown) => {
-        firstError ??= error;
+        failed = true;
+        const from = lineNumbers[0] as number;
+        if (!summary.failure || from < summary.failure.unconfirmedFromLine)
+          summary.failure = { message: describeError(error), unconfirmedFromLine: from };
       },
     );
     const tracked = task.finally(() => inFlight.delete(tracked));
@@ -187,7 +203,7 @@ export async function publishLines(
   };
   ctx.signal.addEventListener('abort', onAbort, { once: true });
   for await (const text of lines) {
-    if (ctx.signal.aborted || firstError !== undefined) {
+    if (ctx.signal.aborted || failed) {
       summary.interrupted = ctx.signal.aborted;
       break;
     }
@@ -211,10 +227,9 @@ export async function publishLines(
   }
   lines.close();
   ctx.signal.removeEventListener('abort', onAbort);
-  if (events.length > 0 && firstError === undefined && !summary.interrupted) send(lineNumbers, events);
+  if (events.length > 0 && !failed && !summary.interrupted) send(lineNumbers, events);
   await Promise.all(inFlight);
   progress.done();
-  if (firstError !== undefined) throw firstError;
   summary.rejected.sort((a, b) => a.line - b.line);
   return summary;
 }
@@ -259,6 +274,12 @@ function textSummary(s: PublishSummary): string {
     `stream ${s.stream}: published ${s.published}, duplicates ${s.duplicates}, rejected ${s.rejectedCount}` +
       ` (${s.lines} lines${s.interrupted ? ', interrupted before the end' : ''})`,
   ];
+  if (s.failure)
+    out.push(
+      `  stopped: ${s.failure.message}`,
+      `  lines from ${s.failure.unconfirmedFromLine} on may not have been published; re-run the file ` +
+        '(lines with an id are deduplicated)',
+    );
   for (const r of s.rejected.slice(0, MAX_LISTED_TEXT))
     out.push(`  line ${r.line}: ${r.reason}: ${r.message}`);
   if (s.rejected.length > MAX_LISTED_TEXT)

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { decodeEntry } from '../../src/lib/envelope.ts';
 import { streamKeys } from '../../src/lib/keys.ts';
 import { uniqueName } from '../helpers/names.ts';
+import { freePort } from '../helpers/servers-own.ts';
 
 const MAIN = new URL('../../src/cli/main.ts', import.meta.url).pathname;
 const prefix = uniqueName('sscli');
@@ -35,7 +36,7 @@ interface Run {
   stderr: string;
 }
 
-function cli(args: string[], stdin = ''): Promise<Run> {
+function cli(args: string[], stdin = '', env: Record<string, string> = {}): Promise<Run> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [MAIN, 'publish', ...args], {
       env: {
@@ -43,6 +44,7 @@ function cli(args: string[], stdin = ''): Promise<Run> {
         REDIS_URL: inject('redisUrl'),
         STREAMSINK_KEY_PREFIX: prefix,
         STREAMSINK_MAX_PAYLOAD_BYTES: '1024',
+        ...env,
       },
     });
     let stdout = '';
@@ -119,6 +121,20 @@ describe('streamsink publish', () => {
     expect(run.code).toBe(0);
     expect(JSON.parse(run.stdout)).toMatchObject({ published: 200, duplicates: 50, rejectedCount: 0 });
     expect(await redis.xlen(streamKeys(prefix, stream).stream)).toBe(200);
+  });
+
+  it('stops with a summary naming the unreachable Redis and where to resume, exit 1', async () => {
+    const closedPort = await freePort();
+    const input = [line({ id: 'u-1', type: 'tick', data: {} }), 'not json'].join('\n');
+    const run = await cli(['--stream', uniqueName('down')], input, {
+      REDIS_URL: `redis://127.0.0.1:${closedPort}`,
+    });
+    expect(run.code).toBe(1);
+    expect(run.stdout).toContain('stopped: TransientError');
+    expect(run.stdout).toContain('ECONNREFUSED');
+    expect(run.stdout).toContain('lines from 1 on may not have been published');
+    expect(run.stdout).toContain('line 2: invalid_json');
+    expect(run.stderr).not.toContain('Unhandled error event');
   });
 
   it('refuses unknown flags and bad values with exit code 2 and no stack trace', async () => {
