@@ -110,7 +110,7 @@ export function createPgSink(options: PgSinkOptions): BatchSink {
       // Once per batch, not at every level of the bisection.
       if (top)
         logger?.warn(
-          { stream: context.stream, group: context.group, size: items.length, error: describeError(error) },
+          { stream: context.stream, group: context.group, size: items.length, error: loggable(error, cls) },
           'batch failed for a non-transient reason; bisecting it to isolate the bad event',
         );
     }
@@ -135,7 +135,10 @@ export function createPgSink(options: PgSinkOptions): BatchSink {
     } else if (cls === 'data') {
       const poison = new PoisonMessageError('data_error', pgErrorText(error), { cause: error });
       result.poison.push({ item, error: poison });
-      logger?.warn({ ...where, reason: poison.reason, error: poison.message }, 'event isolated as poison');
+      logger?.warn(
+        { ...where, reason: poison.reason, error: loggable(error, cls) },
+        'event isolated as poison',
+      );
     } else {
       result.failed.push({ item, error });
       logger?.warn({ ...where, error: describeError(error) }, 'event failed for an unknown reason');
@@ -153,7 +156,18 @@ export function createPgSink(options: PgSinkOptions): BatchSink {
   };
 }
 
-/** `SQLSTATE message`, cut short: Postgres messages name the problem, not the row's values (those are in detail). */
+/**
+ * What of an error goes into a log line. Class 22/23 messages may quote the offending value (payload data,
+ * which is never logged above debug), so for those only the SQLSTATE is logged; the full text travels with
+ * the poison record to the dead-letter stream.
+ */
+function loggable(error: unknown, cls: PgErrorClass | 'poison'): string {
+  if (cls !== 'data') return describeError(error);
+  const code = (error as { code?: unknown } | null)?.code;
+  return `SQLSTATE ${typeof code === 'string' ? code : 'unknown'}`;
+}
+
+/** `SQLSTATE message`, cut short; the error's detail (which shows whole rows) is left out. */
 export function pgErrorText(error: unknown): string {
   const code = (error as { code?: unknown } | null)?.code;
   const message = error instanceof Error ? error.message : String(error);

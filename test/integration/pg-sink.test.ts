@@ -129,12 +129,14 @@ describe('pg sink', () => {
     const group = uniqueName('g');
     const registry = new Registry();
     const metrics = createWorkerMetrics(registry);
+    const logged: Array<{ obj: Record<string, unknown>; msg: string | undefined }> = [];
     const sink = createPgSink({
       pool: pool(),
       pipeline: createPipeline('event-log', { currencies: CURRENCIES }),
       stream: 'log',
       group,
       metrics,
+      logger: { warn: (obj, msg) => logged.push({ obj: obj as Record<string, unknown>, msg }) },
     });
     const prefix = uniqueName('ev');
     const items = Array.from({ length: 500 }, (_, i) =>
@@ -148,6 +150,17 @@ describe('pg sink', () => {
     expect(result.poison[0]?.item.envelope.id).toBe(`${prefix}-137`);
     expect(result.poison[0]?.error.reason).toBe('data_error');
     expect(result.poison[0]?.error.message).toMatch(/^22P05 /);
+    // Logged once for the bisection and once for the isolated event, with the SQLSTATE and never the payload.
+    expect(logged.map((l) => l.msg)).toEqual([
+      'batch failed for a non-transient reason; bisecting it to isolate the bad event',
+      'event isolated as poison',
+    ]);
+    expect(logged[1]?.obj).toMatchObject({
+      eventId: `${prefix}-137`,
+      reason: 'data_error',
+      error: 'SQLSTATE 22P05',
+    });
+    expect(JSON.stringify(logged)).not.toContain('nul');
 
     expect(
       await count(admin, 'SELECT count(*) AS n FROM event_log WHERE event_id LIKE $1', [`${prefix}-%`]),
