@@ -18,12 +18,18 @@ export interface ChaosOptions {
   drainTimeoutS: number;
   /** Fault kinds to leave out (comma-separated), e.g. to bisect a failure. */
   skipFaults: string[];
+  /**
+   * Redis persistence: `always` (default; AOF appendfsync always), `everysec`, or `off` (no persistence: a
+   * Redis restart loses the stream, and the run is expected to fail; for the durability note).
+   */
+  redisAof: 'always' | 'everysec' | 'off';
   /** Keep the servers' directories and worker logs for a post-mortem. */
   keep: boolean;
 }
 
 const HELP = `Usage: npm run chaos -- [--events N] [--duration S] [--workers N] [--seed N] [--poison R]
                       [--duplicates R] [--fault-gap MIN-MAX] [--drain-timeout S] [--skip-faults a,b] [--keep]
+                      [--redis-aof always|everysec|off]
 
 Variables CHAOS_EVENTS, CHAOS_DURATION_S, CHAOS_WORKERS, CHAOS_SEED, ... set the same.
 `;
@@ -42,6 +48,7 @@ export function parseChaosOptions(argv: string[], env: NodeJS.ProcessEnv): Chaos
       'drain-timeout': { type: 'string' },
       'skip-faults': { type: 'string' },
       keep: { type: 'boolean' },
+      'redis-aof': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -77,7 +84,13 @@ export function parseChaosOptions(argv: string[], env: NodeJS.ProcessEnv): Chaos
       .map((s) => s.trim())
       .filter(Boolean),
     keep: values.keep ?? env.CHAOS_KEEP === 'true',
+    redisAof: parseAof(values['redis-aof'] ?? env.CHAOS_REDIS_AOF ?? 'always'),
   };
 }
 
 export const CHAOS_HELP = HELP;
+
+function parseAof(text: string): ChaosOptions['redisAof'] {
+  if (text === 'always' || text === 'everysec' || text === 'off') return text;
+  throw new RangeError(`redis-aof: expected always, everysec or off, got ${text}`);
+}

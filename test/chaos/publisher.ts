@@ -41,6 +41,11 @@ export interface PublisherOptions {
   /** Spread publishing over this many ms. */
   spreadMs: number;
   batchSize?: number;
+  /**
+   * Share of the plan published at once, before pacing starts: a backlog, so workers are busy (holding
+   * entries) when the first faults hit. Default 0.3.
+   */
+  burstShare?: number;
   log(line: string): void;
 }
 
@@ -111,11 +116,13 @@ export function startPublisher(options: PublisherOptions): Publisher {
   const done = (async () => {
     const started = Date.now();
     const total = plan.ops.length;
+    const burst = Math.floor(total * (options.burstShare ?? 0.3));
     for (let i = 0; i < total; i += batchSize) {
       const ops = plan.ops.slice(i, i + batchSize);
       await exclusive(() => publishBatch(ops));
       published = i + ops.length;
-      const due = started + (options.spreadMs * published) / total;
+      if (published <= burst) continue;
+      const due = started + (options.spreadMs * (published - burst)) / (total - burst);
       const wait = due - Date.now();
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     }

@@ -11,7 +11,7 @@ import { createRng, randomInt } from '../helpers/payments-model.ts';
 import { startOwnPostgres, startOwnRedis } from '../helpers/servers-own.ts';
 import { startTcpProxy } from '../helpers/tcp-proxy.ts';
 import { checkRun, readProgress } from './check.ts';
-import { chooseFault, injectFault } from './faults.ts';
+import { createFaultChooser, injectFault } from './faults.ts';
 import { CHAOS_HELP, parseChaosOptions } from './options.ts';
 import { buildPlan } from './plan.ts';
 import { startPublisher } from './publisher.ts';
@@ -46,14 +46,16 @@ async function main(): Promise<number> {
   const cleanups: Array<() => Promise<unknown>> = [];
   let passed = false;
   try {
-    const redisServer = await startOwnRedis({ aof: true });
+    const redisServer = await startOwnRedis(
+      options.redisAof === 'off' ? {} : { aof: true, appendfsync: options.redisAof },
+    );
     cleanups.push(() => redisServer.stop());
     const pgServer = await startOwnPostgres();
     cleanups.push(() => pgServer.stop());
     const proxy = await startTcpProxy({ targetPort: redisServer.port });
     cleanups.push(() => proxy.close());
     log(
-      `redis 127.0.0.1:${redisServer.port} (AOF always) behind proxy :${proxy.port}; postgres 127.0.0.1:${pgServer.port}`,
+      `redis 127.0.0.1:${redisServer.port} (AOF ${options.redisAof}) behind proxy :${proxy.port}; postgres 127.0.0.1:${pgServer.port}`,
     );
 
     const migratePool = createPool({ url: pgServer.url, poolSize: 1 });
@@ -135,6 +137,7 @@ async function main(): Promise<number> {
     cleanups.push(async () => clearInterval(sampler));
 
     const rng = createRng(options.seed ^ 0xfa17);
+    const chooseFault = createFaultChooser(rng, options.skipFaults);
     const faults: Record<string, number> = {};
     const faultErrors: string[] = [];
     let orphanedEntries = 0;
@@ -144,7 +147,7 @@ async function main(): Promise<number> {
     await new Promise((r) => setTimeout(r, 3000));
     while (Date.now() < faultsEnd && publishError === undefined) {
       await new Promise((r) => setTimeout(r, randomInt(rng, options.faultGapMs[0], options.faultGapMs[1])));
-      const kind = chooseFault(rng, options.skipFaults);
+      const kind = chooseFault();
       if (!kind) break;
       try {
         const what = await injectFault(kind, {

@@ -1,5 +1,5 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chownSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -14,7 +14,20 @@ import { waitFor } from './wait.ts';
  */
 
 const run = promisify(execFile);
-export const PG_BIN = process.env.STREAMSINK_PG_BIN ?? '/usr/lib/postgresql/15/bin';
+export const PG_BIN = process.env.STREAMSINK_PG_BIN ?? findPgBin();
+
+/** The newest Debian-style /usr/lib/postgresql/<major>/bin, or 15's when none is found. */
+function findPgBin(): string {
+  try {
+    const majors = readdirSync('/usr/lib/postgresql')
+      .filter((d) => /^\d+$/.test(d))
+      .sort((a, b) => Number(b) - Number(a));
+    if (majors[0] !== undefined) return `/usr/lib/postgresql/${majors[0]}/bin`;
+  } catch {
+    // not a Debian layout
+  }
+  return '/usr/lib/postgresql/15/bin';
+}
 
 /** A TCP port on 127.0.0.1 that was free a moment ago. */
 export async function freePort(): Promise<number> {
@@ -48,6 +61,8 @@ export interface OwnRedis {
 export interface OwnRedisOptions {
   /** AOF with `appendfsync always`: every acknowledged write survives a crash of the process. */
   aof?: boolean;
+  /** fsync policy when `aof` is on; default `always`. */
+  appendfsync?: 'always' | 'everysec' | 'no';
   port?: number;
 }
 
@@ -72,7 +87,7 @@ export async function startOwnRedis(options: OwnRedisOptions = {}): Promise<OwnR
     '--logfile',
     path.join(dir, 'redis.log'),
   ];
-  if (options.aof) args.push('--appendfsync', 'always');
+  if (options.aof) args.push('--appendfsync', options.appendfsync ?? 'always');
   let child: ChildProcess | undefined;
   let exited: Promise<void> = Promise.resolve();
   let stopped = false;
