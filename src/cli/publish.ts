@@ -272,7 +272,7 @@ function createProgress(ctx: Pick<CliContext, 'stderr' | 'interactive'>, summary
 function textSummary(s: PublishSummary): string {
   const out = [
     `stream ${s.stream}: published ${s.published}, duplicates ${s.duplicates}, rejected ${s.rejectedCount}` +
-      ` (${s.lines} lines${s.interrupted ? ', interrupted before the end' : ''})`,
+      ` (${s.lines} line${s.lines === 1 ? '' : 's'}${s.interrupted ? ', interrupted before the end' : ''})`,
   ];
   if (s.failure)
     out.push(

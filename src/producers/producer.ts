@@ -9,7 +9,11 @@ import { type PublishInput, prepareEvent } from './prepare-event.ts';
 import { createUuidV7 } from './uuidv7.ts';
 
 export interface ProducerOptions {
-  /** An ioredis connection (or cluster). The producer never closes it: the caller owns it. */
+  /**
+   * An ioredis connection (or cluster). The producer never closes it: the caller owns it, and its options
+   * bound how long a publish waits while Redis is unreachable (`maxRetriesPerRequest`, `commandTimeout`;
+   * with `maxRetriesPerRequest: null` a publish waits until Redis is back).
+   */
   redis: Redis | Cluster;
   /** Prefix of every key (STREAMSINK_KEY_PREFIX); default `streamsink`. */
   keyPrefix?: string;
