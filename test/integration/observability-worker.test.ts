@@ -195,7 +195,7 @@ describe('worker observability', () => {
     pgProxy.restore();
     await waitFor(async () => (await get('/readyz')).status === 200, { timeoutMs: 20_000 });
     const labels = { stream: bench.streamName, group: bench.group };
-    const after = await waitFor(
+    const recovered = await waitFor(
       async () => {
         const s = await scrape();
         return s('streamsink_messages_total', { ...labels, outcome: 'acked' }) === GOOD + 200 &&
@@ -207,8 +207,8 @@ describe('worker observability', () => {
       { timeoutMs: 60_000, describe: async () => (await get('/metrics')).body.slice(0, 4000) },
     );
     // The outage turned no good event into a dead letter.
-    expect(after('streamsink_messages_total', { ...labels, outcome: 'dead_lettered' })).toBe(3);
-    expect(after('streamsink_dead_letter_messages', { stream: bench.streamName })).toBe(3);
+    expect(recovered('streamsink_messages_total', { ...labels, outcome: 'dead_lettered' })).toBe(3);
+    expect(recovered('streamsink_dead_letter_messages', { stream: bench.streamName })).toBe(3);
     expect((await get('/healthz')).status).toBe(200);
   });
 
