@@ -6,6 +6,7 @@ import { backoffDelay } from './backoff.ts';
 import type { SinkHealth } from './batch-processor.ts';
 import { readCount } from './capacity.ts';
 import type { InFlight } from './in-flight.ts';
+import type { Reclaimer } from './reclaimer.ts';
 import { isGroupGoneError, type StreamClient } from './stream-client.ts';
 import type { StreamEntry } from './types.ts';
 import { sleep, type Wakeup } from './wakeup.ts';
@@ -23,6 +24,8 @@ export interface ReadLoopDeps {
   config: Pick<WorkerConfig, 'maxInFlight' | 'batchSize' | 'blockMs' | 'backoffBaseMs' | 'backoffMaxMs'>;
   /** Re-create the group after it vanished. */
   recreateGroup: () => Promise<void>;
+  /** Run between reads, so reading and reclaiming never take the same free capacity. */
+  reclaimer: Reclaimer;
   dispatch: (entries: StreamEntry[]) => void;
   logger: Logger;
   metrics: WorkerMetrics | undefined;
@@ -46,6 +49,7 @@ export async function runReadLoop(deps: ReadLoopDeps): Promise<void> {
 
   while (!stop.aborted) {
     deps.onTurn();
+    if (deps.reclaimer.due()) await deps.reclaimer.run();
     const count = sinkHealth.failing
       ? 0
       : readCount({ inFlight: inFlight.size, maxInFlight: config.maxInFlight, batchSize: config.batchSize });

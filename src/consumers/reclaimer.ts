@@ -16,7 +16,10 @@ import { sleep } from './wakeup.ts';
  * XAUTOCLAIM pages through the group's pending list with a cursor; each page asks only for free capacity. Its
  * reply has no delivery counts, so they are read back with one XPENDING over the claimed id range for this
  * consumer. Ids that Redis 7 reports as deleted (trimmed from the stream while pending) are acknowledged and
- * counted, never retried. Reclaiming pauses while the sink is failing: there is no point taking on more work.
+ * counted, never retried.
+ *
+ * Reclaiming runs on the read loop's turns (see read-loop.ts), not beside it: the loop and the reclaimer both
+ * take in-flight capacity, and taking it from one place is what keeps in-flight from ever passing the limit.
  */
 export interface ReclaimerDeps {
   client: StreamClient;
@@ -34,32 +37,33 @@ export interface ReclaimerDeps {
   now: () => number;
 }
 
-/** Pages of XAUTOCLAIM per round, so one round never monopolises the connection. */
+export interface Reclaimer {
+  /** A reclaim round is due (claimIntervalMs since the last one, and the sink is not failing). */
+  due(): boolean;
+  /** One round; never throws (errors are logged and counted). */
+  run(): Promise<void>;
+}
+
+/** Pages of XAUTOCLAIM per round, so one round never holds up the read loop for long. */
 const MAX_PAGES_PER_ROUND = 10;
 
-export async function runReclaimer(deps: ReclaimerDeps): Promise<void> {
-  let lastConsumerSweep = deps.now();
-  const sweepEvery = Math.min(
-    60_000,
-    Math.max(deps.config.claimIntervalMs, deps.config.consumerIdleDeleteMs / 2),
-  );
-  while (!deps.stop.aborted) {
-    await sleep(deps.config.claimIntervalMs, deps.stop);
-    if (deps.stop.aborted || deps.sinkHealth.failing) continue;
-    try {
-      await reclaimOnce(deps);
-      if (deps.now() - lastConsumerSweep >= sweepEvery) {
-        lastConsumerSweep = deps.now();
-        await removeStaleConsumers(deps);
+export function createReclaimer(deps: ReclaimerDeps): Reclaimer {
+  let lastRun = deps.now();
+  return {
+    due: () => !deps.sinkHealth.failing && deps.now() - lastRun >= deps.config.claimIntervalMs,
+    async run() {
+      lastRun = deps.now();
+      try {
+        await reclaimOnce(deps);
+      } catch (error) {
+        // NOGROUP: the read loop recreates the group; nothing to reclaim until then.
+        if (!isNoGroupError(error)) {
+          deps.metrics?.redisErrors.inc({ kind: 'reclaim' });
+          deps.logger.warn({ err: describeError(error) }, 'reclaim round failed');
+        }
       }
-    } catch (error) {
-      // NOGROUP: the read loop recreates the group; nothing to reclaim until then.
-      if (!isNoGroupError(error)) {
-        deps.metrics?.redisErrors.inc({ kind: 'reclaim' });
-        deps.logger.warn({ err: describeError(error) }, 'reclaim round failed');
-      }
-    }
-  }
+    },
+  };
 }
 
 /** One round of XAUTOCLAIM paging. Returns the number of entries taken on. */
@@ -72,7 +76,6 @@ export async function reclaimOnce(deps: ReclaimerDeps): Promise<number> {
     if (free === 0) break;
     const result = await client.autoClaim(config.claimIdleMs, cursor, Math.min(free, config.batchSize));
     cursor = result.cursor;
-
     if (result.deletedIds.length > 0) {
       await client.ack(result.deletedIds);
       metrics?.claimedDeleted.inc(labels, result.deletedIds.length);
@@ -84,12 +87,12 @@ export async function reclaimOnce(deps: ReclaimerDeps): Promise<number> {
     // An entry we still hold (its lease ran out under a very slow batch) stays with the batch that holds it.
     const fresh = result.entries.filter((e) => !inFlight.has(e.id));
     if (fresh.length > 0) {
-      const first = fresh[0] as StreamEntry;
-      const last = fresh[fresh.length - 1] as StreamEntry;
-      const counts = await client.pendingCounts(first.id, last.id, config.maxInFlight + fresh.length);
+      const first = (fresh[0] as StreamEntry).id;
+      const last = (fresh[fresh.length - 1] as StreamEntry).id;
+      const counts = await client.pendingCounts(first, last, config.maxInFlight + fresh.length);
       for (const entry of fresh) entry.deliveryCount = counts.get(entry.id) ?? 1;
       metrics?.claimed.inc(labels, fresh.length);
-      deps.logger.info({ count: fresh.length, first: first.id }, 'claimed idle pending entries');
+      deps.logger.info({ count: fresh.length, first }, 'claimed idle pending entries');
       deps.dispatch(fresh);
       taken += fresh.length;
     }
@@ -98,8 +101,27 @@ export async function reclaimOnce(deps: ReclaimerDeps): Promise<number> {
   return taken;
 }
 
+/** Every so often, remove stale consumers. Takes no capacity, so it runs on its own timer. */
+export async function runConsumerSweeper(deps: ReclaimerDeps): Promise<void> {
+  const every = Math.min(60_000, Math.max(deps.config.claimIntervalMs, deps.config.consumerIdleDeleteMs / 2));
+  while (!deps.stop.aborted) {
+    await sleep(every, deps.stop);
+    if (deps.stop.aborted) break;
+    try {
+      await removeStaleConsumers(deps);
+    } catch (error) {
+      if (!isNoGroupError(error)) {
+        deps.metrics?.redisErrors.inc({ kind: 'consumer_sweep' });
+        deps.logger.warn({ err: describeError(error) }, 'stale consumer sweep failed');
+      }
+    }
+  }
+}
+
 /** Delete consumers idle longer than consumerIdleDeleteMs that hold no pending entries; never this one. */
-export async function removeStaleConsumers(deps: ReclaimerDeps): Promise<string[]> {
+export async function removeStaleConsumers(
+  deps: Pick<ReclaimerDeps, 'client' | 'config' | 'logger'>,
+): Promise<string[]> {
   const removed: string[] = [];
   for (const c of await deps.client.consumers()) {
     if (c.name === deps.config.consumer) continue;

@@ -10,7 +10,7 @@ import { splitIntoBatches } from './batching.ts';
 import { createInFlight } from './in-flight.ts';
 import { runLeaseRenewer } from './lease-renewer.ts';
 import { runReadLoop } from './read-loop.ts';
-import { runReclaimer } from './reclaimer.ts';
+import { createReclaimer, runConsumerSweeper } from './reclaimer.ts';
 import { createStreamClient } from './stream-client.ts';
 import type { BatchSink, DeadLetterer, Pipeline, StreamEntry } from './types.ts';
 import { createWakeup, sleep } from './wakeup.ts';
@@ -174,6 +174,18 @@ export function createWorker(options: CreateWorkerOptions): Worker {
         { maxInFlight: config.maxInFlight, batchSize: config.batchSize, concurrency: config.concurrency },
         'worker started',
       );
+      const reclaimerDeps = {
+        client,
+        inFlight,
+        sinkHealth,
+        config,
+        dispatch,
+        logger: log,
+        metrics,
+        labels,
+        stop: stopReading.signal,
+        now,
+      };
       readers = Promise.all([
         runReadLoop({
           client: blockingClient,
@@ -182,6 +194,7 @@ export function createWorker(options: CreateWorkerOptions): Worker {
           wakeup,
           config,
           recreateGroup: ensureGroup,
+          reclaimer: createReclaimer(reclaimerDeps),
           dispatch,
           logger: log,
           metrics,
@@ -192,18 +205,7 @@ export function createWorker(options: CreateWorkerOptions): Worker {
           stop: stopReading.signal,
           random,
         }),
-        runReclaimer({
-          client,
-          inFlight,
-          sinkHealth,
-          config,
-          dispatch,
-          logger: log,
-          metrics,
-          labels,
-          stop: stopReading.signal,
-          now,
-        }),
+        runConsumerSweeper(reclaimerDeps),
       ]);
       void runLeaseRenewer({
         client,

@@ -98,6 +98,42 @@ describe('reclaim', () => {
     expect(dlqReasons(dlq)).toEqual(['max_deliveries_exceeded']);
   });
 
+  it('reading and reclaiming together never hold more than the in-flight limit', async () => {
+    const x = await bench({
+      STREAMSINK_MAX_IN_FLIGHT: '100',
+      STREAMSINK_BATCH_SIZE: '50',
+      STREAMSINK_CONCURRENCY: '2',
+    });
+    const events = generatePaymentEvents({ count: 1300, seed: 67, accounts: 20, prefix: 'limit' });
+    await x.publish(events.slice(0, 300));
+    await x.redis.xgroup('CREATE', x.keys.stream, x.group, '0');
+    await x.redis.xreadgroup('GROUP', x.group, 'dead-pod', 'COUNT', 300, 'STREAMS', x.keys.stream, '>');
+    await x.publish(events.slice(300));
+    const w = await x.startWorker({
+      consumer: 'bounded',
+      // Slow batches keep the worker full while claimable and new entries both wait.
+      wrapSink: (sink) => ({
+        async write(items) {
+          await new Promise((r) => setTimeout(r, 50));
+          return await sink.write(items);
+        },
+      }),
+    });
+    let maxHeld = 0;
+    await waitFor(
+      async () => {
+        maxHeld = Math.max(maxHeld, w.worker.health().inFlight, await x.pendingOf('bounded'));
+        return (await x.pendingCount()) === 0;
+      },
+      { timeoutMs: 30_000, intervalMs: 10 },
+    );
+    await w.close();
+    expect(maxHeld).toBeGreaterThan(50);
+    expect(maxHeld).toBeLessThanOrEqual(100);
+    expect(await counter(w.metrics.claimed)).toBe(300);
+    expect(await outcome(w, 'acked')).toBe(1300);
+  });
+
   it('removes a long-idle consumer with nothing pending, never one with pending entries, never itself', async () => {
     const x = await bench({
       STREAMSINK_CONSUMER_IDLE_DELETE_MS: '1000',

@@ -1,0 +1,25 @@
+import { describe, expect, it } from 'vitest';
+import { createInFlight } from '../../../src/consumers/in-flight.ts';
+import { createWakeup } from '../../../src/consumers/wakeup.ts';
+
+describe('in-flight tracking', () => {
+  it('finds leases older than a time and renews them', () => {
+    const inFlight = createInFlight(() => {});
+    inFlight.add(['1-0'], 100);
+    inFlight.add(['2-0'], 500);
+    expect(inFlight.leasedBefore(200)).toEqual(['1-0']);
+    inFlight.markLeased(['1-0', 'gone-0'], 600);
+    expect(inFlight.leasedBefore(200)).toEqual([]);
+    expect(inFlight.has('gone-0')).toBe(false);
+  });
+
+  it('wakes a waiting loop when entries are let go', async () => {
+    const wakeup = createWakeup();
+    const inFlight = createInFlight(() => wakeup.wake());
+    inFlight.add(['1-0'], 0);
+    const waited = wakeup.wait(60_000);
+    inFlight.remove(['1-0']);
+    await waited; // resolves long before the 60 s timeout
+    expect(inFlight.size).toBe(0);
+  });
+});
