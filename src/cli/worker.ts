@@ -4,8 +4,8 @@ import { startMetricsSampler } from '../consumers/metrics-sampler.ts';
 import { createPgSink } from '../consumers/pg-sink.ts';
 import { createPipeline } from '../consumers/pipelines/index.ts';
 import { createWorker } from '../consumers/worker.ts';
-import { parseConfig } from '../lib/config.ts';
-import { describeError, UsageError } from '../lib/errors.ts';
+import { parseConfig, redactUrl } from '../lib/config.ts';
+import { describeError, StreamsinkError, UsageError } from '../lib/errors.ts';
 import { streamKeys } from '../lib/keys.ts';
 import { createLogger, type Logger } from '../lib/logger.ts';
 import { createRegistry, createWorkerMetrics, registerBuildInfo } from '../lib/metrics.ts';
@@ -71,12 +71,21 @@ export async function run(args: string[], ctx: CliContext): Promise<number> {
     });
     cleanups.push(['postgres', () => pool.end()]);
 
-    if (wc.autoMigrate) {
-      const result = await migrate(pool, logger);
-      logger.info({ version: result.version, applied: result.applied.length }, 'schema migrated');
-    } else {
-      const version = await assertSchemaCurrent(pool);
-      logger.info({ version }, 'schema is current');
+    try {
+      if (wc.autoMigrate) {
+        const result = await migrate(pool, logger);
+        logger.info({ version: result.version, applied: result.applied.length }, 'schema migrated');
+      } else {
+        const version = await assertSchemaCurrent(pool);
+        logger.info({ version }, 'schema is current');
+      }
+    } catch (error) {
+      if (error instanceof StreamsinkError) throw error; // schema behind: main.ts prints it, exit 1
+      ctx.stderr.write(
+        `streamsink worker: cannot check the database schema (${describeError(error)}); ` +
+          `database ${redactUrl(config.postgres.url)}\n`,
+      );
+      return 1;
     }
 
     const redis = createRedis(config.redis, { name: `streamsink:worker:${wc.consumer}` });
@@ -151,8 +160,8 @@ export async function run(args: string[], ctx: CliContext): Promise<number> {
     // Stop the worker before the clients it uses (cleanups run last-in first-out).
     cleanups.push(['worker', () => worker.close()]);
 
-    if (ctx.signal.aborted) return 0;
-    await worker.start();
+    // Starting waits for Redis (it retries while Redis is down); a signal meanwhile still stops us cleanly.
+    await Promise.race([worker.start(), abortion(ctx.signal)]);
     await abortion(ctx.signal);
     ops.failReadiness();
     logger.info({ reason: describeError(ctx.signal.reason) }, 'shutting down');
