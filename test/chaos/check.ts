@@ -28,11 +28,18 @@ export interface GroupProgress {
   caughtUp: boolean;
 }
 
+/** A stream or group that does not exist (Redis lost it) reads as empty rather than as an error. */
+const orEmpty = <T>(p: Promise<T>, empty: T): Promise<T> =>
+  p.catch((error: Error) => {
+    if (/no such key|NOGROUP/i.test(error.message)) return empty;
+    throw error;
+  });
+
 export async function readProgress(redis: Redis, keys: StreamKeys, group: string): Promise<GroupProgress> {
   const [info, groups, pending, dlq] = await Promise.all([
-    redis.call('XINFO', 'STREAM', keys.stream) as Promise<unknown[]>,
-    redis.call('XINFO', 'GROUPS', keys.stream) as Promise<unknown[][]>,
-    redis.xpending(keys.stream, group) as Promise<[number, ...unknown[]]>,
+    orEmpty(redis.call('XINFO', 'STREAM', keys.stream) as Promise<unknown[]>, ['length', 0]),
+    orEmpty(redis.call('XINFO', 'GROUPS', keys.stream) as Promise<unknown[][]>, []),
+    orEmpty(redis.xpending(keys.stream, group) as Promise<[number, ...unknown[]]>, [0]),
     redis.xlen(keys.deadLetter),
   ]);
   const field = (list: unknown[], name: string) => list[list.indexOf(name) + 1];
@@ -151,10 +158,16 @@ export async function checkRun(options: {
   if (duplicated > 0) failures.push(`${duplicated} poison entries dead-lettered more than once`);
   if (goodDeadLettered > 5) failures.push(`... ${goodDeadLettered} good entries dead-lettered in all`);
 
-  const pendingSummary = (await redis.xpending(keys.stream, group)) as [number, ...unknown[]];
+  const pendingSummary = await orEmpty(
+    redis.xpending(keys.stream, group) as Promise<[number, ...unknown[]]>,
+    [0],
+  );
   const pending = Number(pendingSummary[0]);
   if (pending !== 0) failures.push(`${pending} entries still pending`);
-  const consumers = (await redis.call('XINFO', 'CONSUMERS', keys.stream, group)) as unknown[][];
+  const consumers = await orEmpty(
+    redis.call('XINFO', 'CONSUMERS', keys.stream, group) as Promise<unknown[][]>,
+    [],
+  );
   const stuck = consumers
     .filter((c) => Number(c[c.indexOf('pending') + 1]) > 0)
     .map((c) => `${c[c.indexOf('name') + 1]} (${c[c.indexOf('pending') + 1]} pending)`);

@@ -59,7 +59,12 @@ export interface FaultContext {
 }
 
 async function pendingOf(ctx: FaultContext, consumer: string): Promise<number> {
-  const consumers = (await ctx.inspect.call('XINFO', 'CONSUMERS', ctx.stream, ctx.group)) as unknown[][];
+  let consumers: unknown[][];
+  try {
+    consumers = (await ctx.inspect.call('XINFO', 'CONSUMERS', ctx.stream, ctx.group)) as unknown[][];
+  } catch {
+    return 0; // the stream or group is gone (a Redis without persistence restarted): nothing to reclaim
+  }
   const c = consumers.find((x) => x[x.indexOf('name') + 1] === consumer);
   return c ? Number(c[c.indexOf('pending') + 1]) : 0;
 }

@@ -87,7 +87,7 @@ async function main(): Promise<number> {
         STREAMSINK_SHUTDOWN_TIMEOUT_MS: '10000',
         STREAMSINK_MAX_PAYLOAD_BYTES: String(MAX_PAYLOAD_BYTES),
         METRICS_PORT: '0',
-        LOG_LEVEL: process.env.CHAOS_WORKER_LOG_LEVEL ?? 'warn',
+        LOG_LEVEL: process.env.CHAOS_WORKER_LOG_LEVEL ?? 'info',
       },
     });
     cleanups.push(() => pool.stopAll(5000));
