@@ -47,6 +47,8 @@ export interface StartWorkerOptions {
   /** Wrap the real pipeline (e.g. a handler that throws for some events). */
   wrapPipeline?: (pipeline: Pipeline) => Pipeline;
   poolSize?: number;
+  /** Connect the worker's Redis connections here instead (a fault-injecting proxy). */
+  redisUrl?: string;
 }
 
 export interface InProcessWorker {
@@ -131,8 +133,10 @@ export async function createWorkerBench(
         connectionTimeoutMillis: 2000,
       });
       pool.on('error', () => {});
-      const workerRedis = new Redis(redisUrl, { maxRetriesPerRequest: null });
-      const blockingRedis = new Redis(redisUrl, { maxRetriesPerRequest: null });
+      const workerRedisUrl = options.redisUrl ?? redisUrl;
+      const workerRedis = new Redis(workerRedisUrl, { maxRetriesPerRequest: null });
+      const blockingRedis = new Redis(workerRedisUrl, { maxRetriesPerRequest: null });
+      for (const c of [workerRedis, blockingRedis]) c.on('error', () => {}); // reconnects by itself
       const realPipeline = createPipeline(config.worker.pipeline, { currencies: config.payments.currencies });
       const pipeline = options.wrapPipeline ? options.wrapPipeline(realPipeline) : realPipeline;
       const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
