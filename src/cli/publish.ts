@@ -227,7 +227,8 @@ export async function publishLines(
   }
   lines.close();
   ctx.signal.removeEventListener('abort', onAbort);
-  if (events.length > 0 && !failed && !summary.interrupted) send(lineNumbers, events);
+  // Lines already read are sent even when interrupted, so every counted line has an outcome.
+  if (events.length > 0 && !failed) send(lineNumbers, events);
   await Promise.all(inFlight);
   progress.done();
   summary.rejected.sort((a, b) => a.line - b.line);
