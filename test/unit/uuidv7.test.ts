@@ -22,7 +22,9 @@ describe('uuidv7', () => {
     expect(id[14]).toBe('7');
     expect(['8', '9', 'a', 'b']).toContain(id[19]);
     expect(uuidV7Time(id)).toBe(t);
-    expect(id.slice(0, 13)).toBe(`${t.toString(16).padStart(12, '0').slice(0, 8)}-${t.toString(16).slice(-4)}`);
+    expect(id.slice(0, 13)).toBe(
+      `${t.toString(16).padStart(12, '0').slice(0, 8)}-${t.toString(16).slice(-4)}`,
+    );
   });
 
   it('keeps the variant bits even when the random bytes are all ones or all zeros', () => {
