@@ -14,7 +14,8 @@
  * (for streamsink: once every process has joined; what was acknowledged before that is not counted, so
  * start-up is never measured) and stops when every entry is acknowledged. CPU is user+system time of
  * the worker process(es) over that window (/proc/<pid>/stat for children, process.cpuUsage() in-process);
- * Redis and Postgres CPU is not included. Each variant checks that Postgres holds exactly N rows.
+ * the CPU of the Postgres backends serving the variant is shown beside it when Postgres runs on this machine
+ * (Redis CPU is not counted). Each variant checks that Postgres holds exactly N rows.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -60,6 +61,8 @@ interface Measured {
   events: number;
   seconds: number;
   cpuMicros: number;
+  /** CPU of the Postgres backends serving the variant, when Postgres runs on this machine. */
+  pgCpuMicros: number | undefined;
 }
 
 // ---- shared fixtures ---------------------------------------------------------------------------------------
@@ -140,6 +143,32 @@ function fieldsToEnvelope(fields: string[]): Envelope {
   };
 }
 
+/** CPU so far of the Postgres backends with these application names (local server: /proc is readable). */
+async function pgBackendsCpu(applicationNames: string[]): Promise<Map<number, number> | undefined> {
+  const { rows } = await admin.query<{ pid: number }>(
+    'SELECT pid FROM pg_stat_activity WHERE application_name = ANY($1)',
+    [applicationNames],
+  );
+  const cpu = new Map<number, number>();
+  try {
+    for (const r of rows) cpu.set(r.pid, processCpuMicros(r.pid));
+  } catch {
+    return undefined; // Postgres is not on this machine (or /proc is hidden): no figure rather than a wrong one
+  }
+  return cpu;
+}
+
+async function pgCpuSince(
+  before: Map<number, number> | undefined,
+  names: string[],
+): Promise<number | undefined> {
+  const after = await pgBackendsCpu(names);
+  if (!before || !after) return undefined;
+  let sum = 0;
+  for (const [pid, micros] of after) sum += micros - (before.get(pid) ?? 0);
+  return sum;
+}
+
 function cpuMicrosSince(start: NodeJS.CpuUsage): number {
   const d = process.cpuUsage(start);
   return d.user + d.system;
@@ -153,9 +182,11 @@ async function naive(): Promise<Measured> {
   const key = streamKeys(PREFIX, stream).stream;
   const group = 'bench';
   await preload(key, group);
-  const db = new pg.Client({ connectionString: url });
+  const appName = `bench-naive-${RUN}`;
+  const db = new pg.Client({ connectionString: url, application_name: appName });
   await db.connect();
   try {
+    const pgCpu = await pgBackendsCpu([appName]);
     const cpu = process.cpuUsage();
     const started = performance.now();
     let done = 0;
@@ -182,8 +213,9 @@ async function naive(): Promise<Measured> {
     }
     const seconds = (performance.now() - started) / 1000;
     const cpuMicros = cpuMicrosSince(cpu);
+    const pgCpuMicros = await pgCpuSince(pgCpu, [appName]);
     await check(url, 'naive');
-    return { variant: 'naive (INSERT + XACK per message)', events: N, seconds, cpuMicros };
+    return { variant: 'naive (INSERT + XACK per message)', events: N, seconds, cpuMicros, pgCpuMicros };
   } finally {
     await db.end();
   }
@@ -197,7 +229,8 @@ async function bullmq(): Promise<Measured> {
   const bullPrefix = `${PREFIX}_bull`;
   const connection = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
   const queue = new Queue(queueName, { connection, prefix: bullPrefix });
-  const pool = new pg.Pool({ connectionString: url, max: 20 });
+  const appName = `bench-bullmq-${RUN}`;
+  const pool = new pg.Pool({ connectionString: url, max: 20, application_name: appName });
   let worker: BullWorker | undefined;
   try {
     for (let i = 0; i < envelopes.length; i += 1000) {
@@ -215,6 +248,7 @@ async function bullmq(): Promise<Measured> {
     const finished = new Promise<void>((resolve) => {
       finish = resolve;
     });
+    const pgCpu = await pgBackendsCpu([appName]);
     const cpu = process.cpuUsage();
     const started = performance.now();
     worker = new BullWorker(
@@ -235,9 +269,16 @@ async function bullmq(): Promise<Measured> {
     await finished;
     const seconds = (performance.now() - started) / 1000;
     const cpuMicros = cpuMicrosSince(cpu);
+    const pgCpuMicros = await pgCpuSince(pgCpu, [appName]);
     if (failed > 0) throw new Error(`bullmq: ${failed} jobs failed`);
     await check(url, 'bullmq');
-    return { variant: `BullMQ (concurrency ${BULLMQ_CONCURRENCY})`, events: N, seconds, cpuMicros };
+    return {
+      variant: `BullMQ (concurrency ${BULLMQ_CONCURRENCY})`,
+      events: N,
+      seconds,
+      cpuMicros,
+      pgCpuMicros,
+    };
   } finally {
     await worker?.close();
     await queue.obliterate({ force: true }).catch(() => {});
@@ -301,6 +342,9 @@ async function streamsink(processes: number): Promise<Measured> {
   const group = 'bench';
   await preload(key, group);
   const outputs: string[] = [];
+  const consumers = Array.from({ length: processes }, (_, i) => `bench-${RUN}-${i + 1}`);
+  // The worker names its Postgres connections after its consumer (src/cli/worker.ts).
+  const appNames = consumers.map((c) => `streamsink:${c}`);
   const children = Array.from({ length: processes }, (_, i) => {
     const child = spawn(process.execPath, [MAIN, 'worker'], {
       env: {
@@ -310,7 +354,7 @@ async function streamsink(processes: number): Promise<Measured> {
         STREAMSINK_KEY_PREFIX: PREFIX,
         STREAMSINK_STREAM: stream,
         STREAMSINK_GROUP: group,
-        STREAMSINK_CONSUMER: `bench-${i + 1}`,
+        STREAMSINK_CONSUMER: consumers[i],
         STREAMSINK_PIPELINE: 'event-log',
         METRICS_PORT: '0',
         LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
@@ -341,6 +385,7 @@ async function streamsink(processes: number): Promise<Measured> {
       children,
       60_000,
     );
+    const pgCpu = await pgBackendsCpu(appNames);
     const started = performance.now();
     const cpuStart = children.map((c) => processCpuMicros(c.pid as number));
     await poll(
@@ -357,12 +402,14 @@ async function streamsink(processes: number): Promise<Measured> {
       (sum, c, i) => sum + processCpuMicros(c.pid as number) - (cpuStart[i] ?? 0),
       0,
     );
+    const pgCpuMicros = await pgCpuSince(pgCpu, appNames);
     await check(url, `streamsink-${processes}`);
     return {
       variant: `streamsink worker x${processes} process${processes > 1 ? 'es' : ''}`,
       events: N - ackedBefore,
       seconds,
       cpuMicros,
+      pgCpuMicros,
     };
   } catch (error) {
     throw new Error(`${(error as Error).message}\nworker output:\n${outputs.join('\n---\n')}`);
@@ -444,13 +491,24 @@ const rows = [...results.entries()].map(([name, r]) => {
     vsNaive: naiveRate ? Number((msgs / naiveRate).toFixed(2)) : null,
     vsBullmq: bullRate ? Number((msgs / bullRate).toFixed(2)) : null,
     cpuMicrosPerMessage: Number((r.cpuMicros / r.events).toFixed(1)),
+    postgresCpuMicrosPerMessage:
+      r.pgCpuMicros === undefined ? null : Number((r.pgCpuMicros / r.events).toFixed(1)),
   };
 });
 
 if (values.json) {
   process.stdout.write(`${JSON.stringify({ events: N, results: rows })}\n`);
 } else {
-  const head = ['variant', 'events', 'seconds', 'msgs/s', 'vs naive', 'vs BullMQ', 'CPU µs/msg'];
+  const head = [
+    'variant',
+    'events',
+    'seconds',
+    'msgs/s',
+    'vs naive',
+    'vs BullMQ',
+    'CPU µs/msg',
+    'PG CPU µs/msg',
+  ];
   const table = rows.map((r) => [
     r.variant,
     String(r.events),
@@ -459,6 +517,7 @@ if (values.json) {
     r.vsNaive === null ? '-' : `${r.vsNaive.toFixed(1)}x`,
     r.vsBullmq === null ? '-' : `${r.vsBullmq.toFixed(1)}x`,
     r.cpuMicrosPerMessage.toFixed(1),
+    r.postgresCpuMicrosPerMessage === null ? '-' : r.postgresCpuMicrosPerMessage.toFixed(1),
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...table.map((row) => (row[i] as string).length)));
   const line = (cells: string[]) =>
@@ -469,7 +528,7 @@ if (values.json) {
   process.stdout.write(`${line(head)}\n${table.map(line).join('\n')}\n`);
   process.stdout.write(
     `streamsink rows: median of ${ROUNDS} interleaved round(s), each from all processes reading to the last ack.\n` +
-      'CPU: user+system of the worker process(es) only (Redis and Postgres excluded). ' +
+      'CPU: user+system of the worker process(es); PG CPU: of the Postgres backends serving them (Redis not counted). ' +
       'Worker settings: STREAMSINK_BATCH_SIZE, STREAMSINK_MAX_IN_FLIGHT, STREAMSINK_CONCURRENCY (defaults unless set).\n',
   );
 }
