@@ -3,7 +3,7 @@ import pg from 'pg';
 import { pick, randomInt } from '../helpers/payments-model.ts';
 import type { OwnPostgres, OwnRedis } from '../helpers/servers-own.ts';
 import type { TcpProxy } from '../helpers/tcp-proxy.ts';
-import type { WorkerPool } from './worker-pool.ts';
+import type { WorkerPool, WorkerRecord } from './worker-pool.ts';
 
 /**
  * The faults a chaos run injects, one at a time, each restoring what it broke before it returns (so "the
@@ -58,15 +58,35 @@ export interface FaultContext {
   log(line: string): void;
 }
 
-async function pendingOf(ctx: FaultContext, consumer: string): Promise<number> {
+/**
+ * A crash is most telling while the worker holds entries (read, maybe written, not yet acknowledged): pick a
+ * worker that has some pending, waiting up to 3 s for one, else any live worker.
+ */
+async function busyWorker(ctx: FaultContext): Promise<WorkerRecord> {
+  const deadline = Date.now() + 3000;
+  while (Date.now() < deadline) {
+    const pending = await pendingByConsumer(ctx);
+    const busy = ctx.pool.live().filter((w) => (pending.get(w.consumer) ?? 0) > 0);
+    if (busy.length > 0) return pick(ctx.rng, busy);
+    await sleep(20);
+  }
+  return pick(ctx.rng, ctx.pool.live());
+}
+
+async function pendingByConsumer(ctx: FaultContext): Promise<Map<string, number>> {
   let consumers: unknown[][];
   try {
     consumers = (await ctx.inspect.call('XINFO', 'CONSUMERS', ctx.stream, ctx.group)) as unknown[][];
   } catch {
-    return 0; // the stream or group is gone (a Redis without persistence restarted): nothing to reclaim
+    return new Map(); // the stream or group is gone (a Redis without persistence restarted)
   }
-  const c = consumers.find((x) => x[x.indexOf('name') + 1] === consumer);
-  return c ? Number(c[c.indexOf('pending') + 1]) : 0;
+  return new Map(
+    consumers.map((c) => [String(c[c.indexOf('name') + 1]), Number(c[c.indexOf('pending') + 1])]),
+  );
+}
+
+async function pendingOf(ctx: FaultContext, consumer: string): Promise<number> {
+  return (await pendingByConsumer(ctx)).get(consumer) ?? 0;
 }
 
 /**
@@ -100,7 +120,7 @@ export async function injectFault(kind: FaultKind, ctx: FaultContext): Promise<s
   const { pool, rng } = ctx;
   switch (kind) {
     case 'worker.sigkill': {
-      const victim = pick(rng, pool.live());
+      const victim = await busyWorker(ctx);
       pool.kill(victim);
       const replacement = pool.spawnWorker();
       // What the dead consumer held is what other workers must reclaim: each is one forced redelivery.
