@@ -29,7 +29,7 @@ export interface ProducerOptions {
   idempotent?: boolean;
   /** Optional producer metrics, from `createProducerMetrics(registry)`. */
   metrics?: ProducerMetrics;
-  /** Events per Lua call (idempotent) or per pipeline slice; default 200. */
+  /** Events per Lua call (idempotent) or per pipeline slice, 1-1000; default 200. */
   chunkSize?: number;
   /** Clock for default `ts` and generated ids (tests). */
   now?: () => number;
@@ -99,8 +99,9 @@ export function createProducer(options: ProducerOptions): Producer {
     throw new RangeError(`dedupeWindowMs must be a positive integer, got ${dedupeWindowMs}`);
   if (maxLen !== undefined && (!Number.isInteger(maxLen) || maxLen < 1))
     throw new RangeError(`maxLen must be a positive integer, got ${maxLen}`);
-  if (!Number.isInteger(chunkSize) || chunkSize < 1)
-    throw new RangeError(`chunkSize must be a positive integer, got ${chunkSize}`);
+  // A Lua call blocks Redis for its whole run: a few hundred events keep it to a millisecond or two.
+  if (!Number.isInteger(chunkSize) || chunkSize < 1 || chunkSize > 1000)
+    throw new RangeError(`chunkSize must be an integer from 1 to 1000, got ${chunkSize}`);
   if (idempotent) redis.defineCommand(SCRIPT_NAME, { lua: SCRIPT });
 
   const keysByStream = new Map<string, StreamKeys>();
