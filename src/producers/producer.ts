@@ -99,7 +99,7 @@ export function createProducer(options: ProducerOptions): Producer {
     throw new RangeError(`dedupeWindowMs must be a positive integer, got ${dedupeWindowMs}`);
   if (maxLen !== undefined && (!Number.isInteger(maxLen) || maxLen < 1))
     throw new RangeError(`maxLen must be a positive integer, got ${maxLen}`);
-  // A Lua call blocks Redis for its whole run: a few hundred events keep it to a millisecond or two.
+  // A Lua call blocks Redis for its whole run: a few hundred events keep it to a few milliseconds.
   if (!Number.isInteger(chunkSize) || chunkSize < 1 || chunkSize > 1000)
     throw new RangeError(`chunkSize must be an integer from 1 to 1000, got ${chunkSize}`);
   if (idempotent) redis.defineCommand(SCRIPT_NAME, { lua: SCRIPT });
