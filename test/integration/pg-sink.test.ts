@@ -227,6 +227,36 @@ describe('pg sink', () => {
     expect(await balances(admin, prefix)).toEqual(before);
   });
 
+  it('isolates a capture that would overflow a bigint balance as data_error; it never wraps', async () => {
+    const prefix = uniqueName('ov');
+    const rich = { paymentId: `${prefix}-rich`, accountId: `${prefix}-rich`, currency: 'EUR' };
+    const max = 9223372036854775807n;
+    await admin.query(
+      'INSERT INTO account_balances (account_id, currency, balance_minor) VALUES ($1, $2, $3)',
+      [rich.accountId, 'EUR', (max - 1000n).toString()],
+    );
+    const payments = randomPayments(prefix, 10, 100, 31);
+    const items = randomEvents(prefix, payments, 120, 32);
+    const over = paymentEvent(`${prefix}-over`, 'payment.captured', rich, 5000);
+    items.splice(60, 0, over);
+    const sink = createPgSink({
+      pool: pool(),
+      pipeline: createPipeline('payments', { currencies: CURRENCIES }),
+      stream: 'payments',
+      group: uniqueName('g'),
+    });
+    const result = await sink.write(items);
+    expect(result.applied).toHaveLength(120);
+    expect(result.poison.map((p) => [p.item.envelope.id, p.error.reason])).toEqual([
+      [`${prefix}-over`, 'data_error'],
+    ]);
+    expect(result.poison[0]?.error.message).toMatch(/^22003 /);
+    const after = await balances(admin, prefix);
+    expect(after.get(`${rich.accountId}/EUR`)).toBe(max - 1000n);
+    after.delete(`${rich.accountId}/EUR`);
+    expect(after).toEqual(expectedBalances(items.filter((i) => i !== over)));
+  });
+
   it('reports a repeat inside one batch as a duplicate and applies the event once', async () => {
     const prefix = uniqueName('rp');
     const p = { paymentId: `${prefix}-p`, accountId: `${prefix}-a`, currency: 'EUR' };
