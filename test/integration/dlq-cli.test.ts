@@ -1,7 +1,10 @@
 import { spawn } from 'node:child_process';
+import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { CliContext } from '../../src/cli/context.ts';
+import { run } from '../../src/cli/dlq.ts';
 import { envelopeFields, type SeedBad, seedDeadLetters } from '../helpers/dead-letters.ts';
 import { uniqueName } from '../helpers/names.ts';
 
@@ -165,5 +168,42 @@ describe('streamsink dlq', () => {
       expect(help.code, sub).toBe(0);
       expect(help.stdout, sub).toContain(`streamsink dlq ${sub}`);
     }
+  });
+
+  it('draws a progress bar at a terminal, and stops between chunks when interrupted', async () => {
+    const { prefix, keys } = await seed();
+    const inProcess = async (signal: AbortSignal, ...args: string[]) => {
+      const stdout = new PassThrough();
+      const stderr = new PassThrough();
+      const out: string[] = [];
+      const err: string[] = [];
+      stdout.on('data', (d) => out.push(String(d)));
+      stderr.on('data', (d) => err.push(String(d)));
+      const ctx: CliContext = {
+        env: { REDIS_URL: inject('redisUrl'), STREAMSINK_KEY_PREFIX: prefix },
+        stdin: new PassThrough(),
+        stdout,
+        stderr,
+        interactive: true,
+        hostname: 'test',
+        readFile: () => '',
+        signal,
+      };
+      const code = await run(args, ctx);
+      return { code, stdout: out.join(''), stderr: err.join('') };
+    };
+    const aborted = new AbortController();
+    aborted.abort(new Error('SIGINT'));
+    const stopped = await inProcess(aborted.signal, 'redrive', '--stream', 'payments', '--all');
+    expect(stopped.code).toBe(1);
+    expect(stopped.stdout).toContain(
+      'interrupted: the rest is still dead-lettered; run the same command again',
+    );
+    expect(await redis.xlen(keys.deadLetter)).toBe(4);
+
+    const done = await inProcess(new AbortController().signal, 'redrive', '--stream', 'payments', '--all');
+    expect(done.code).toBe(0);
+    expect(done.stderr).toContain('\rredrive [##############################] 4/4  redriven 4');
+    expect(done.stdout).toBe('redriven 4, skipped 0, failed 0 (selected 4)\n');
   });
 });
