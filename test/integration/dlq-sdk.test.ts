@@ -1,11 +1,10 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createDeadLetterer } from '../../src/consumers/dead-letter.ts';
-import type { DeadLetterRecord, StreamEntry } from '../../src/consumers/types.ts';
 import { StreamNotFoundError, UsageError } from '../../src/lib/errors.ts';
-import { streamKeys } from '../../src/lib/keys.ts';
+import { type StreamKeys, streamKeys } from '../../src/lib/keys.ts';
 import { type DlqTarget, dlqList, dlqShow, dlqStats } from '../../src/producers/dlq.ts';
 import { dlqPurge, dlqRedrive } from '../../src/producers/dlq-redrive.ts';
+import { envelopeFields, type SeedBad, seedDeadLetters } from '../helpers/dead-letters.ts';
 import { uniqueName } from '../helpers/names.ts';
 
 let redis: Redis;
@@ -19,86 +18,28 @@ afterAll(async () => {
   await redis.quit();
 });
 
-interface Bad {
-  fields: string[];
-  reason: DeadLetterRecord['reason'];
-  type?: string;
-  eventId?: string;
-}
+const BAD: SeedBad[] = [
+  ...[1, 2, 3].map((i) => ({
+    fields: envelopeFields(`cur-${i}`, 'payment.captured', { currency: 'JPY', amountMinor: i }),
+    reason: 'unsupported_currency' as const,
+    type: 'payment.captured',
+    eventId: `cur-${i}`,
+  })),
+  { fields: ['id', 'j-1', 'data', '{nope'], reason: 'invalid_json' },
+  { fields: ['id', 'j-2', 'data', '{nope'], reason: 'invalid_json' },
+  {
+    fields: envelopeFields('ref-1', 'payment.refunded', { amountMinor: -1 }),
+    reason: 'schema_violation',
+    type: 'payment.refunded',
+    eventId: 'ref-1',
+  },
+];
 
-function envelope(id: string, type: string, data: Record<string, unknown>): string[] {
-  return [
-    'id',
-    id,
-    'type',
-    type,
-    'v',
-    '1',
-    'key',
-    'k',
-    'ts',
-    '2026-11-21T10:00:00.000Z',
-    'data',
-    JSON.stringify(data),
-  ];
-}
-
-/** A stream whose bad entries went through the real dead-letterer: 3 unsupported_currency, 2 invalid_json, ... */
-async function seeded(): Promise<{ target: DlqTarget; keys: ReturnType<typeof streamKeys>; bad: Bad[] }> {
-  const prefix = uniqueName('dlqsdk');
-  const keys = streamKeys(prefix, 'payments');
+/** One good entry and BAD's six entries, which went through the real dead-letterer in BAD's order. */
+async function seeded(): Promise<{ target: DlqTarget; keys: StreamKeys; bad: SeedBad[] }> {
+  const { prefix, keys } = await seedDeadLetters(redis, BAD);
   created.push(keys.stream, keys.deadLetter);
-  const bad: Bad[] = [
-    ...[1, 2, 3].map((i) => ({
-      fields: envelope(`cur-${i}`, 'payment.captured', { currency: 'JPY', amountMinor: i }),
-      reason: 'unsupported_currency' as const,
-      type: 'payment.captured',
-      eventId: `cur-${i}`,
-    })),
-    { fields: ['id', 'j-1', 'data', '{nope'], reason: 'invalid_json' },
-    { fields: ['id', 'j-2', 'data', '{nope'], reason: 'invalid_json' },
-    {
-      fields: envelope('ref-1', 'payment.refunded', { amountMinor: -1 }),
-      reason: 'schema_violation',
-      type: 'payment.refunded',
-      eventId: 'ref-1',
-    },
-  ];
-  await redis.xadd(keys.stream, '*', ...envelope('good-1', 'payment.captured', { currency: 'EUR' }));
-  for (const b of bad) await redis.xadd(keys.stream, '*', ...b.fields);
-  await redis.xgroup('CREATE', keys.stream, 'g', '0');
-  const read = (await redis.xreadgroup('GROUP', 'g', 'c', 'STREAMS', keys.stream, '>')) as Array<
-    [string, Array<[string, string[]]>]
-  >;
-  const entries: StreamEntry[] = (read[0]?.[1] ?? []).map(([id, fields]) => ({
-    id,
-    fields,
-    deliveryCount: 1,
-  }));
-  await redis.xack(keys.stream, 'g', entries[0]?.id ?? '');
-  const dl = createDeadLetterer({
-    redis,
-    keys,
-    group: 'g',
-    consumer: 'c',
-    pipelineName: 'payments',
-    pipelineVersion: 1,
-  });
-  // One call per record, so dead-letter ids (and times) are ordered like `bad`.
-  for (const [i, b] of bad.entries()) {
-    const entry = entries[i + 1] as StreamEntry;
-    await dl.deadLetter([
-      {
-        entry,
-        reason: b.reason,
-        errorClass: 'PoisonMessageError',
-        errorMessage: `bad ${i}`,
-        ...(b.type ? { eventType: b.type } : {}),
-        ...(b.eventId ? { eventId: b.eventId } : {}),
-      },
-    ]);
-  }
-  return { target: { redis, stream: 'payments', keyPrefix: prefix }, keys, bad };
+  return { target: { redis, stream: 'payments', keyPrefix: prefix }, keys, bad: BAD };
 }
 
 async function sourceEntries(key: string): Promise<Array<[string, string[]]>> {
