@@ -297,47 +297,66 @@ describe('pg sink', () => {
     expect(result.failed.map((f) => f.item.envelope.id)).toEqual([cursed]);
   });
 
-  it('keeps balances exact with 4 sinks racing on 50 shared accounts, no error surfacing', async () => {
-    const prefix = uniqueName('race');
-    const payments = randomPayments(prefix, 50, 3000, 11);
-    const batches = Array.from({ length: 80 }, (_, b) => randomEvents(prefix, payments, 500, 100 + b));
-    const pipeline = createPipeline('payments', { currencies: CURRENCIES });
-    const group = uniqueName('g');
-    const sinks = Array.from({ length: 4 }, () =>
-      createPgSink({ pool: pool(2), pipeline, stream: 'payments', group }),
-    );
-    // Each sink writes its 20 batches two at a time, and also one batch of its neighbour's (a redelivery
-    // racing the first delivery), so the inbox sees the same event ids in two transactions at once.
-    const results: SinkResult[] = [];
-    await Promise.all(
-      sinks.map(async (sink, s) => {
-        const mine = batches.filter((_, b) => b % 4 === s);
-        const work = [...mine, batches[(s + 1) % 4] as AcceptedItem[]];
-        const lanes = [0, 1].map(async (lane) => {
-          for (let i = lane; i < work.length; i += 2)
-            results.push(await sink.write(work[i] as AcceptedItem[]));
-        });
-        await Promise.all(lanes);
-      }),
-    );
-    const all = batches.flat();
-    expect(results.flatMap((r) => [...r.poison, ...r.failed])).toEqual([]);
-    expect(results.reduce((n, r) => n + r.applied.length, 0)).toBe(all.length);
-    expect(results.reduce((n, r) => n + r.duplicates.length, 0)).toBe(4 * 500);
-    expect(await balances(admin, prefix)).toEqual(expectedBalances(all));
+  // Shared payments make transactions queue on payment rows first; payments of its own per batch leave only the
+  // balance rows shared, so both lock orders are exercised.
+  it.each([
+    ['3,000 payments shared by all batches', 3000],
+    ['payments of its own per batch', 0],
+  ])(
+    'keeps balances exact with 4 sinks racing on 50 shared accounts (%s), no error surfacing',
+    async (_what, shared) => {
+      const prefix = uniqueName('race');
+      const batches = Array.from({ length: 80 }, (_, b) =>
+        shared > 0
+          ? randomEvents(prefix, randomPayments(prefix, 50, shared, 11), 500, 100 + b)
+          : randomEvents(
+              `${prefix}-b${b}`,
+              randomPayments(prefix, 50, 500, 200 + b).map((p, i) => ({
+                ...p,
+                paymentId: `${prefix}-b${b}-p${i}`,
+              })),
+              500,
+              100 + b,
+            ),
+      );
+      const pipeline = createPipeline('payments', { currencies: CURRENCIES });
+      const group = uniqueName('g');
+      const sinks = Array.from({ length: 4 }, () =>
+        createPgSink({ pool: pool(2), pipeline, stream: 'payments', group }),
+      );
+      // Each sink writes its 20 batches two at a time, and also one batch of its neighbour's (a redelivery
+      // racing the first delivery), so the inbox sees the same event ids in two transactions at once.
+      const results: SinkResult[] = [];
+      await Promise.all(
+        sinks.map(async (sink, s) => {
+          const mine = batches.filter((_, b) => b % 4 === s);
+          const work = [...mine, batches[(s + 1) % 4] as AcceptedItem[]];
+          const lanes = [0, 1].map(async (lane) => {
+            for (let i = lane; i < work.length; i += 2)
+              results.push(await sink.write(work[i] as AcceptedItem[]));
+          });
+          await Promise.all(lanes);
+        }),
+      );
+      const all = batches.flat();
+      expect(results.flatMap((r) => [...r.poison, ...r.failed])).toEqual([]);
+      expect(results.reduce((n, r) => n + r.applied.length, 0)).toBe(all.length);
+      expect(results.reduce((n, r) => n + r.duplicates.length, 0)).toBe(4 * 500);
+      expect(await balances(admin, prefix)).toEqual(expectedBalances(all));
 
-    // Status is the highest seen per payment, whatever the interleaving.
-    const highest = new Map<string, number>();
-    for (const { envelope } of all) {
-      const id = (envelope.data as { paymentId: string }).paymentId;
-      highest.set(id, Math.max(highest.get(id) ?? 0, TYPES.indexOf(envelope.type as never) + 1));
-    }
-    const { rows } = await admin.query<{ payment_id: string; status_rank: number }>(
-      'SELECT payment_id, status_rank FROM payments WHERE payment_id LIKE $1',
-      [`${prefix}-%`],
-    );
-    expect(new Map(rows.map((r) => [r.payment_id, r.status_rank]))).toEqual(highest);
-  });
+      // Status is the highest seen per payment, whatever the interleaving.
+      const highest = new Map<string, number>();
+      for (const { envelope } of all) {
+        const id = (envelope.data as { paymentId: string }).paymentId;
+        highest.set(id, Math.max(highest.get(id) ?? 0, TYPES.indexOf(envelope.type as never) + 1));
+      }
+      const { rows } = await admin.query<{ payment_id: string; status_rank: number }>(
+        'SELECT payment_id, status_rank FROM payments WHERE payment_id LIKE $1',
+        [`${prefix}-%`],
+      );
+      expect(new Map(rows.map((r) => [r.payment_id, r.status_rank]))).toEqual(highest);
+    },
+  );
 
   it('throws TransientError when its backend is terminated mid-transaction, leaving nothing half-applied', async () => {
     const prefix = uniqueName('tr');
