@@ -1,16 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import {
-  deadLetterReason,
-  describeFailure,
-  exhaustedDeliveries,
-  poisonReason,
-} from '../../src/consumers/reasons.ts';
+import { decideOutcome, deadLetterReason as reasonOf } from '../../src/consumers/outcome.ts';
+import { poisonReason } from '../../src/consumers/reasons.ts';
 import { decodeEntry } from '../../src/lib/envelope.ts';
 import {
   PayloadTooLargeError,
   PoisonMessageError,
-  REASON_CODES,
   TransientError,
   ValidationError,
 } from '../../src/lib/errors.ts';
@@ -19,6 +14,11 @@ import { createEventRegistry } from '../../src/lib/event-registry.ts';
 /** A node-postgres DatabaseError look-alike: classification reads only `code`. */
 function pgError(code: string): Error {
   return Object.assign(new Error(`pg says ${code}`), { name: 'DatabaseError', code });
+}
+
+/** What the worker does with a failed entry: the reason it dead-letters it under, or undefined (kept). */
+function deadLetterReason(input: { error: unknown; deliveryCount: number; maxDeliveries: number }) {
+  return decideOutcome(input) === 'dead-letter' ? reasonOf(input.error) : undefined;
 }
 
 const base = [
@@ -117,30 +117,5 @@ describe('reason classification', () => {
     expect(deadLetterReason({ error: 'a string', deliveryCount: 1, maxDeliveries: 1 })).toBe(
       'max_deliveries_exceeded',
     );
-  });
-
-  it('an entry that crashed its handler every time is exhausted once delivered more than the maximum', () => {
-    expect(exhaustedDeliveries(5, 5)).toBe(false);
-    expect(exhaustedDeliveries(6, 5)).toBe(true);
-    expect(exhaustedDeliveries(2, 1)).toBe(true);
-  });
-
-  it('every reason produced is in the catalogue', () => {
-    const produced = [
-      'unsupported_currency',
-      'schema_violation',
-      'oversize',
-      'data_error',
-      'max_deliveries_exceeded',
-    ];
-    for (const r of produced) expect(REASON_CODES).toContain(r);
-  });
-
-  it('describes failures by class name and message', () => {
-    expect(describeFailure(new PoisonMessageError('unsupported_currency', 'JPY'))).toEqual({
-      errorClass: 'PoisonMessageError',
-      errorMessage: 'JPY',
-    });
-    expect(describeFailure(42)).toEqual({ errorClass: 'number', errorMessage: '42' });
   });
 });
