@@ -91,15 +91,22 @@ if (import.meta.main) {
     readFile: (path) => readFileSync(path, 'utf8'),
     signal: controller.signal,
   };
-  main(process.argv.slice(2), ctx).then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (error: unknown) => {
-      process.stderr.write(
-        `streamsink: unexpected error: ${error instanceof Error ? error.stack : String(error)}\n`,
-      );
-      process.exitCode = 1;
-    },
-  );
+  main(process.argv.slice(2), ctx)
+    .then(
+      (code) => {
+        process.exitCode = code;
+      },
+      (error: unknown) => {
+        process.stderr.write(
+          `streamsink: unexpected error: ${error instanceof Error ? error.stack : String(error)}\n`,
+        );
+        process.exitCode = 1;
+      },
+    )
+    .finally(() => {
+      // The command has returned and closed what it could. A client that would not close (a pg query stuck
+      // behind a lock during shutdown) must not keep the process alive past its budget; unref'd, so a clean
+      // exit is never delayed.
+      setTimeout(() => process.exit(), 2000).unref();
+    });
 }

@@ -1,3 +1,4 @@
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import {
   diffState,
@@ -68,6 +69,39 @@ describe('graceful shutdown', () => {
     expect(count('acked')).toBe(events.length - committedByChild);
 
     const diff = diffState(expectedState(events), await readState(bench.db, 'term'));
+    expect(diff.examples).toEqual([]);
+    expect(stateMatches(diff)).toBe(true);
+  });
+  it('SIGTERM while Postgres hangs: exit 0 soon after the timeout, the held entries stay pending and are not lost', async () => {
+    const events = generatePaymentEvents({ count: 2000, seed: 22, accounts: 50, prefix: 'hang' });
+    const locker = new pg.Client({ connectionString: bench.schema.url });
+    await locker.connect();
+    await locker.query('BEGIN');
+    await locker.query('LOCK TABLE account_balances IN EXCLUSIVE MODE');
+    let locked = true;
+    try {
+      await bench.publish(events);
+      const child = bench.spawnWorker('hung', { STREAMSINK_SHUTDOWN_TIMEOUT_MS: '1500' });
+      await waitFor(async () => (await bench.pendingOf('hung')) > 0, { timeoutMs: 20_000 });
+      child.child.kill('SIGTERM');
+      let exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+      void child.exited.then((e) => {
+        exit = e;
+      });
+      // Shutdown budget 1.5 s, then closing clients is bounded (3 s) and the CLI stops waiting (2 s).
+      await waitFor(() => exit, { timeoutMs: 10_000, describe: () => child.output().slice(-2000) });
+      expect(exit).toEqual({ code: 0, signal: null });
+      expect(child.output()).toContain('shutdown timeout: unfinished entries stay pending');
+      expect(await bench.pendingOf('hung')).toBeGreaterThan(0);
+    } finally {
+      if (locked) await locker.query('COMMIT');
+      locked = false;
+      await locker.end();
+    }
+    const next = await bench.startWorker({ consumer: 'after-hang' });
+    await waitFor(async () => (await bench.pendingCount()) === 0, { timeoutMs: 30_000 });
+    await next.close();
+    const diff = diffState(expectedState(events), await readState(bench.db, 'hang'));
     expect(diff.examples).toEqual([]);
     expect(stateMatches(diff)).toBe(true);
   });
