@@ -45,6 +45,8 @@ async function main(): Promise<number> {
 
   const cleanups: Array<() => Promise<unknown>> = [];
   let passed = false;
+  /** Worth a post-mortem even when the run passes (a SIGTERM that took most of the shutdown timeout). */
+  let suspicious = false;
   try {
     const redisServer = await startOwnRedis(
       options.redisAof === 'off' ? {} : { aof: true, appendfsync: options.redisAof },
@@ -97,7 +99,7 @@ async function main(): Promise<number> {
       redis,
       keys,
       plan,
-      spreadMs: options.durationS * 1000 * 0.75,
+      spreadMs: options.durationS * 1000 * 0.9,
       log,
     });
     let publishError: unknown;
@@ -219,6 +221,7 @@ async function main(): Promise<number> {
       record: publisher.record,
     });
     const unexpectedExits = pool.unexpectedExits();
+    suspicious = pool.all().some((w) => (w.termToExitMs ?? 0) > 5000);
     passed = check.failures.length === 0 && unexpectedExits.length === 0 && faultErrors.length === 0;
     process.stdout.write(
       `${formatReport({
@@ -248,7 +251,7 @@ async function main(): Promise<number> {
         log(`cleanup failed: ${(error as Error).message}`);
       }
     }
-    if (passed && !options.keep) rmSync(logDir, { recursive: true, force: true });
+    if (passed && !suspicious && !options.keep) rmSync(logDir, { recursive: true, force: true });
     else log(`worker logs kept in ${logDir}`);
   }
 }
