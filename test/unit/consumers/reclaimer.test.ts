@@ -1,0 +1,146 @@
+import pino from 'pino';
+import { describe, expect, it } from 'vitest';
+import { createInFlight } from '../../../src/consumers/in-flight.ts';
+import { renewOnce } from '../../../src/consumers/lease-renewer.ts';
+import { reclaimOnce, removeStaleConsumers } from '../../../src/consumers/reclaimer.ts';
+import type { AutoClaimPage, ConsumerInfo, StreamClient } from '../../../src/consumers/stream-client.ts';
+import type { StreamEntry } from '../../../src/consumers/types.ts';
+
+const logger = pino({ level: 'silent' });
+const entry = (id: string): StreamEntry => ({ id, fields: ['k', 'v'], deliveryCount: 0 });
+
+function fakeClient(pages: AutoClaimPage[], consumers: ConsumerInfo[] = []) {
+  const calls: string[] = [];
+  const client: Partial<StreamClient> = {
+    async autoClaim(minIdleMs, cursor, count) {
+      calls.push(`autoclaim ${minIdleMs} ${cursor} ${count}`);
+      return pages.shift() ?? { cursor: '0-0', entries: [], deletedIds: [] };
+    },
+    async ack(ids) {
+      calls.push(`ack ${ids.join(',')}`);
+      return ids.length;
+    },
+    async pendingCounts(start, end) {
+      calls.push(`xpending ${start} ${end}`);
+      return new Map([
+        ['1-0', 2],
+        ['2-0', 7],
+      ]);
+    },
+    async consumers() {
+      return consumers;
+    },
+    async deleteConsumerIfIdle(name) {
+      calls.push(`delete ${name}`);
+      return true;
+    },
+    async renewLease(ids) {
+      calls.push(`renew ${ids.join(',')}`);
+      return [...ids];
+    },
+  };
+  return { client: client as StreamClient, calls };
+}
+
+function deps(client: StreamClient, maxInFlight = 10, held: string[] = []) {
+  const inFlight = createInFlight(() => {});
+  inFlight.add(held, 0);
+  const dispatched: StreamEntry[][] = [];
+  return {
+    dispatched,
+    inFlight,
+    d: {
+      client,
+      inFlight,
+      sinkHealth: { failing: false, set() {} },
+      config: {
+        consumer: 'me',
+        maxInFlight,
+        batchSize: 4,
+        claimIdleMs: 1000,
+        claimIntervalMs: 250,
+        consumerIdleDeleteMs: 60_000,
+      },
+      dispatch: (entries: StreamEntry[]) => {
+        dispatched.push(entries);
+        inFlight.add(
+          entries.map((e) => e.id),
+          0,
+        );
+      },
+      logger,
+      metrics: undefined,
+      labels: { stream: 's', group: 'g' },
+      stop: new AbortController().signal,
+      now: () => 0,
+    },
+  };
+}
+
+describe('reclaimOnce', () => {
+  it('pages through the cursor, fills in delivery counts, acks deleted ids, skips entries it already holds', async () => {
+    const { client, calls } = fakeClient([
+      { cursor: '5-0', entries: [entry('1-0'), entry('2-0'), entry('3-0')], deletedIds: ['4-0'] },
+      { cursor: '0-0', entries: [], deletedIds: [] },
+    ]);
+    const t = deps(client, 10, ['3-0']);
+    expect(await reclaimOnce(t.d)).toBe(2);
+    expect(calls).toEqual(['autoclaim 1000 0-0 4', 'ack 4-0', 'xpending 1-0 2-0', 'autoclaim 1000 5-0 4']);
+    expect(t.dispatched[0]?.map((e) => [e.id, e.deliveryCount])).toEqual([
+      ['1-0', 2],
+      ['2-0', 7],
+    ]);
+  });
+
+  it('asks only for free capacity and stops when full', async () => {
+    const { client, calls } = fakeClient([
+      { cursor: '9-0', entries: [entry('1-0'), entry('2-0')], deletedIds: [] },
+    ]);
+    const t = deps(client, 5, ['a-0', 'b-0', 'c-0']);
+    await reclaimOnce(t.d);
+    expect(calls).toEqual(['autoclaim 1000 0-0 2', 'xpending 1-0 2-0']); // 2 free, then full: no second page
+  });
+});
+
+describe('removeStaleConsumers', () => {
+  it('deletes only other consumers idle past the limit with nothing pending', async () => {
+    const { client, calls } = fakeClient(
+      [],
+      [
+        { name: 'me', pending: 0, idleMs: 999_999 },
+        { name: 'old-empty', pending: 0, idleMs: 120_000 },
+        { name: 'old-busy', pending: 3, idleMs: 120_000 },
+        { name: 'recent', pending: 0, idleMs: 1000 },
+      ],
+    );
+    const t = deps(client);
+    expect(await removeStaleConsumers(t.d)).toEqual(['old-empty']);
+    expect(calls).toEqual(['delete old-empty']);
+  });
+});
+
+describe('renewOnce', () => {
+  it('renews only leases older than the interval, and records the renewal', async () => {
+    const { client, calls } = fakeClient([]);
+    const inFlight = createInFlight(() => {});
+    inFlight.add(['1-0'], 0);
+    inFlight.add(['2-0'], 900);
+    let now = 1000;
+    const renewed = await renewOnce(
+      {
+        client,
+        inFlight,
+        claimIdleMs: 900,
+        logger,
+        metrics: undefined,
+        now: () => now,
+        stop: new AbortController().signal,
+      },
+      300,
+    );
+    expect(renewed).toBe(1);
+    expect(calls).toEqual(['renew 1-0']);
+    now = 1100;
+    expect(inFlight.leasedBefore(now - 300)).toEqual([]);
+  });
+});
