@@ -134,6 +134,29 @@ describe('reclaim', () => {
     expect(await outcome(w, 'acked')).toBe(1300);
   });
 
+  it('a slow batch keeps its entries: lease renewal stops an idle worker from claiming them', async () => {
+    const x = await bench({ STREAMSINK_CLAIM_IDLE_MS: '1000', STREAMSINK_MAX_DELIVERIES: '1' });
+    const events = generatePaymentEvents({ count: 50, seed: 68, accounts: 5, prefix: 'lease' });
+    await x.publish(events);
+    const slow = await x.startWorker({
+      consumer: 'slow',
+      wrapSink: (sink) => ({
+        async write(items) {
+          await new Promise((r) => setTimeout(r, 4000)); // four times the claim idle time
+          return await sink.write(items);
+        },
+      }),
+    });
+    await waitFor(async () => (await x.pendingOf('slow')) === 50);
+    const idle = await x.startWorker({ consumer: 'idle' });
+    await waitFor(async () => (await x.pendingCount()) === 0, { timeoutMs: 20_000 });
+    await Promise.all([slow.close(), idle.close()]);
+    expect(await counter(idle.metrics.claimed)).toBe(0);
+    expect(await outcome(slow, 'acked')).toBe(50);
+    // With max deliveries 1, a single claim would have dead-lettered good events.
+    expect(await x.redis.xlen(x.keys.deadLetter)).toBe(0);
+  });
+
   it('removes a long-idle consumer with nothing pending, never one with pending entries, never itself', async () => {
     const x = await bench({
       STREAMSINK_CONSUMER_IDLE_DELETE_MS: '1000',
