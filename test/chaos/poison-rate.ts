@@ -8,7 +8,7 @@ import { streamKeys } from '../../src/lib/keys.ts';
 import { migrate } from '../../src/lib/migrations.ts';
 import { createPool } from '../../src/lib/pg.ts';
 import { createProducer } from '../../src/producers/producer.ts';
-import { generateBadEntries } from '../helpers/bad-input.ts';
+import { generateBadEntries, rawSize } from '../helpers/bad-input.ts';
 import { generatePaymentEvents } from '../helpers/payments-model.ts';
 import { startOwnPostgres, startOwnRedis } from '../helpers/servers-own.ts';
 import { waitFor } from '../helpers/wait.ts';
@@ -24,6 +24,8 @@ const GOOD = Number(process.env.RATE_GOOD ?? 30_000);
 const POISON = Number(process.env.RATE_POISON ?? 15_000);
 const ROUNDS = Number(process.env.RATE_ROUNDS ?? 2);
 const MAX_PAYLOAD_BYTES = 16_384;
+/** Leave out poison entries larger than this (bytes), to tell the cost of poison bytes from per-entry cost. */
+const POISON_MAX_BYTES = Number(process.env.RATE_POISON_MAX_BYTES ?? Number.POSITIVE_INFINITY);
 
 async function main(): Promise<void> {
   const redisServer = await startOwnRedis();
@@ -47,8 +49,12 @@ async function main(): Promise<void> {
         const keys = streamKeys('streamsink', name);
         const good = generatePaymentEvents({ count: GOOD, seed: round + 1, prefix: name });
         const bad = poisoned
-          ? generateBadEntries(POISON, round + 1, { maxPayloadBytes: MAX_PAYLOAD_BYTES, prefix: name })
+          ? generateBadEntries(POISON, round + 1, {
+              maxPayloadBytes: MAX_PAYLOAD_BYTES,
+              prefix: name,
+            }).filter((e) => rawSize(e.fields) <= POISON_MAX_BYTES)
           : [];
+        const badMiB = bad.reduce((n, e) => n + rawSize(e.fields), 0) / 1024 / 1024;
         const producer = createProducer({ redis, registry: createPaymentsRegistry(), idempotent: false });
         const slice = Math.ceil(GOOD / 100);
         for (let i = 0, b = 0; i < GOOD; i += slice) {
@@ -94,7 +100,7 @@ async function main(): Promise<void> {
             entriesPerS: Math.round((GOOD + bad.length) / seconds),
           });
           console.log(
-            `${scenario.padEnd(9)} round ${round}: ${GOOD} good + ${bad.length} poison in ${seconds.toFixed(2)} s: ` +
+            `${scenario.padEnd(9)} round ${round}: ${GOOD} good + ${bad.length} poison (${badMiB.toFixed(1)} MiB) in ${seconds.toFixed(2)} s: ` +
               `${Math.round(GOOD / seconds)} good events/s (${Math.round((GOOD + bad.length) / seconds)} entries/s)`,
           );
         } finally {
@@ -109,7 +115,7 @@ async function main(): Promise<void> {
       return xs.reduce((a, b) => a + b, 0) / xs.length;
     };
     console.log(
-      `good events/s: clean ${mean('clean').toFixed(0)}, with ${POISON} poison interleaved ${mean('poisoned').toFixed(0)} ` +
+      `good events/s: clean ${mean('clean').toFixed(0)}, with poison interleaved ${mean('poisoned').toFixed(0)} ` +
         `(ratio ${(mean('poisoned') / mean('clean')).toFixed(2)})`,
     );
   } finally {
