@@ -175,8 +175,11 @@ export function createBatchProcessor(deps: BatchProcessorDeps): BatchProcessor {
             sinkHealth.set(true);
             continue;
           }
-          // Not transient and not isolated by the sink: judge each entry by its own delivery count.
+          // Not transient and not isolated by the sink: judge each entry by its own delivery count. The sink
+          // answered, so it is not down: clear the failing mark, or reading would stay paused with nothing
+          // left in flight to clear it.
           logger.error({ err: describeError(error), size: items.length }, 'batch failed');
+          sinkHealth.set(false);
           items = settleFailed(
             items.map((item) => ({ item, error })),
             dead,

@@ -145,6 +145,19 @@ describe('batch processor', () => {
     expect(result).toEqual({ acked: 2, duplicates: 0, deadLettered: 0, leftPending: 0 });
   });
 
+  it('a non-transient failure after a transient one clears the failing mark, so reading does not stay paused', async () => {
+    let calls = 0;
+    const t = setup({
+      write: async () => {
+        if (++calls === 1) throw new TransientError('postgres down');
+        throw new Error('bug');
+      },
+    });
+    const result = await t.processor.process([entry(1)]);
+    expect(t.events).toEqual(['write:1', 'failing', 'write:1', 'healthy']);
+    expect(result.leftPending).toBe(1);
+  });
+
   it('gives up on shutdown: a failing batch stays pending, nothing acknowledged or dead-lettered', async () => {
     const giveUp = new AbortController();
     const t = setup(
