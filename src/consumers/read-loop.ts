@@ -50,9 +50,16 @@ export async function runReadLoop(deps: ReadLoopDeps): Promise<void> {
   while (!stop.aborted) {
     deps.onTurn();
     if (deps.reclaimer.due()) await deps.reclaimer.run();
-    const count = sinkHealth.failing
-      ? 0
-      : readCount({ inFlight: inFlight.size, maxInFlight: config.maxInFlight, batchSize: config.batchSize });
+    // Paused while failing batches retry. With nothing in flight nobody would ever clear the mark: read, and
+    // let the next batch find out whether the sink is back.
+    const count =
+      sinkHealth.failing && inFlight.size > 0
+        ? 0
+        : readCount({
+            inFlight: inFlight.size,
+            maxInFlight: config.maxInFlight,
+            batchSize: config.batchSize,
+          });
     if (count === 0) {
       setPaused(1);
       // Woken early when room frees up, the sink recovers or the worker stops; the timeout keeps onTurn ticking.
