@@ -33,7 +33,7 @@ export interface WorkerBench {
   env: Record<string, string>;
   publish(events: ReadonlyArray<Envelope<unknown>>, chunk?: number): Promise<string[]>;
   startWorker(options?: StartWorkerOptions): Promise<InProcessWorker>;
-  spawnWorker(consumer: string, extraEnv?: Record<string, string>): ChildWorker;
+  spawnWorker(consumer: string, extraEnv?: Record<string, string>, args?: string[]): ChildWorker;
   pendingCount(): Promise<number>;
   pendingOf(consumer: string): Promise<number>;
   cleanup(): Promise<void>;
@@ -180,8 +180,8 @@ export async function createWorkerBench(
       workers.push(handle);
       return handle;
     },
-    spawnWorker(consumer, extraEnv = {}) {
-      const child = spawn(process.execPath, ['src/cli/main.ts', 'worker'], {
+    spawnWorker(consumer, extraEnv = {}, args = []) {
+      const child = spawn(process.execPath, ['src/cli/main.ts', 'worker', ...args], {
         env: { ...process.env, ...env, STREAMSINK_CONSUMER: consumer, ...extraEnv },
         stdio: ['ignore', 'pipe', 'pipe'],
       });

@@ -105,4 +105,53 @@ describe('graceful shutdown', () => {
     expect(diff.examples).toEqual([]);
     expect(stateMatches(diff)).toBe(true);
   });
+  it('flags name the stream, group, consumer, pipeline and start id, over the environment', async () => {
+    const events = generatePaymentEvents({ count: 300, seed: 23, accounts: 10, prefix: 'flags' });
+    const ids = await bench.publish(events);
+    const group = `${bench.group}-flags`;
+    // The environment names another stream and group: the flags must win. Starting at the 101st entry, the
+    // group skips the first 100.
+    const child = bench.spawnWorker(
+      'ignored-by-flag',
+      { STREAMSINK_STREAM: 'not-this-one', STREAMSINK_GROUP: 'nor-this' },
+      [
+        '--stream',
+        bench.streamName,
+        '--group',
+        group,
+        '--consumer',
+        'flagged',
+        '--pipeline',
+        'payments',
+        '--start-id',
+        ids[99] as string,
+      ],
+    );
+    await waitFor(
+      async () => {
+        const summary = (await bench.redis.xinfo('GROUPS', bench.keys.stream)) as unknown[][];
+        const g = summary.map((f) => Object.fromEntries(chunk(f))).find((f) => f.name === group);
+        return g !== undefined && Number(g.pending) === 0 && g['last-delivered-id'] === ids[ids.length - 1];
+      },
+      { timeoutMs: 20_000, describe: () => child.output().slice(-2000) },
+    );
+    const consumers = (await bench.redis.xinfo('CONSUMERS', bench.keys.stream, group)) as unknown[][];
+    expect(consumers.map((c) => c[1])).toEqual(['flagged']);
+    child.child.kill('SIGTERM');
+    expect((await child.exited).code).toBe(0);
+    expect(await bench.redis.exists('streamsink:{not-this-one}')).toBe(0);
+    const { rows } = await bench.db.query(
+      'SELECT event_id FROM streamsink_processed WHERE event_id = ANY($1)',
+      [events.map((e) => e.id)],
+    );
+    const done = new Set(rows.map((r) => r.event_id));
+    expect(events.slice(0, 100).filter((e) => done.has(e.id))).toEqual([]);
+    expect(events.slice(100).every((e) => done.has(e.id))).toBe(true);
+  });
 });
+
+function chunk(flat: unknown[]): Array<[string, unknown]> {
+  const out: Array<[string, unknown]> = [];
+  for (let i = 0; i + 1 < flat.length; i += 2) out.push([String(flat[i]), flat[i + 1]]);
+  return out;
+}
