@@ -111,7 +111,7 @@ export async function runConsumerSweeper(deps: ReclaimerDeps): Promise<void> {
       await removeStaleConsumers(deps);
     } catch (error) {
       if (!isNoGroupError(error)) {
-        deps.metrics?.redisErrors.inc({ kind: 'consumer_sweep' });
+        deps.metrics?.redisErrors.inc({ kind: 'reclaim' }); // the sweep is part of reclaiming (docs/metrics.md kinds)
         deps.logger.warn({ err: describeError(error) }, 'stale consumer sweep failed');
       }
     }
