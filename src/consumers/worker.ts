@@ -230,11 +230,16 @@ export function createWorker(options: CreateWorkerOptions): Worker {
         wakeup.wake();
         await unblockReader();
         // Whatever the read loop still receives is pending on us: it is dispatched and drained like the rest.
-        await Promise.race([readers, sleep(remaining(), timers.signal)]);
-        const drained = await Promise.race([
-          queue.onIdle().then(() => true),
-          sleep(remaining(), timers.signal).then(() => false),
-        ]);
+        // The reader returns at once after CLIENT UNBLOCK, else within blockMs. Only a Redis that does not
+        // answer keeps it longer; then whatever it may still receive stays pending for another worker.
+        await Promise.race([readers, sleep(Math.min(remaining(), config.blockMs + 1000), timers.signal)]);
+        const idle = queue.size === 0 && queue.pending === 0;
+        const drained =
+          idle ||
+          (await Promise.race([
+            queue.onIdle().then(() => true),
+            sleep(remaining(), timers.signal).then(() => false),
+          ]));
         timers.abort();
         if (!drained) {
           giveUp.abort();

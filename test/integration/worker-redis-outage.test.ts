@@ -55,4 +55,22 @@ describe('Redis connection loss', () => {
     expect(diff.examples).toEqual([]);
     expect(stateMatches(diff)).toBe(true);
   });
+  it('close() while Redis is unreachable does not wait out the shutdown timeout', async () => {
+    const url = new URL(inject('redisUrl'));
+    url.host = `${proxy.host}:${proxy.port}`;
+    // Default shutdown timeout: 25 s.
+    const w = await bench.startWorker({ consumer: 'cut-idle', redisUrl: url.toString() });
+    proxy.cut();
+    try {
+      let closed = false;
+      void w.worker.close().then(() => {
+        closed = true;
+      });
+      // Nothing in flight: only the blocked read is waited for, and only about blockMs.
+      await waitFor(() => closed, { timeoutMs: 5000 });
+    } finally {
+      proxy.restore();
+    }
+    await w.close();
+  });
 });
