@@ -22,6 +22,7 @@ import { createWorkerBench, type WorkerBench } from '../helpers/worker-harness.t
  */
 
 const KILLER = fileURLToPath(new URL('../fixtures/killer-worker.ts', import.meta.url));
+const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 const MAX_DELIVERIES = 3;
 
 async function processedCount(bench: WorkerBench): Promise<number> {
@@ -55,6 +56,49 @@ async function xaddAll(bench: WorkerBench, entries: readonly string[][]): Promis
 function payment(id: string, overrides: Partial<PaymentEventInput['data']> = {}, type = 'payment.captured') {
   const data = { paymentId: id, accountId: `${id}-acct`, amountMinor: 100, currency: 'EUR', ...overrides };
   return { id, type, v: 1, key: id, ts: '2026-11-21T10:00:00.000Z', data };
+}
+
+/**
+ * Worker processes of the killer fixture, one at a time: `respawn()` starts the next when the current one died
+ * (call it from a polling loop).
+ */
+function killerFleet(bench: WorkerBench, killId: string, env: Record<string, string>) {
+  const children: Array<{ child: ChildProcess; exited: Promise<unknown>; output: () => string }> = [];
+  const spawnOne = () => {
+    const child = spawn(process.execPath, [KILLER], {
+      env: {
+        ...process.env,
+        ...bench.env,
+        ...env,
+        STREAMSINK_CONSUMER: `killer-${children.length}`,
+        KILL_EVENT_ID: killId,
+      },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let out = '';
+    child.stderr?.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    children.push({ child, exited, output: () => out });
+    return child;
+  };
+  let current = spawnOne();
+  let deaths = 0;
+  return {
+    respawn() {
+      if (current.exitCode === null && current.signalCode === null) return;
+      deaths += 1;
+      current = spawnOne();
+    },
+    deaths: () => deaths,
+    output: () => children.map((c) => c.output()).join(''),
+    async stop() {
+      for (const c of children)
+        if (c.child.exitCode === null && c.child.signalCode === null) c.child.kill('SIGTERM');
+      await Promise.all(children.map((c) => c.exited));
+    },
+  };
 }
 
 describe('dead-letter routing', () => {
@@ -180,37 +224,15 @@ describe('dead-letter routing', () => {
     await bench.publish(events);
 
     // One worker process after another, as Kubernetes would restart a crashing pod. Each holds one entry at
-    // a time, so the killer's delivery count is the only one its crashes raise (see the README on why).
-    const children: Array<{ child: ChildProcess; exited: Promise<number | null>; output: () => string }> = [];
-    const spawnKiller = (n: number) => {
-      const child = spawn(process.execPath, [KILLER], {
-        env: {
-          ...process.env,
-          ...bench.env,
-          STREAMSINK_CONSUMER: `killer-${n}`,
-          STREAMSINK_MAX_IN_FLIGHT: '1',
-          STREAMSINK_BATCH_SIZE: '1',
-          KILL_EVENT_ID: 'kill-me',
-        },
-        stdio: ['ignore', 'ignore', 'pipe'],
-      });
-      let out = '';
-      child.stderr?.on('data', (d: Buffer) => {
-        out += d.toString();
-      });
-      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-      children.push({ child, exited, output: () => out });
-      return children[children.length - 1] as (typeof children)[number];
-    };
-    let deaths = 0;
+    // a time, so the killer's delivery count is the only one its crashes raise (see the next test for more).
+    const fleet = killerFleet(bench, 'kill-me', {
+      STREAMSINK_MAX_IN_FLIGHT: '1',
+      STREAMSINK_BATCH_SIZE: '1',
+    });
     try {
-      let current = spawnKiller(0);
       await waitFor(
         async () => {
-          if (current.child.exitCode !== null || current.child.signalCode !== null) {
-            deaths += 1;
-            current = spawnKiller(deaths);
-          }
+          fleet.respawn();
           return (
             (await processedCount(bench)) === before + good.length &&
             (await bench.redis.xlen(bench.keys.deadLetter)) === deadBefore + 1 &&
@@ -221,18 +243,16 @@ describe('dead-letter routing', () => {
           timeoutMs: 90_000,
           intervalMs: 100,
           describe: async () =>
-            `deaths ${deaths}, processed ${(await processedCount(bench)) - before}, pending ${await bench.pendingCount()}; ` +
-            children.map((c) => c.output()).join(''),
+            `deaths ${fleet.deaths()}, processed ${(await processedCount(bench)) - before}, ` +
+            `pending ${await bench.pendingCount()}; ${fleet.output()}`,
         },
       );
     } finally {
-      for (const c of children)
-        if (c.child.exitCode === null && c.child.signalCode === null) c.child.kill('SIGTERM');
-      await Promise.all(children.map((c) => c.exited));
+      await fleet.stop();
     }
 
     // Handled MAX_DELIVERIES times, each one killing its process; the next delivery dead-letters it unhandled.
-    expect(deaths).toBe(MAX_DELIVERIES);
+    expect(fleet.deaths()).toBe(MAX_DELIVERIES);
     const dead = (await deadLetters(bench)).filter((d) => d.meta.eventId === 'kill-me');
     expect(dead).toHaveLength(1);
     expect(dead[0]?.meta).toMatchObject({
@@ -243,4 +263,98 @@ describe('dead-letter routing', () => {
     expect(diff.examples).toEqual([]);
     expect(stateMatches(diff)).toBe(true);
   });
+
+  it('with real batch sizes its batch-mates are dead-lettered too, and purge + redrive makes the state exact', async () => {
+    // A fresh stream: the redrive below selects by reason, and must not pick up the earlier tests' dead letters.
+    const b = await createWorkerBench(inject('redisUrl'), inject('databaseUrl'), {
+      STREAMSINK_MAX_DELIVERIES: String(MAX_DELIVERIES),
+    });
+    try {
+      const good = generatePaymentEvents({ count: 400, seed: 10, accounts: 20, prefix: 'mates' });
+      await b.publish([...good.slice(0, 200), payment('kill-me-too'), ...good.slice(200)]);
+      const fleet = killerFleet(b, 'kill-me-too', {
+        STREAMSINK_MAX_IN_FLIGHT: '100',
+        STREAMSINK_BATCH_SIZE: '20',
+      });
+      try {
+        // Settled: the killer is dead-lettered, and every good event applied or dead-lettered. Some are both:
+        // committed, then their process died before acknowledging them, so their delivery count kept rising.
+        await waitFor(
+          async () => {
+            fleet.respawn();
+            const dead = await deadLetters(b);
+            return (
+              dead.some((d) => d.meta.eventId === 'kill-me-too') &&
+              (await b.pendingCount()) === 0 &&
+              (await settled(b, good, dead))
+            );
+          },
+          {
+            timeoutMs: 90_000,
+            intervalMs: 100,
+            describe: async () =>
+              `deaths ${fleet.deaths()}, processed ${await processedCount(b)}, ` +
+              `dead ${(await deadLetters(b)).map((d) => d.meta.eventId).join(',')}, ` +
+              `pending ${await b.pendingCount()}; ${fleet.output()}`,
+          },
+        );
+        const dead = await deadLetters(b);
+        for (const d of dead) expect(d.meta.reason).toBe('max_deliveries_exceeded');
+
+        // The operator's procedure (README "Dead letters"): delete the culprit, redrive the rest.
+        const culprit = dead.find((d) => d.meta.eventId === 'kill-me-too');
+        const purge = await cli(b, 'purge', '--ids', culprit?.id ?? '', '--yes');
+        expect(purge.code, purge.stderr).toBe(0);
+        const redrive = await cli(b, 'redrive', '--reason', 'max_deliveries_exceeded', '--json');
+        expect(redrive.code, redrive.stderr).toBe(0);
+        expect(JSON.parse(redrive.stdout)).toMatchObject({ redriven: dead.length - 1, failed: 0 });
+        await waitFor(
+          async () => {
+            fleet.respawn();
+            return (await processedCount(b)) === good.length && (await b.pendingCount()) === 0;
+          },
+          { timeoutMs: 60_000, intervalMs: 100 },
+        );
+        expect(fleet.deaths()).toBe(MAX_DELIVERIES);
+      } finally {
+        await fleet.stop();
+      }
+      const diff = diffState(expectedState(good), await readState(b.db, 'mates'));
+      expect(diff.examples).toEqual([]);
+      expect(stateMatches(diff)).toBe(true);
+      expect(await b.redis.xlen(b.keys.deadLetter)).toBe(0);
+    } finally {
+      await b.cleanup();
+    }
+  });
 });
+
+async function cli(bench: WorkerBench, ...args: string[]) {
+  const child = spawn(process.execPath, [MAIN, 'dlq', ...args, '--stream', bench.streamName], {
+    env: { PATH: process.env.PATH, REDIS_URL: bench.redisUrl, STREAMSINK_KEY_PREFIX: bench.prefix },
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => {
+    stdout += d;
+  });
+  child.stderr.on('data', (d) => {
+    stderr += d;
+  });
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  return { code, stdout, stderr };
+}
+
+/** Every good event is in the inbox or in the dead-letter stream. */
+async function settled(
+  bench: WorkerBench,
+  good: PaymentEventInput[],
+  dead: Array<{ meta: { eventId?: string } }>,
+) {
+  const { rows } = await bench.db.query('SELECT event_id FROM streamsink_processed');
+  const seen = new Set<string>([
+    ...rows.map((r) => r.event_id as string),
+    ...dead.map((d) => d.meta.eventId ?? ''),
+  ]);
+  return good.every((e) => seen.has(e.id));
+}
