@@ -3,7 +3,13 @@ import type { PaymentType } from '../../src/consumers/pipelines/payment-events.t
 import { foldPayments } from '../../src/consumers/pipelines/payments-fold.ts';
 import { createFaultChooser, FAULT_KINDS } from '../chaos/faults.ts';
 import { buildPlan } from '../chaos/plan.ts';
-import { createRng, expectedState, generatePaymentEvents } from '../helpers/payments-model.ts';
+import {
+  createRng,
+  diffState,
+  expectedState,
+  generatePaymentEvents,
+  stateMatches,
+} from '../helpers/payments-model.ts';
 
 describe('chaos model: the independent record the soak checks against', () => {
   it('expected state agrees with the pipeline fold of the same events in one batch', () => {
@@ -54,5 +60,22 @@ describe('chaos model: the independent record the soak checks against', () => {
     const first = Array.from({ length: FAULT_KINDS.length - 1 }, () => choose());
     expect(new Set(first)).toEqual(new Set(FAULT_KINDS.filter((k) => k !== 'redis.latency')));
     for (let i = 0; i < 200; i++) expect(choose()).not.toBe('redis.latency');
+  });
+
+  it('sees a lost event and an event applied twice in the projections', () => {
+    const events = generatePaymentEvents({ count: 2000, seed: 6 });
+    const expected = expectedState(events);
+    expect(stateMatches(diffState(expected, expectedState(events)))).toBe(true);
+
+    const capture = events.find((e) => e.type === 'payment.captured');
+    if (!capture) throw new Error('no capture generated');
+    const lost = diffState(expected, expectedState(events.filter((e) => e !== capture)));
+    expect(stateMatches(lost)).toBe(false);
+    expect(lost.balanceError).toBe(BigInt(capture.data.amountMinor));
+
+    // Applied twice: the same event under a second id, as a broken inbox would let through.
+    const twice = diffState(expected, expectedState([...events, { ...capture, id: `${capture.id}-again` }]));
+    expect(twice.wrongBalances).toBe(1);
+    expect(twice.balanceError).toBe(BigInt(capture.data.amountMinor));
   });
 });
