@@ -100,7 +100,14 @@ export function createPgSink(options: PgSinkOptions): BatchSink {
     } catch (error) {
       if (error instanceof TransientError) throw error;
       const cls = classify(error);
-      if (cls === 'transient') {
+      if (cls === 'transient' || cls === 'systemic') {
+        // Systemic (missing table, permission denied): every event would fail alike, so waiting for an
+        // operator is right and dead-lettering them would be wrong. The worker pauses and retries.
+        if (cls === 'systemic' && top)
+          logger?.warn(
+            { stream: context.stream, group: context.group, error: describeError(error) },
+            'postgres refuses every write (schema or permissions): pausing until it is fixed',
+          );
         throw new TransientError(`postgres: ${describeError(error, MAX_ERROR_MESSAGE)}`, { cause: error });
       }
       if (items.length === 1) {

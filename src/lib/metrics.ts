@@ -138,7 +138,7 @@ export function createWorkerMetrics(registry: Registry): WorkerMetrics {
     }),
     postgresErrors: new Counter({
       name: 'streamsink_postgres_errors_total',
-      help: 'Postgres errors, by class (transient, data, other)',
+      help: 'Postgres errors, by class (transient, systemic, data, other)',
       labelNames: ['class'],
       registers,
     }),

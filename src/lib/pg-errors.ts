@@ -5,10 +5,15 @@
  *   (class 08 connection exception, 40001 serialization failure, 40P01 deadlock, 53 insufficient resources,
  *   57P01-57P05 admin/crash shutdown, cannot connect now, idle session timeout; also socket errors without a
  *   SQLSTATE such as ECONNREFUSED or "Connection terminated");
+ * - systemic: the database is not set up for us (class 28 authorization, 3D/3F missing database or schema,
+ *   42 undefined table / column / permission denied): every event would fail the same way, so it is not the
+ *   events' fault; treated like transient (pause and retry until an operator fixes it), never dead-lettered;
  * - data: the message itself is bad (class 22 data exception, class 23 integrity constraint violation);
- * - other: a bug or a schema problem (42xxx undefined table, ...): neither retry-forever nor dead-letter at once.
+ * - other: cause unknown: isolated by bisection, then left pending until its delivery count runs out.
  */
-export type PgErrorClass = 'transient' | 'data' | 'other';
+export type PgErrorClass = 'transient' | 'systemic' | 'data' | 'other';
+
+const SYSTEMIC_CLASSES = new Set(['28', '3D', '3F', '42']);
 
 const TRANSIENT_SQLSTATES = new Set([
   '40001',
@@ -41,6 +46,7 @@ export function classifyPgError(error: unknown): PgErrorClass {
       const cls = code.slice(0, 2);
       if (cls === '08' || cls === '53' || cls === '58') return 'transient';
       if (cls === '22' || cls === '23') return 'data';
+      if (SYSTEMIC_CLASSES.has(cls)) return 'systemic';
       return 'other';
     }
     if (TRANSIENT_NODE_CODES.has(code)) return 'transient';

@@ -411,6 +411,23 @@ describe('pg sink', () => {
     expect(await balances(admin, prefix)).toEqual(expectedBalances(items));
   });
 
+  it('throws TransientError, never poison or failed, when the schema is missing its tables (42P01)', async () => {
+    // A schema nobody migrated: every write fails alike, which is the database's fault, not the events'.
+    const bare = await createTestSchema(inject('databaseUrl'), 'bare');
+    try {
+      const sink = createPgSink({
+        pool: pool(1, bare.url),
+        pipeline: createPipeline('event-log', { currencies: CURRENCIES }),
+        stream: 'log',
+        group: uniqueName('g'),
+      });
+      const items = Array.from({ length: 8 }, () => logEvent(uniqueName('x'), {}));
+      await expect(sink.write(items)).rejects.toBeInstanceOf(TransientError);
+    } finally {
+      await bare.drop();
+    }
+  });
+
   it('throws TransientError, never poison, when Postgres cannot be reached', async () => {
     const port = await closedPort();
     const sink = createPgSink({
