@@ -4,8 +4,15 @@
 -- KEYS[1]      the source stream (<prefix>:{<stream>})
 -- KEYS[2]      its dead-letter stream (<prefix>:{<stream>}:dlq); same hash tag as KEYS[1]
 -- ARGV[1]      the consumer group
--- ARGV[2..]    the records, one after another: the source entry id, a field count c, then c items
---              (the dead-letter entry's fields: name, value, name, value, ...)
+-- ARGV[2..]    the records, one after another: the source entry id, a field count c, a header length h,
+--              then c items (the dead-letter entry's fields: name, value, name, value, ...). The first h items
+--              are the dlq.* header, ending with `dlq.original_fields`, N; the rest are the original's items as
+--              the client decoded them.
+--
+-- The original items are copied from the source entry itself (XRANGE inside this script) whenever it is still
+-- in the stream, so the dead-letter copy is byte for byte what the producer wrote, even when the client could
+-- not decode it as UTF-8 (binary garbage). The client's copy is used only when the entry was trimmed away, or
+-- when h == c (the original was too long and travels JSON-encoded in the header).
 --
 -- Returns a flat array of 2n items: for record i, a status and an id:
 --   1, <dead-letter entry id>   moved
@@ -25,11 +32,26 @@ local pos = 2
 while pos <= #ARGV do
   local id = ARGV[pos]
   local count = tonumber(ARGV[pos + 1])
-  local first = pos + 2
+  local header = tonumber(ARGV[pos + 2])
+  local first = pos + 3
   pos = first + count
   local pending = redis.call('XPENDING', stream, group, id, id, 1)
   if #pending == 1 then
-    local added = redis.call('XADD', dlq, '*', unpack(ARGV, first, pos - 1))
+    local source = nil
+    if header < count then
+      local found = redis.call('XRANGE', stream, id, id)
+      if #found == 1 then source = found[1][2] end
+    end
+    local added
+    if source then
+      local fields = {}
+      for i = first, first + header - 2 do fields[#fields + 1] = ARGV[i] end
+      fields[#fields + 1] = tostring(#source / 2)
+      for i = 1, #source do fields[#fields + 1] = source[i] end
+      added = redis.call('XADD', dlq, '*', unpack(fields))
+    else
+      added = redis.call('XADD', dlq, '*', unpack(ARGV, first, pos - 1))
+    end
     redis.call('XACK', stream, group, id)
     out[#out + 1] = 1
     out[#out + 1] = added

@@ -26,6 +26,7 @@ export interface CreateDeadLettererOptions {
  * XADD to the dead-letter stream, XACK on the source), so a crash leaves every entry either pending on the
  * source or in the dead-letter stream and acknowledged, and calling again with the same records after a lost
  * reply adds nothing. Errors (Redis down, NOGROUP) are thrown: the entries stay pending and come back.
+ * The original fields are copied by the script from the source entry, so bytes that are not UTF-8 survive.
  */
 export function createDeadLetterer(options: CreateDeadLettererOptions): DeadLetterer {
   const { redis, keys, group, consumer, pipelineName, pipelineVersion } = options;
@@ -74,7 +75,7 @@ export function createDeadLetterer(options: CreateDeadLettererOptions): DeadLett
         const size = fields.reduce((n, f) => n + f.length, 0);
         if (inCall > 0 && (inCall >= MAX_RECORDS_PER_CALL || bytes + size > MAX_BYTES_PER_CALL))
           await flush();
-        args.push(record.entry.id, String(fields.length), ...fields);
+        args.push(record.entry.id, String(fields.length), String(headerLength(fields)), ...fields);
         inCall += 1;
         bytes += size;
       }
@@ -82,4 +83,13 @@ export function createDeadLetterer(options: CreateDeadLettererOptions): DeadLett
       return result;
     },
   };
+}
+
+/**
+ * Items of the dlq.* header, up to and including the value of `dlq.original_fields` (always the last header
+ * field). The script copies the original items after it from the source entry itself.
+ */
+export function headerLength(fields: readonly string[]): number {
+  for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === 'dlq.original_fields') return i + 2;
+  return fields.length;
 }

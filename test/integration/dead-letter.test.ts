@@ -4,6 +4,7 @@ import { createDeadLetterer } from '../../src/consumers/dead-letter.ts';
 import type { DeadLetterRecord, StreamEntry } from '../../src/consumers/types.ts';
 import { decodeDeadLetter } from '../../src/lib/dead-letter-entry.ts';
 import { type StreamKeys, streamKeys } from '../../src/lib/keys.ts';
+import { dlqRedrive } from '../../src/producers/dlq-redrive.ts';
 import { uniqueName } from '../helpers/names.ts';
 
 let redis: Redis;
@@ -173,5 +174,39 @@ describe('createDeadLetterer', () => {
       deadLetterer(keys, 'nogroup', 'c').deadLetter([record({ id, fields: ['id', 'a'], deliveryCount: 1 })]),
     ).rejects.toThrow(/NOGROUP/);
     expect(await redis.exists(keys.deadLetter)).toBe(0);
+  });
+  it('keeps the original bytes exactly, even when they are not UTF-8 (binary garbage)', async () => {
+    const prefix = uniqueName('dlqtest');
+    const keys = streamKeys(prefix, 's');
+    created.push(keys.stream, keys.deadLetter);
+    const garbage = Buffer.from([0xff, 0xfe, 0x41, 0x00, 0xc3]);
+    const id = (await redis.xadd(keys.stream, '*', Buffer.from('data'), garbage)) as string;
+    await redis.xgroup('CREATE', keys.stream, 'g', '0');
+    // The worker reads text: invalid bytes arrive as U+FFFD, so the client's copy is not the original.
+    const read = (await redis.xreadgroup('GROUP', 'g', 'c1', 'STREAMS', keys.stream, '>')) as Array<
+      [string, Array<[string, string[]]>]
+    >;
+    const [entryId, fields] = read[0]?.[1]?.[0] as [string, string[]];
+    expect(entryId).toBe(id);
+    expect(Buffer.from(fields[1] as string, 'utf8').equals(garbage)).toBe(false);
+
+    const result = await deadLetterer(keys, 'g', 'c1').deadLetter([record({ id, fields, deliveryCount: 1 })]);
+    expect(result.moved).toBe(1);
+
+    const [dlqEntry] = (await redis.xrangeBuffer(keys.deadLetter, '-', '+')) as Array<[Buffer, Buffer[]]>;
+    const items = (dlqEntry as [Buffer, Buffer[]])[1];
+    const at = items.findIndex((b, i) => i % 2 === 0 && b.toString() === 'dlq.original_fields');
+    expect(items[at + 1]?.toString()).toBe('1');
+    expect(items[at + 2]?.toString()).toBe('data');
+    expect(items[at + 3]?.equals(garbage)).toBe(true);
+    expect(await redis.xpending(keys.stream, 'g')).toEqual([0, null, null, null]);
+
+    // And redrive puts the very same bytes back on the stream.
+    const redriven = await dlqRedrive({ redis, stream: 's', keyPrefix: prefix }, { all: true });
+    expect(redriven.redriven).toBe(1);
+    const back = (await redis.xrangeBuffer(keys.stream, `(${id}`, '+')) as Array<[Buffer, Buffer[]]>;
+    expect(back).toHaveLength(1);
+    expect(back[0]?.[1]?.[0]?.toString()).toBe('data');
+    expect(back[0]?.[1]?.[1]?.equals(garbage)).toBe(true);
   });
 });
