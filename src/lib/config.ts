@@ -77,7 +77,7 @@ const schema = z
     STREAMSINK_MAXLEN: int(1, Number.MAX_SAFE_INTEGER).optional(),
     STREAMSINK_PG_POOL_SIZE: int(1, 200).optional(),
     STREAMSINK_BACKOFF_BASE_MS: int(1, 60_000).default(100),
-    STREAMSINK_BACKOFF_MAX_MS: int(1, 600_000).default(30_000),
+    STREAMSINK_BACKOFF_MAX_MS: int(1, 600_000).default(5000),
     STREAMSINK_DEFAULT_METRICS: z.stringbool().default(true),
     STREAMSINK_METRICS_SAMPLE_INTERVAL_MS: int(100, 600_000).default(5000),
     STREAMSINK_LIVENESS_DEADLINE_MS: int(1000, 3_600_000).default(60_000),
