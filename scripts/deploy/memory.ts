@@ -1,9 +1,16 @@
 /**
  * Memory sizing of a worker from its in-flight limit (docs/deploy.md#memory). A worker holds at most
- * STREAMSINK_MAX_IN_FLIGHT entries; each costs several times its wire size while held: the Redis reply buffer,
- * the decoded field strings (UTF-16 in V8), the parsed JSON payload, and the batch's SQL parameters.
+ * STREAMSINK_MAX_IN_FLIGHT entries, so its memory is bounded by that, not by the backlog. The coefficients are
+ * fitted to measurements (bench/worker-memory.ts: 2,000 in flight, 1 KiB and 8 KiB events, heap cap 256 MiB):
+ *
+ *   1 KiB events: peak RSS 212 MiB, peak V8 heap used  60 MiB
+ *   8 KiB events: peak RSS 337 MiB, peak V8 heap used 126 MiB   (404 MiB RSS without a heap cap)
+ *
+ * Most of the growth is outside the V8 heap (Redis reply buffers, pg wire buffers), so the container limit is
+ * sized from RSS, and the heap cap only needs to hold the heap part with room for the garbage collector.
  */
 export const MiB = 2 ** 20;
+const KiB = 2 ** 10;
 
 export interface SizingInput {
   maxInFlight: number;
@@ -11,19 +18,24 @@ export interface SizingInput {
   avgEventBytes?: number;
 }
 
-/** Fixed cost of a running worker: Node, ioredis, pg pool, pino, prom-client, code. */
-export const BASELINE_BYTES = 100 * MiB;
-/** Bytes held per byte of event while it is in flight. */
-export const AMPLIFICATION = 8;
-/** Outside the V8 heap: Buffers (socket reads, pg wire messages), code space, thread stacks. */
-export const OFF_HEAP_BYTES = 96 * MiB;
-
-/** What the V8 heap must be able to hold (the `--max-old-space-size` floor). */
-export function workerHeapBytes({ maxInFlight, avgEventBytes = 8192 }: SizingInput): number {
-  return BASELINE_BYTES + maxInFlight * avgEventBytes * AMPLIFICATION;
+/** Resident memory of a worker with its in-flight limit full. */
+export function workerRssBytes({ maxInFlight, avgEventBytes = 8 * KiB }: SizingInput): number {
+  return 130 * MiB + maxInFlight * (32 * KiB + 9 * avgEventBytes);
 }
 
-/** The smallest container memory limit for a heap cap of `heapBytes`. */
-export function minMemoryLimitBytes(heapBytes: number): number {
-  return heapBytes + OFF_HEAP_BYTES;
+/** V8 heap used at the same point. */
+export function workerHeapBytes({ maxInFlight, avgEventBytes = 8 * KiB }: SizingInput): number {
+  return 20 * MiB + maxInFlight * (16 * KiB + 5 * avgEventBytes);
+}
+
+/** Headroom over the estimate: the container limit (OOM kill) and the heap cap (GC thrash) must not be tight. */
+export const LIMIT_HEADROOM = 1.25;
+export const HEAP_HEADROOM = 1.5;
+
+export function minMemoryLimitBytes(input: SizingInput): number {
+  return workerRssBytes(input) * LIMIT_HEADROOM;
+}
+
+export function minHeapCapBytes(input: SizingInput): number {
+  return workerHeapBytes(input) * HEAP_HEADROOM;
 }

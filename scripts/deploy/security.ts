@@ -1,4 +1,4 @@
-import { MiB, minMemoryLimitBytes, workerHeapBytes } from './memory.ts';
+import { MiB, minHeapCapBytes, minMemoryLimitBytes } from './memory.ts';
 import {
   containersOf,
   envValue,
@@ -159,20 +159,20 @@ function checkWorker(t: PodTemplate, objects: readonly K8sObject[], f: (p: strin
   const limit = quantityBytes(obj(obj(c.resources).limits).memory);
   const heapFlag = /--max-old-space-size=(\d+)/.exec(env('NODE_OPTIONS') ?? '');
   const heap = heapFlag ? Number(heapFlag[1]) * MiB : undefined;
-  const needed = workerHeapBytes({ maxInFlight });
+  const mib = (n: number) => `${Math.ceil(n / MiB)} MiB`;
+  const needLimit = minMemoryLimitBytes({ maxInFlight });
+  const needHeap = minHeapCapBytes({ maxInFlight });
+  if (!(limit >= needLimit)) {
+    f(
+      `${at}/resources/limits/memory`,
+      `${mib(limit)} < ${mib(needLimit)} needed for ${maxInFlight} in flight`,
+    );
+  }
   if (heap === undefined) f(`${at}/env/NODE_OPTIONS`, 'must cap the V8 heap (--max-old-space-size)');
-  else {
-    if (heap < needed) {
-      f(
-        `${at}/env/NODE_OPTIONS`,
-        `heap ${heap / MiB} MiB < ${Math.ceil(needed / MiB)} MiB for ${maxInFlight} in flight`,
-      );
-    }
-    if (!(limit >= minMemoryLimitBytes(heap))) {
-      f(
-        `${at}/resources/limits/memory`,
-        `must be at least heap + ${minMemoryLimitBytes(0) / MiB} MiB off-heap`,
-      );
-    }
+  else if (heap < needHeap || heap >= limit) {
+    f(
+      `${at}/env/NODE_OPTIONS`,
+      `heap cap ${mib(heap)} must be >= ${mib(needHeap)} and below the memory limit`,
+    );
   }
 }

@@ -1,0 +1,117 @@
+// Measures a worker's memory while it drains a backlog with its in-flight limit full, to check the sizing rule
+// of docs/deploy.md#memory (scripts/deploy/memory.ts). Run against throwaway keys and an own schema:
+//
+//   REDIS_URL=redis://127.0.0.1:6379 DATABASE_URL=postgres://postgres@127.0.0.1:5432/test \
+//     npx node bench/worker-memory.ts [--events 20000] [--bytes 1024] [--in-flight 2000] [--heap-mib 256]
+//
+// Prints the peak RSS, V8 heap used and in-flight count scraped from the worker's /metrics every 100 ms.
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { Redis } from 'ioredis';
+import { createProducer } from '../src/producers/producer.ts';
+import { uniqueName } from '../test/helpers/names.ts';
+import { createTestSchema } from '../test/helpers/pg.ts';
+import { freePort } from '../test/helpers/servers-own.ts';
+import { waitFor } from '../test/helpers/wait.ts';
+
+const MAIN = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
+const { values } = parseArgs({
+  options: {
+    events: { type: 'string', default: '20000' },
+    bytes: { type: 'string', default: '1024' },
+    'in-flight': { type: 'string', default: '2000' },
+    'heap-mib': { type: 'string' },
+  },
+});
+const events = Number(values.events);
+const bytes = Number(values.bytes);
+const inFlight = values['in-flight'] ?? '2000';
+const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const databaseUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+const prefix = uniqueName('ssmem');
+const stream = 'mem';
+const redis = new Redis(redisUrl);
+const schema = await createTestSchema(databaseUrl, 'mem');
+const port = await freePort();
+
+function run(args: string[], env: Record<string, string>) {
+  const child = spawn(process.execPath, [MAIN, ...args], {
+    env: { PATH: process.env.PATH, REDIS_URL: redisUrl, DATABASE_URL: schema.url, LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  return { child, exited: new Promise<number | null>((r) => child.on('close', (c) => r(c))) };
+}
+
+try {
+  if ((await run(['migrate'], {}).exited) !== 0) throw new Error('migrate failed');
+  const producer = createProducer({
+    redis,
+    keyPrefix: prefix,
+    idempotent: false,
+    maxPayloadBytes: 64 * 1024 * 1024,
+  });
+  const note = randomBytes(Math.ceil(bytes / 2))
+    .toString('hex')
+    .slice(0, bytes);
+  for (let i = 0; i < events; i += 1000) {
+    const chunk = Array.from({ length: Math.min(1000, events - i) }, (_, j) => ({
+      type: 'demo.noted',
+      data: { n: i + j, note },
+    }));
+    await producer.publishBatch(stream, chunk);
+  }
+
+  const worker = run(['worker'], {
+    STREAMSINK_KEY_PREFIX: prefix,
+    STREAMSINK_STREAM: stream,
+    STREAMSINK_PIPELINE: 'event-log',
+    STREAMSINK_MAX_IN_FLIGHT: inFlight,
+    STREAMSINK_MAX_PAYLOAD_BYTES: String(64 * 1024 * 1024),
+    STREAMSINK_METRICS_SAMPLE_INTERVAL_MS: '200',
+    METRICS_PORT: String(port),
+    ...(values['heap-mib'] ? { NODE_OPTIONS: `--max-old-space-size=${values['heap-mib']}` } : {}),
+  });
+  const peak = { rss: 0, heap: 0, inFlight: 0 };
+  let idle = { rss: 0, heap: 0 };
+  const gauge = (text: string, name: string) => {
+    const m = new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+]+)$`, 'm').exec(text);
+    return m ? Number(m[1]) : 0;
+  };
+  const started = Date.now();
+  await waitFor(
+    async () => {
+      const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      const rss = gauge(text, 'process_resident_memory_bytes');
+      const heap = gauge(text, 'nodejs_heap_size_used_bytes');
+      const held = gauge(text, 'streamsink_in_flight_messages');
+      if (idle.rss === 0) idle = { rss, heap };
+      peak.rss = Math.max(peak.rss, rss);
+      peak.heap = Math.max(peak.heap, heap);
+      peak.inFlight = Math.max(peak.inFlight, held);
+      const acked = /streamsink_messages_total\{[^}]*outcome="acked"[^}]*\} (\d+)/.exec(text);
+      return Number(acked?.[1] ?? 0) >= events && held === 0;
+    },
+    { timeoutMs: 600_000, intervalMs: 100 },
+  );
+  const seconds = (Date.now() - started) / 1000;
+  worker.child.kill('SIGTERM');
+  await worker.exited;
+  const mib = (n: number) => `${(n / 2 ** 20).toFixed(0)} MiB`;
+  console.log(
+    `events ${events} x ${bytes} B, in-flight limit ${inFlight}, heap cap ${values['heap-mib'] ?? 'default'} MiB: peak in flight ${peak.inFlight}, ` +
+      `peak RSS ${mib(peak.rss)}, peak heap used ${mib(peak.heap)} ` +
+      `(first sample: RSS ${mib(idle.rss)}, heap ${mib(idle.heap)}), drained in ${seconds.toFixed(1)} s`,
+  );
+} finally {
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+    if (keys.length > 0) await redis.unlink(...keys);
+    cursor = next;
+  } while (cursor !== '0');
+  redis.disconnect();
+  await schema.drop();
+}
