@@ -27,6 +27,8 @@ export interface ReadLoopDeps {
   /** Run between reads, so reading and reclaiming never take the same free capacity. */
   reclaimer: Reclaimer;
   dispatch: (entries: StreamEntry[]) => void;
+  /** True while suspects run in quarantine (quarantine.ts): neither read nor reclaim, so they run alone. */
+  holdReading?: () => boolean;
   logger: Logger;
   metrics: WorkerMetrics | undefined;
   labels: { stream: string; group: string };
@@ -49,11 +51,12 @@ export async function runReadLoop(deps: ReadLoopDeps): Promise<void> {
 
   while (!stop.aborted) {
     deps.onTurn();
-    if (deps.reclaimer.due()) await deps.reclaimer.run();
+    const held = deps.holdReading?.() ?? false;
+    if (!held && deps.reclaimer.due()) await deps.reclaimer.run();
     // Paused while failing batches retry. With nothing in flight nobody would ever clear the mark: read, and
     // let the next batch find out whether the sink is back.
     const count =
-      sinkHealth.failing && inFlight.size > 0
+      deps.holdReading?.() || (sinkHealth.failing && inFlight.size > 0)
         ? 0
         : readCount({
             inFlight: inFlight.size,

@@ -35,6 +35,8 @@ export interface ReclaimerDeps {
   labels: { stream: string; group: string };
   stop: AbortSignal;
   now: () => number;
+  /** True while suspects run in quarantine (quarantine.ts): claim no more pages, so they run alone. */
+  holdBack?: () => boolean;
 }
 
 export interface Reclaimer {
@@ -71,7 +73,7 @@ export async function reclaimOnce(deps: ReclaimerDeps): Promise<number> {
   const { client, inFlight, config, metrics, labels } = deps;
   let cursor = '0-0';
   let taken = 0;
-  for (let page = 0; page < MAX_PAGES_PER_ROUND && !deps.stop.aborted; page++) {
+  for (let page = 0; page < MAX_PAGES_PER_ROUND && !deps.stop.aborted && !deps.holdBack?.(); page++) {
     const free = freeCapacity({ inFlight: inFlight.size, maxInFlight: config.maxInFlight });
     if (free === 0) break;
     const result = await client.autoClaim(config.claimIdleMs, cursor, Math.min(free, config.batchSize));

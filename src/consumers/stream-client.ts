@@ -19,6 +19,11 @@ export interface StreamClient {
   autoClaim(minIdleMs: number, cursor: string, count: number): Promise<AutoClaimPage>;
   /** XCLAIM ids self 0 JUSTID: resets idle time (a lease renewal) without raising the delivery count. */
   renewLease(ids: readonly string[]): Promise<string[]>;
+  /**
+   * XCLAIM ids self 0 RETRYCOUNT n JUSTID: sets the delivery count of entries this consumer holds (the
+   * quarantine lowers a waiting suspect's count and sets it back before it runs; see quarantine.ts).
+   */
+  setDeliveryCount(ids: readonly string[], count: number): Promise<string[]>;
   /** XPENDING over [start, end] for this consumer: id -> delivery count. */
   pendingCounts(start: string, end: string, count: number): Promise<Map<string, number>>;
   /** XINFO CONSUMERS. */
@@ -106,6 +111,21 @@ export function createStreamClient({ redis, stream, group, consumer }: StreamCli
     async renewLease(ids) {
       if (ids.length === 0) return [];
       return (await redis.xclaim(stream, group, consumer, 0, ...ids, 'JUSTID')) as string[];
+    },
+
+    async setDeliveryCount(ids, count) {
+      if (ids.length === 0) return [];
+      return (await redis.call(
+        'XCLAIM',
+        stream,
+        group,
+        consumer,
+        0,
+        ...ids,
+        'RETRYCOUNT',
+        count,
+        'JUSTID',
+      )) as string[];
     },
 
     async pendingCounts(start, end, count) {

@@ -5,10 +5,12 @@ import { describeError } from '../lib/errors.ts';
 import type { StreamKeys } from '../lib/keys.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { WorkerMetrics } from '../lib/metrics.ts';
+import { backoffDelay } from './backoff.ts';
 import { createBatchProcessor, type SinkHealth } from './batch-processor.ts';
 import { splitIntoBatches } from './batching.ts';
 import { createInFlight } from './in-flight.ts';
 import { runLeaseRenewer } from './lease-renewer.ts';
+import { createQuarantine, isSuspect } from './quarantine.ts';
 import { runReadLoop } from './read-loop.ts';
 import { createReclaimer, runConsumerSweeper } from './reclaimer.ts';
 import { createStreamClient } from './stream-client.ts';
@@ -115,23 +117,39 @@ export function createWorker(options: CreateWorkerOptions): Worker {
   let readerId: number | undefined;
   let closing: Promise<void> | undefined;
 
+  async function runBatch(batch: StreamEntry[]): Promise<void> {
+    try {
+      await processor.process(batch);
+    } catch (error) {
+      // process() handles every expected failure itself; this is a bug. The entries stay pending.
+      log.error({ err: describeError(error), size: batch.length }, 'batch crashed; entries left pending');
+    } finally {
+      inFlight.remove(batch.map((e) => e.id));
+    }
+  }
+
+  // Claimed entries that may be what keeps killing the process run alone, with nothing else in flight.
+  const quarantine = createQuarantine({
+    client,
+    processAlone: (entry) => runBatch([entry]),
+    othersIdle: () => queue.onIdle(),
+    onIdle: () => wakeup.wake(),
+    giveUp: giveUp.signal,
+    backoff: (attempt) =>
+      backoffDelay(attempt, { baseMs: config.backoffBaseMs, maxMs: config.backoffMaxMs, random }),
+    logger: log,
+  });
+
   function dispatch(entries: StreamEntry[]): void {
     inFlight.add(
       entries.map((e) => e.id),
       now(),
     );
-    for (const batch of splitIntoBatches(entries, config.batchSize)) {
-      void queue.add(async () => {
-        try {
-          await processor.process(batch);
-        } catch (error) {
-          // process() handles every expected failure itself; this is a bug. The entries stay pending.
-          log.error({ err: describeError(error), size: batch.length }, 'batch crashed; entries left pending');
-        } finally {
-          inFlight.remove(batch.map((e) => e.id));
-        }
-      });
-    }
+    const suspect = (e: StreamEntry) => isSuspect(e.deliveryCount, config.maxDeliveries);
+    const suspects = entries.filter(suspect);
+    const others = suspects.length === 0 ? entries : entries.filter((e) => !suspect(e));
+    for (const batch of splitIntoBatches(others, config.batchSize)) void queue.add(() => runBatch(batch));
+    quarantine.add(suspects);
   }
 
   // CLIENT UNBLOCK ends a blocked XREADGROUP at once on shutdown instead of after blockMs. The id changes
@@ -185,6 +203,7 @@ export function createWorker(options: CreateWorkerOptions): Worker {
         labels,
         stop: stopReading.signal,
         now,
+        holdBack: () => quarantine.active,
       };
       readers = Promise.all([
         runReadLoop({
@@ -196,6 +215,7 @@ export function createWorker(options: CreateWorkerOptions): Worker {
           recreateGroup: ensureGroup,
           reclaimer: createReclaimer(reclaimerDeps),
           dispatch,
+          holdReading: () => quarantine.active,
           logger: log,
           metrics,
           labels,
@@ -233,11 +253,11 @@ export function createWorker(options: CreateWorkerOptions): Worker {
         // The reader returns at once after CLIENT UNBLOCK, else within blockMs. Only a Redis that does not
         // answer keeps it longer; then whatever it may still receive stays pending for another worker.
         await Promise.race([readers, sleep(Math.min(remaining(), config.blockMs + 1000), timers.signal)]);
-        const idle = queue.size === 0 && queue.pending === 0;
+        const idle = queue.size === 0 && queue.pending === 0 && !quarantine.active;
         const drained =
           idle ||
           (await Promise.race([
-            queue.onIdle().then(() => true),
+            Promise.all([queue.onIdle(), quarantine.idle()]).then(() => true),
             sleep(remaining(), timers.signal).then(() => false),
           ]));
         timers.abort();
