@@ -42,8 +42,13 @@ function urlFor(role: Role): string {
   return `redis://streamsink-${role}:${passwords[role]}@127.0.0.1:${server.port}`;
 }
 function as(role: Role): Redis {
-  // enableReadyCheck as in production (it sends INFO, which each ioredis role is granted).
-  const c = new Redis(urlFor(role), { maxRetriesPerRequest: 1, connectionName: `acl-test-${role}` });
+  // enableReadyCheck as in production (it sends INFO, granted to the roles streamsink runs with ioredis); KEDA
+  // is not an ioredis client and has no INFO.
+  const c = new Redis(urlFor(role), {
+    maxRetriesPerRequest: 1,
+    connectionName: `acl-test-${role}`,
+    enableReadyCheck: role !== 'keda',
+  });
   clients.push(c);
   return c;
 }
@@ -153,7 +158,9 @@ describe('Redis ACL users (k8s/redis-acl.conf)', () => {
     expect(await r.client('UNBLOCK', id)).toBe(0);
     expect(await r.ping()).toBe('PONG');
 
-    // dead-letter.lua: XPENDING + XADD dlq + XACK, atomically
+    // dead-letter.lua: XPENDING, XRANGE (copies the source entry's exact bytes), XADD dlq, XACK, atomically.
+    // Record: source id, field count c, header length h, then the c items (header ending dlq.original_fields).
+    const record = ['dlq.reason', 'x', 'dlq.original_fields', '1', 'id', 'e2'];
     const moved = (await r.eval(
       DEAD_LETTER_LUA,
       2,
@@ -161,12 +168,12 @@ describe('Redis ACL users (k8s/redis-acl.conf)', () => {
       k.deadLetter,
       'g',
       ids[1] as string,
-      2,
-      'dlq.reason',
-      'x',
+      record.length,
+      4,
+      ...record,
     )) as [number, string];
     expect(moved[0]).toBe(1);
-    expect(await admin.xlen(k.deadLetter)).toBe(1);
+    expect(await admin.xrange(k.deadLetter, '-', '+')).toEqual([[moved[1], record]]);
     // delete-idle-consumer.lua: only consumers with nothing pending
     expect(await r.eval(DELETE_IDLE_LUA, 1, k.stream, 'g', 'c3')).toBe(1);
     expect(await r.eval(DELETE_IDLE_LUA, 1, k.stream, 'g', 'c2')).toBe(0);
