@@ -292,7 +292,7 @@ describe('the real CLI under the ACL users', () => {
     return { child, exited, output: () => output };
   }
 
-  it('migrate, worker, publish, dlq redrive and a second worker run end to end', async () => {
+  it('migrate, worker, publish, dlq stats, status, dlq redrive and a second worker run end to end', async () => {
     const name = uniqueName('aclpay');
     const k = streamKeys('streamsink', name);
     const workerEnv = {
@@ -329,6 +329,20 @@ describe('the real CLI under the ACL users', () => {
       w1.child.kill('SIGTERM');
       expect(await w1.exited, w1.output()).toBe(0);
 
+      // Operators' read-only views under the redrive user.
+      const stats = start('redrive', ['dlq', 'stats', '--stream', name, '--json']);
+      expect(await stats.exited, stats.output()).toBe(0);
+      const status = start('redrive', [
+        'status',
+        '--stream',
+        name,
+        '--group',
+        'payments-projector',
+        '--json',
+      ]);
+      expect(await status.exited, status.output()).toBe(0);
+      expect(JSON.parse(status.output())).toMatchObject({ length: 21, deadLetter: 1, lag: 0, pending: 0 });
+
       const redrive = start('redrive', ['dlq', 'redrive', '--stream', name, '--all']);
       expect(await redrive.exited, redrive.output()).toBe(0);
       expect(await admin.xlen(k.deadLetter)).toBe(0);
@@ -344,7 +358,14 @@ describe('the real CLI under the ACL users', () => {
       });
       w2.child.kill('SIGTERM');
       expect(await w2.exited, w2.output()).toBe(0);
-      for (const out of [w1.output(), w2.output(), redrive.output(), publish.output()]) {
+      for (const out of [
+        w1.output(),
+        w2.output(),
+        stats.output(),
+        status.output(),
+        redrive.output(),
+        publish.output(),
+      ]) {
         expect(out).not.toMatch(/NOPERM|Skipping the ready check/);
       }
     } finally {
