@@ -186,7 +186,9 @@ describe('createDeadLetterer', () => {
     const read = (await redis.xreadgroup('GROUP', 'g', 'c1', 'STREAMS', keys.stream, '>')) as Array<
       [string, Array<[string, string[]]>]
     >;
-    const [entryId, fields] = read[0]?.[1]?.[0] as [string, string[]];
+    const first = read[0]?.[1]?.[0];
+    if (!first) throw new Error('nothing read');
+    const [entryId, fields] = first;
     expect(entryId).toBe(id);
     expect(Buffer.from(fields[1] as string, 'utf8').equals(garbage)).toBe(false);
 
