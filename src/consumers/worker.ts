@@ -59,6 +59,9 @@ export interface Worker {
   health(): WorkerHealth;
 }
 
+/** How long shutdown waits for CLIENT UNBLOCK to answer (best effort; the read ends within blockMs anyway). */
+const UNBLOCK_TIMEOUT_MS = 500;
+
 export function createWorker(options: CreateWorkerOptions): Worker {
   const { config, logger, metrics, keys } = options;
   const now = options.now ?? Date.now;
@@ -167,10 +170,16 @@ export function createWorker(options: CreateWorkerOptions): Worker {
 
   async function unblockReader(): Promise<void> {
     if (readerId === undefined) return;
+    // Bounded: with Redis unreachable the command would wait in ioredis' offline queue until it returns, and
+    // shutdown must not wait on Redis for longer than a blocked read would.
+    const gaveUp = new AbortController();
     try {
-      await options.redis.client('UNBLOCK', readerId);
-    } catch {
-      // Best effort: the read returns by itself within blockMs.
+      await Promise.race([
+        options.redis.client('UNBLOCK', readerId).catch(() => undefined),
+        sleep(UNBLOCK_TIMEOUT_MS, gaveUp.signal),
+      ]);
+    } finally {
+      gaveUp.abort();
     }
   }
 
