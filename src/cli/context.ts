@@ -1,5 +1,7 @@
 import type { Readable, Writable } from 'node:stream';
+import { type ParseArgsOptionsConfig, parseArgs } from 'node:util';
 import type { Env } from '../lib/config.ts';
+import { UsageError } from '../lib/errors.ts';
 
 /**
  * What a command may touch of the outside world, handed in by src/cli/main.ts (the composition root).
@@ -35,4 +37,15 @@ export function flagsToEnv(
     if (value !== undefined) out[variable] = String(value);
   }
   return out;
+}
+
+export type Flags = Record<string, string | boolean | undefined>;
+
+/** Strict flag parsing for a command: an unknown or malformed flag is a UsageError carrying the command's help. */
+export function parseFlags(args: string[], options: ParseArgsOptionsConfig, help: string): Flags {
+  try {
+    return parseArgs({ args, options, strict: true, allowPositionals: false }).values as Flags;
+  } catch (error) {
+    throw new UsageError(`${(error as Error).message}\n\n${help}`);
+  }
 }

@@ -1,9 +1,7 @@
-import { parseArgs } from 'node:util';
 import { parseConfig, redactUrl } from '../lib/config.ts';
-import { UsageError } from '../lib/errors.ts';
 import { migrate, REQUIRED_SCHEMA_VERSION } from '../lib/migrations.ts';
 import { createPool } from '../lib/pg.ts';
-import type { CliContext } from './context.ts';
+import { type CliContext, parseFlags } from './context.ts';
 
 const HELP = `Usage: streamsink migrate
 
@@ -17,18 +15,7 @@ Options:
 `;
 
 export async function run(args: string[], ctx: CliContext): Promise<number> {
-  let help = false;
-  try {
-    const { values } = parseArgs({
-      args,
-      strict: true,
-      allowPositionals: false,
-      options: { help: { type: 'boolean', short: 'h', default: false } },
-    });
-    help = values.help === true;
-  } catch (error) {
-    throw new UsageError(`${(error as Error).message}\n\n${HELP}`);
-  }
+  const help = parseFlags(args, { help: { type: 'boolean', short: 'h' } }, HELP).help === true;
   if (help) {
     ctx.stdout.write(HELP);
     return 0;

@@ -1,11 +1,10 @@
-import { parseArgs } from 'node:util';
 import { createStreamClient } from '../consumers/stream-client.ts';
 import { entryIdMs, readStreamStats, type StreamStats } from '../consumers/stream-stats.ts';
 import { parseConfig } from '../lib/config.ts';
 import { StreamNotFoundError, UsageError } from '../lib/errors.ts';
 import { streamKeys } from '../lib/keys.ts';
 import { createRedis } from '../lib/redis.ts';
-import { type CliContext, flagsToEnv } from './context.ts';
+import { type CliContext, flagsToEnv, parseFlags } from './context.ts';
 
 const HELP = `Usage: streamsink status --stream S --group G [--json]
 
@@ -39,7 +38,7 @@ export interface StatusReport {
 }
 
 export async function run(args: string[], ctx: CliContext): Promise<number> {
-  const flags = parseFlags(args);
+  const flags = parseFlags(args, FLAG_OPTIONS, HELP);
   if (flags.help === true) {
     ctx.stdout.write(HELP);
     return 0;
@@ -144,20 +143,9 @@ export function formatDuration(ms: number): string {
   return `${m}m ${s % 60}s`;
 }
 
-function parseFlags(args: string[]): Record<string, string | boolean | undefined> {
-  try {
-    return parseArgs({
-      args,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        stream: { type: 'string' },
-        group: { type: 'string' },
-        json: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }).values;
-  } catch (error) {
-    throw new UsageError(`${(error as Error).message}\n\n${HELP}`);
-  }
-}
+const FLAG_OPTIONS = {
+  stream: { type: 'string' },
+  group: { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;

@@ -1,11 +1,10 @@
-import { parseArgs } from 'node:util';
 import { createDeadLetterer } from '../consumers/dead-letter.ts';
 import { startMetricsSampler } from '../consumers/metrics-sampler.ts';
 import { createPgSink } from '../consumers/pg-sink.ts';
 import { createPipeline } from '../consumers/pipelines/index.ts';
 import { createWorker } from '../consumers/worker.ts';
 import { parseConfig, redactUrl } from '../lib/config.ts';
-import { describeError, StreamsinkError, UsageError } from '../lib/errors.ts';
+import { describeError, StreamsinkError } from '../lib/errors.ts';
 import { streamKeys } from '../lib/keys.ts';
 import { createLogger, type Logger } from '../lib/logger.ts';
 import { createRegistry, createWorkerMetrics, registerBuildInfo } from '../lib/metrics.ts';
@@ -13,7 +12,7 @@ import { assertSchemaCurrent, migrate } from '../lib/migrations.ts';
 import { startOpsServer } from '../lib/ops-server.ts';
 import { createPool } from '../lib/pg.ts';
 import { createRedis } from '../lib/redis.ts';
-import { type CliContext, flagsToEnv } from './context.ts';
+import { type CliContext, flagsToEnv, parseFlags } from './context.ts';
 
 const HELP = `Usage: streamsink worker [--stream S] [--group G] [--consumer C] [--pipeline P] [--start-id ID]
 
@@ -46,7 +45,7 @@ const FLAG_VARIABLES = {
 const CLOSE_CLIENTS_TIMEOUT_MS = 3000;
 
 export async function run(args: string[], ctx: CliContext): Promise<number> {
-  const flags = parseFlags(args);
+  const flags = parseFlags(args, FLAG_OPTIONS, HELP);
   if (flags.help === true) {
     ctx.stdout.write(HELP);
     return 0;
@@ -219,22 +218,11 @@ function abortion(signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
 }
 
-function parseFlags(args: string[]): Record<string, string | boolean | undefined> {
-  try {
-    return parseArgs({
-      args,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        stream: { type: 'string' },
-        group: { type: 'string' },
-        consumer: { type: 'string' },
-        pipeline: { type: 'string' },
-        'start-id': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }).values;
-  } catch (error) {
-    throw new UsageError(`${(error as Error).message}\n\n${HELP}`);
-  }
-}
+const FLAG_OPTIONS = {
+  stream: { type: 'string' },
+  group: { type: 'string' },
+  consumer: { type: 'string' },
+  pipeline: { type: 'string' },
+  'start-id': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
