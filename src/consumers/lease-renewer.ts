@@ -9,8 +9,9 @@ import { sleep } from './wakeup.ts';
  * Keeps the entries this worker holds from looking abandoned. An entry's pending-idle time grows from the
  * moment it was read; when work is slow (Postgres down and the batch retrying, a lock held, a long queue)
  * it would pass STREAMSINK_CLAIM_IDLE_MS and another worker would claim it, raising its delivery count each
- * time until a good message is dead-lettered. `XCLAIM <ids> <self> 0 JUSTID` resets the idle time and, with
- * JUSTID, leaves the delivery count alone.
+ * time until a good message is dead-lettered. `XCLAIM <ids> <self> <interval/2> JUSTID` resets the idle time
+ * and, with JUSTID, leaves the delivery count alone; the min-idle argument keeps it from taking back an entry
+ * another worker has just claimed.
  */
 export interface LeaseRenewerDeps {
   client: StreamClient;
@@ -45,7 +46,9 @@ export async function renewOnce(deps: LeaseRenewerDeps, interval: number): Promi
     const chunk = due.slice(i, i + CHUNK);
     const at = deps.now();
     try {
-      await deps.client.renewLease(chunk);
+      // Only entries idle for half an interval or more: ours are idle at least a whole interval (that is why
+      // they are due), while one another worker claimed moments ago is not taken back from it.
+      await deps.client.renewLease(chunk, Math.floor(interval / 2));
       deps.inFlight.markLeased(chunk, at);
       renewed += chunk.length;
     } catch (error) {

@@ -17,8 +17,11 @@ export interface StreamClient {
   ack(ids: readonly string[]): Promise<number>;
   /** XAUTOCLAIM to this consumer. Delivery counts are not in the reply: see `pendingCounts`. */
   autoClaim(minIdleMs: number, cursor: string, count: number): Promise<AutoClaimPage>;
-  /** XCLAIM ids self 0 JUSTID: resets idle time (a lease renewal) without raising the delivery count. */
-  renewLease(ids: readonly string[]): Promise<string[]>;
+  /**
+   * XCLAIM ids self minIdleMs JUSTID: resets idle time (a lease renewal) without raising the delivery count.
+   * Entries idle less than minIdleMs are left alone: another worker claimed them moments ago.
+   */
+  renewLease(ids: readonly string[], minIdleMs?: number): Promise<string[]>;
   /**
    * XCLAIM ids self 0 RETRYCOUNT n JUSTID: sets the delivery count of entries this consumer holds (the
    * quarantine lowers a waiting suspect's count and sets it back before it runs; see quarantine.ts).
@@ -108,9 +111,9 @@ export function createStreamClient({ redis, stream, group, consumer }: StreamCli
       return { cursor: reply[0], entries, deletedIds };
     },
 
-    async renewLease(ids) {
+    async renewLease(ids, minIdleMs = 0) {
       if (ids.length === 0) return [];
-      return (await redis.xclaim(stream, group, consumer, 0, ...ids, 'JUSTID')) as string[];
+      return (await redis.xclaim(stream, group, consumer, minIdleMs, ...ids, 'JUSTID')) as string[];
     },
 
     async setDeliveryCount(ids, count) {
