@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-import { readFileSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
 import os from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { StreamsinkError } from '../lib/errors.ts';
 import type { CliContext, Command } from './context.ts';
 
@@ -70,7 +71,22 @@ export async function main(argv: string[], ctx: CliContext): Promise<number> {
   }
 }
 
-if (import.meta.main) {
+/** Node before 22.18 has no `import.meta.main`; without this check the CLI would silently do nothing there. */
+function isEntryPoint(): boolean {
+  if (typeof import.meta.main === 'boolean') return import.meta.main;
+  const script = process.argv[1];
+  return script !== undefined && realpathSync(script) === fileURLToPath(import.meta.url);
+}
+
+const MIN_NODE_MAJOR = 24;
+
+if (isEntryPoint() && Number(process.versions.node.split('.')[0]) < MIN_NODE_MAJOR) {
+  process.stderr.write(
+    `streamsink needs Node.js ${MIN_NODE_MAJOR} or later; this is ${process.version}. ` +
+      'In a checkout, run it through npm (`npm start`, `npm run cli -- <command>`): the project installs Node 24.\n',
+  );
+  process.exitCode = 2;
+} else if (isEntryPoint()) {
   const controller = new AbortController();
   let signals = 0;
   const onSignal = (sig: NodeJS.Signals) => {
