@@ -150,7 +150,11 @@ export function createBatchProcessor(deps: BatchProcessorDeps): BatchProcessor {
           );
           continue;
         }
-        items.push({ entry, envelope: accepted.envelope });
+        const item: AcceptedItem = { entry, envelope: accepted.envelope };
+        // The payload text as read parsed to exactly this data: a pipeline may store it, not re-stringify it.
+        if (accepted.envelope.data === decoded.envelope.data)
+          item.dataText = fieldValue(entry.fields, 'data');
+        items.push(item);
       }
 
       let attempt = 0;

@@ -56,11 +56,21 @@ export function createPgSink(options: PgSinkOptions): BatchSink {
     client.on('error', onError);
     try {
       await client.query('BEGIN');
-      const fresh = await recordInInbox(client, context.group, context.stream, items);
       const applied: AcceptedItem[] = [];
       const duplicates: AcceptedItem[] = [];
-      for (const item of items) (fresh.has(item.envelope.id) ? applied : duplicates).push(item);
-      await pipeline.apply(client, applied, context);
+      if (pipeline.recordsInbox) {
+        // The pipeline writes inbox rows and effects in one statement and reports which events were new.
+        const inbox: NonNullable<PipelineContext['inbox']> = { fresh: undefined };
+        await pipeline.apply(client, items, { ...context, inbox });
+        const { fresh } = inbox;
+        // Never commit effects without knowing the inbox was written (a wrapper that dropped the request).
+        if (!fresh) throw new Error(`pipeline ${pipeline.name} did not record the inbox`);
+        for (const item of items) (fresh.has(item.envelope.id) ? applied : duplicates).push(item);
+      } else {
+        const fresh = await recordInInbox(client, context.group, context.stream, items);
+        for (const item of items) (fresh.has(item.envelope.id) ? applied : duplicates).push(item);
+        await pipeline.apply(client, applied, context);
+      }
       // A failed COMMIT (connection lost) leaves the outcome unknown; it is classified transient and the
       // retry is safe either way: committed events come back as duplicates.
       await client.query('COMMIT');

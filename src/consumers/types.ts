@@ -22,6 +22,11 @@ export interface StreamEntry {
 export interface AcceptedItem {
   entry: StreamEntry;
   envelope: Envelope;
+  /**
+   * The entry's `data` field text exactly as read, when `envelope.data` is what it parsed to (set by the batch
+   * processor; absent for items built otherwise). Lets a pipeline store the payload without JSON.stringify.
+   */
+  dataText?: string;
 }
 
 export type AcceptResult = { ok: true; envelope: Envelope } | { ok: false; error: PoisonMessageError };
@@ -34,6 +39,11 @@ export interface Pipeline {
   readonly name: string;
   readonly version: number;
   readonly registry: EventRegistry | undefined;
+  /**
+   * Optional: true when `apply` can record the inbox itself (one statement for inbox rows and effects, fewer
+   * round trips and bytes). The sink then passes `context.inbox`; see {@link PipelineContext.inbox}.
+   */
+  readonly recordsInbox?: boolean;
   accept(envelope: Envelope): AcceptResult;
   apply(tx: Queryable, items: readonly AcceptedItem[], context: PipelineContext): Promise<void>;
 }
@@ -41,6 +51,14 @@ export interface Pipeline {
 export interface PipelineContext {
   stream: string;
   group: string;
+  /**
+   * Present only when the sink asks a `recordsInbox` pipeline to record the inbox: `apply` then receives every
+   * distinct event of the batch (not only new ones), inserts their inbox rows (keyed by group and event id,
+   * in event-id order) in the sink's transaction, applies effects only for the events the inbox did not hold
+   * yet, and sets `fresh` to those events' ids. Absent: the sink has recorded the inbox and `apply` gets only
+   * new events.
+   */
+  inbox?: { fresh: ReadonlySet<string> | undefined };
 }
 
 /**

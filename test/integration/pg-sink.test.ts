@@ -194,6 +194,34 @@ describe('pg sink', () => {
     expect(again.applied).toHaveLength(499);
   });
 
+  it('archives the payload text as read (numbers exact), and never commits when a wrapper drops the inbox', async () => {
+    const prefix = uniqueName('raw');
+    const text = '{"big":12345678901234567890,"x":1.10,"k":1,"k":2}';
+    const raw: AcceptedItem = { ...logEvent(`${prefix}-0`, JSON.parse(text)), dataText: text };
+    const inner = createPipeline('event-log', { currencies: CURRENCIES });
+    const group = uniqueName('g');
+    // A wrapper that forgets to pass the sink's context on: the sink must refuse, not apply without the inbox.
+    const careless: Pipeline = {
+      ...inner,
+      apply: (tx, items, c) => inner.apply(tx, items, { ...c, inbox: undefined }),
+    };
+    const refused = await createPgSink({ pool: pool(), pipeline: careless, stream: 'log', group }).write([
+      raw,
+    ]);
+    expect(refused.failed).toHaveLength(1);
+    expect(
+      await count(admin, 'SELECT count(*) AS n FROM event_log WHERE event_id = $1', [`${prefix}-0`]),
+    ).toBe(0);
+
+    const sink = createPgSink({ pool: pool(), pipeline: inner, stream: 'log', group });
+    expect((await sink.write([raw])).applied).toEqual([raw]);
+    const { rows } = await admin.query('SELECT payload::text AS p FROM event_log WHERE event_id = $1', [
+      `${prefix}-0`,
+    ]);
+    expect(rows[0]).toEqual({ p: '{"k": 2, "x": 1.10, "big": 12345678901234567890}' });
+    expect((await sink.write([raw])).duplicates).toEqual([raw]);
+  });
+
   it('isolates a payments event refused by a typed poison; the other 499 commit exactly once', async () => {
     const prefix = uniqueName('pp');
     const payments = randomPayments(prefix, 20, 200, 1);
