@@ -25,7 +25,6 @@ export interface Envelope<D = Record<string, unknown>> {
 }
 
 export const ENVELOPE_FIELDS = ['id', 'type', 'v', 'key', 'ts', 'data', 'traceparent'] as const;
-const REQUIRED_FIELDS = ['id', 'type', 'v', 'key', 'ts', 'data'] as const;
 
 export const ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
 export const TYPE_PATTERN = /^[A-Za-z][A-Za-z0-9_.:-]{0,127}$/;
@@ -115,35 +114,74 @@ export function decodeEntry(
   limits: DecodeLimits = DEFAULT_DECODE_LIMITS,
 ): DecodeResult {
   if (fields.length === 0) return fail('malformed_envelope', 'entry has no fields', '');
-  if (encodedSize(fields) > limits.maxBytes)
+  if (overLimit(fields, limits.maxBytes))
     return fail('oversize', `entry is over the limit of ${limits.maxBytes} bytes`, '');
   if (fields.length % 2 !== 0) return fail('malformed_envelope', 'odd number of field items', '');
 
-  const map = new Map<string, string>();
+  // One pass over the names into locals (no Map): the first unexpected or repeated name, in wire order, wins.
+  let id: string | undefined;
+  let type: string | undefined;
+  let vText: string | undefined;
+  let key: string | undefined;
+  let ts: string | undefined;
+  let dataText: string | undefined;
+  let traceparent: string | undefined;
   for (let i = 0; i < fields.length; i += 2) {
     const name = fields[i] as string;
     const value = fields[i + 1] as string;
-    if (!(ENVELOPE_FIELDS as readonly string[]).includes(name))
-      return fail(
-        'malformed_envelope',
-        `unexpected field ${JSON.stringify(name.slice(0, 64))}`,
-        name.slice(0, 64),
-      );
-    if (map.has(name)) return fail('malformed_envelope', `field ${name} appears twice`, name);
-    map.set(name, value);
+    let seen: boolean;
+    switch (name) {
+      case 'id':
+        seen = id !== undefined;
+        id = value;
+        break;
+      case 'type':
+        seen = type !== undefined;
+        type = value;
+        break;
+      case 'v':
+        seen = vText !== undefined;
+        vText = value;
+        break;
+      case 'key':
+        seen = key !== undefined;
+        key = value;
+        break;
+      case 'ts':
+        seen = ts !== undefined;
+        ts = value;
+        break;
+      case 'data':
+        seen = dataText !== undefined;
+        dataText = value;
+        break;
+      case 'traceparent':
+        seen = traceparent !== undefined;
+        traceparent = value;
+        break;
+      default:
+        return fail(
+          'malformed_envelope',
+          `unexpected field ${JSON.stringify(name.slice(0, 64))}`,
+          name.slice(0, 64),
+        );
+    }
+    if (seen) return fail('malformed_envelope', `field ${name} appears twice`, name);
   }
-  for (const name of REQUIRED_FIELDS) {
-    if (!map.has(name)) return fail('malformed_envelope', `missing field ${name}`, name);
-  }
+  if (id === undefined) return missing('id');
+  if (type === undefined) return missing('type');
+  if (vText === undefined) return missing('v');
+  if (key === undefined) return missing('key');
+  if (ts === undefined) return missing('ts');
+  if (dataText === undefined) return missing('data');
 
-  const vText = map.get('v') as string;
   const candidate = {
-    id: map.get('id') as string,
-    type: map.get('type') as string,
+    id,
+    type,
     v: VERSION_PATTERN.test(vText) ? Number(vText) : Number.NaN,
-    key: map.get('key') as string,
-    ts: map.get('ts') as string,
-    traceparent: map.get('traceparent'),
+    key,
+    ts,
+    traceparent,
   };
   const issues = checkEnvelopeFields(candidate);
   if (issues.length > 0) {
@@ -152,13 +190,14 @@ export function decodeEntry(
 
   let data: unknown;
   try {
-    data = JSON.parse(map.get('data') as string);
+    data = JSON.parse(dataText);
   } catch (error) {
     return fail('invalid_json', `data is not valid JSON: ${(error as Error).message.slice(0, 200)}`, 'data');
   }
   if (typeof data !== 'object' || data === null || Array.isArray(data))
     return fail('schema_violation', 'data must be a JSON object', 'data');
-  const shape = checkShape(data, limits.maxDepth);
+  // The common case (nothing wrong) walks without building paths; only a bad payload pays for the report.
+  const shape = shapeIsClean(data, 1, limits.maxDepth) ? undefined : checkShape(data, limits.maxDepth);
   if (shape) return fail(shape.reason, shape.message, `data${shape.path}`);
 
   const envelope: Envelope = {
@@ -208,6 +247,32 @@ export function checkShape(
     }
   }
   return undefined;
+}
+
+/** Whether checkShape would find nothing, without allocating: recursion is bounded by `maxDepth`. */
+function shapeIsClean(value: unknown, depth: number, maxDepth: number): boolean {
+  if (typeof value !== 'object' || value === null) return true;
+  if (depth > maxDepth) return false;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) if (!shapeIsClean(value[i], depth + 1, maxDepth)) return false;
+    return true;
+  }
+  const record = value as Record<string, unknown>;
+  for (const key of Object.keys(record)) {
+    if (FORBIDDEN_KEYS.has(key) || !shapeIsClean(record[key], depth + 1, maxDepth)) return false;
+  }
+  return true;
+}
+
+/** Whether the fields' UTF-8 size exceeds `maxBytes`; counts bytes only when 3 bytes per code unit could. */
+function overLimit(fields: readonly string[], maxBytes: number): boolean {
+  let units = 0;
+  for (let i = 0; i < fields.length; i++) units += (fields[i] as string).length;
+  return units * 3 > maxBytes && encodedSize(fields) > maxBytes;
+}
+
+function missing(name: string): DecodeResult {
+  return fail('malformed_envelope', `missing field ${name}`, name);
 }
 
 function fail(reason: ReasonCode, message: string, path: string): DecodeResult {
