@@ -60,12 +60,13 @@ export function createPgSink(options: PgSinkOptions): BatchSink {
       const duplicates: AcceptedItem[] = [];
       if (pipeline.recordsInbox) {
         // The pipeline writes inbox rows and effects in one statement and reports which events were new.
-        const inbox: NonNullable<PipelineContext['inbox']> = { fresh: undefined };
+        const inbox: NonNullable<PipelineContext['inbox']> = { duplicates: undefined };
         await pipeline.apply(client, items, { ...context, inbox });
-        const { fresh } = inbox;
+        const seen = inbox.duplicates;
         // Never commit effects without knowing the inbox was written (a wrapper that dropped the request).
-        if (!fresh) throw new Error(`pipeline ${pipeline.name} did not record the inbox`);
-        for (const item of items) (fresh.has(item.envelope.id) ? applied : duplicates).push(item);
+        if (!seen) throw new Error(`pipeline ${pipeline.name} did not record the inbox`);
+        if (seen.size === 0) applied.push(...items);
+        else for (const item of items) (seen.has(item.envelope.id) ? duplicates : applied).push(item);
       } else {
         const fresh = await recordInInbox(client, context.group, context.stream, items);
         for (const item of items) (fresh.has(item.envelope.id) ? applied : duplicates).push(item);

@@ -55,10 +55,10 @@ export interface PipelineContext {
    * Present only when the sink asks a `recordsInbox` pipeline to record the inbox: `apply` then receives every
    * distinct event of the batch (not only new ones), inserts their inbox rows (keyed by group and event id,
    * in event-id order) in the sink's transaction, applies effects only for the events the inbox did not hold
-   * yet, and sets `fresh` to those events' ids. Absent: the sink has recorded the inbox and `apply` gets only
-   * new events.
+   * yet, and sets `duplicates` to the ids the inbox already held (usually none, so usually nothing comes
+   * back from Postgres). Absent: the sink has recorded the inbox and `apply` gets only new events.
    */
-  inbox?: { fresh: ReadonlySet<string> | undefined };
+  inbox?: { duplicates: ReadonlySet<string> | undefined };
 }
 
 /**

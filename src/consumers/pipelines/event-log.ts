@@ -10,7 +10,8 @@ import type { AcceptedItem, Pipeline, PipelineContext } from '../types.ts';
  * payload embedded as the entry's `data` text as read) unpacked by `json_to_recordset`: far fewer bytes and
  * far less client CPU than parallel arrays, whose elements node-postgres escapes one by one. When the sink
  * asks (`context.inbox`), the same statement records the inbox: a data-modifying CTE inserts the inbox rows
- * and only the rows it returned (events this group had not applied yet) go into `event_log`.
+ * and only the rows it returned (events this group had not applied yet) go into `event_log`; the statement
+ * returns the others' ids, the duplicates.
  */
 const ROWS = `json_to_recordset($ROWS::json)
   AS t(id text, entry text, type text, v int, key text, ts timestamptz, data json)`;
@@ -32,7 +33,8 @@ logged AS (
   ORDER BY t.id COLLATE "C"
   ON CONFLICT (event_id) DO NOTHING
 )
-SELECT event_id FROM fresh`;
+-- The events the inbox already held: usually none, so usually no rows travel back.
+SELECT t.id FROM t WHERE NOT EXISTS (SELECT FROM fresh WHERE fresh.event_id = t.id)`;
 
 const INSERT_EVENT_LOG = `
 INSERT INTO event_log (event_id, stream, entry_id, type, v, key, occurred_at, payload)
@@ -70,17 +72,15 @@ export function createEventLogPipeline(): Pipeline {
       const { inbox } = context;
       if (inbox) {
         if (items.length === 0) {
-          inbox.fresh = new Set();
+          inbox.duplicates = new Set();
           return;
         }
-        const { rows } = await tx.query<{ event_id: string }>(INBOX_AND_INSERT, [
+        const { rows } = await tx.query<{ id: string }>(INBOX_AND_INSERT, [
           context.group,
           context.stream,
           eventRowsJson(items),
         ]);
-        const fresh = new Set<string>();
-        for (const r of rows) fresh.add(r.event_id);
-        inbox.fresh = fresh;
+        inbox.duplicates = new Set(rows.map((r) => r.id));
         return;
       }
       if (items.length === 0) return;
