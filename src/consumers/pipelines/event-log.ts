@@ -75,16 +75,21 @@ export function createEventLogPipeline(): Pipeline {
           inbox.duplicates = new Set();
           return;
         }
-        const { rows } = await tx.query<{ id: string }>(INBOX_AND_INSERT, [
-          context.group,
-          context.stream,
-          eventRowsJson(items),
-        ]);
+        // Named: each connection parses and plans the statement once, not on every batch.
+        const { rows } = await tx.query<{ id: string }>({
+          name: 'streamsink-event-log-inbox',
+          text: INBOX_AND_INSERT,
+          values: [context.group, context.stream, eventRowsJson(items)],
+        });
         inbox.duplicates = new Set(rows.map((r) => r.id));
         return;
       }
       if (items.length === 0) return;
-      await tx.query(INSERT_EVENT_LOG, [context.stream, eventRowsJson(items)]);
+      await tx.query({
+        name: 'streamsink-event-log',
+        text: INSERT_EVENT_LOG,
+        values: [context.stream, eventRowsJson(items)],
+      });
     },
   };
 }
