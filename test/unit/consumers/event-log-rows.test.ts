@@ -1,0 +1,38 @@
+import { describe, expect, it } from 'vitest';
+import { eventRowsText } from '../../../src/consumers/pipelines/event-log.ts';
+import type { AcceptedItem } from '../../../src/consumers/types.ts';
+import { type Envelope, encodeEnvelope } from '../../../src/lib/envelope.ts';
+import { PoisonMessageError } from '../../../src/lib/errors.ts';
+
+function item(envelope: Envelope, dataText?: string): AcceptedItem {
+  const it: AcceptedItem = {
+    entry: { id: '7-1', fields: encodeEnvelope(envelope), deliveryCount: 1 },
+    envelope,
+  };
+  if (dataText !== undefined) it.dataText = dataText;
+  return it;
+}
+
+const base: Envelope = {
+  id: 'e1',
+  type: 't.x',
+  v: 2,
+  key: 'a "quoted"\\ key',
+  ts: '2026-11-21T10:00:00Z',
+  data: { n: 1 },
+};
+
+describe('eventRowsText', () => {
+  it('joins fields with U+0001 and rows with U+0002, payload text as read', () => {
+    const text = eventRowsText([item(base, '{ "n" : 1.0 }\n'), item({ ...base, id: 'e2' })]);
+    expect(text.split('\u0002').map((row) => row.split('\u0001'))).toEqual([
+      ['e1', '7-1', 't.x', '2', 'a "quoted"\\ key', '2026-11-21T10:00:00Z', '{ "n" : 1.0 }\n'],
+      ['e2', '7-1', 't.x', '2', 'a "quoted"\\ key', '2026-11-21T10:00:00Z', '{"n":1}'],
+    ]);
+  });
+
+  it('refuses, as poison, a field that holds a separator instead of shifting columns', () => {
+    expect(() => eventRowsText([item({ ...base, key: 'a\u0001b' })])).toThrow(PoisonMessageError);
+    expect(() => eventRowsText([item(base, '{"n":"\u0002"}')])).toThrow(PoisonMessageError);
+  });
+});
