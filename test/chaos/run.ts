@@ -10,6 +10,7 @@ import { createPool } from '../../src/lib/pg.ts';
 import { createRng, randomInt } from '../helpers/payments-model.ts';
 import { startOwnPostgres, startOwnRedis } from '../helpers/servers-own.ts';
 import { startTcpProxy } from '../helpers/tcp-proxy.ts';
+import { waitFor } from '../helpers/wait.ts';
 import { checkRun, readProgress } from './check.ts';
 import { createFaultChooser, injectFault } from './faults.ts';
 import { CHAOS_HELP, parseChaosOptions } from './options.ts';
@@ -145,8 +146,18 @@ async function main(): Promise<number> {
     let orphanedEntries = 0;
     const faultsEnd = t0 + options.durationS * 1000;
     let lastFaultEnd = Date.now();
-    // Let the workers start before the first fault.
-    await new Promise((r) => setTimeout(r, 3000));
+    // No fault before every worker has joined the group (it shows in XINFO CONSUMERS after its first read).
+    await waitFor(
+      async () => {
+        const joined = ((await redis.xinfo('CONSUMERS', keys.stream, GROUP)) as string[][]).map((c) => c[1]);
+        return pool.live().every((w) => joined.includes(w.consumer));
+      },
+      {
+        timeoutMs: 60_000,
+        intervalMs: 100,
+        describe: () => `live workers: ${pool.live().map((w) => w.consumer)}`,
+      },
+    );
     while (Date.now() < faultsEnd && publishError === undefined) {
       await new Promise((r) => setTimeout(r, randomInt(rng, options.faultGapMs[0], options.faultGapMs[1])));
       const kind = chooseFault();

@@ -138,17 +138,35 @@ describe('reclaim', () => {
     const x = await bench({ STREAMSINK_CLAIM_IDLE_MS: '1000', STREAMSINK_MAX_DELIVERIES: '1' });
     const events = generatePaymentEvents({ count: 50, seed: 68, accounts: 5, prefix: 'lease' });
     await x.publish(events);
+    // The slow sink holds its batch until the test opens the gate: a Postgres that takes as long as we say.
+    let openGate = () => {};
+    const gate = new Promise<void>((resolve) => {
+      openGate = resolve;
+    });
     const slow = await x.startWorker({
       consumer: 'slow',
       wrapSink: (sink) => ({
         async write(items) {
-          await new Promise((r) => setTimeout(r, 4000)); // four times the claim idle time
+          await gate;
           return await sink.write(items);
         },
       }),
     });
     await waitFor(async () => (await x.pendingOf('slow')) === 50);
     const idle = await x.startWorker({ consumer: 'idle' });
+    // Hold the batch for four claim-idle periods while the idle worker runs its reclaim rounds; the entries
+    // must stay with the slow worker all along.
+    const heldFrom = Date.now();
+    let leastHeld = 50;
+    await waitFor(
+      async () => {
+        leastHeld = Math.min(leastHeld, await x.pendingOf('slow'));
+        return Date.now() - heldFrom >= 4 * 1000;
+      },
+      { timeoutMs: 20_000, intervalMs: 100 },
+    );
+    expect(leastHeld).toBe(50);
+    openGate();
     await waitFor(async () => (await x.pendingCount()) === 0, { timeoutMs: 20_000 });
     await Promise.all([slow.close(), idle.close()]);
     expect(await counter(idle.metrics.claimed)).toBe(0);
