@@ -152,8 +152,7 @@ export function createBatchProcessor(deps: BatchProcessorDeps): BatchProcessor {
         }
         const item: AcceptedItem = { entry, envelope: accepted.envelope };
         // The payload text as read parsed to exactly this data: a pipeline may store it, not re-stringify it.
-        if (accepted.envelope.data === decoded.envelope.data)
-          item.dataText = fieldValue(entry.fields, 'data');
+        if (accepted.envelope.data === decoded.envelope.data) item.dataText = decoded.dataText;
         items.push(item);
       }
 

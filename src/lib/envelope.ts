@@ -47,7 +47,8 @@ export interface DecodeLimits {
 export const DEFAULT_DECODE_LIMITS: DecodeLimits = { maxBytes: 1024 * 1024, maxDepth: 32 };
 
 export type DecodeResult =
-  | { ok: true; envelope: Envelope }
+  /** `dataText` is the `data` field exactly as read, which parsed to `envelope.data`. */
+  | { ok: true; envelope: Envelope; dataText: string }
   | { ok: false; reason: ReasonCode; message: string; issues: FieldIssue[] };
 
 /** Field list of an envelope, in wire order, ready for XADD. */
@@ -209,7 +210,7 @@ export function decodeEntry(
     data: data as Record<string, unknown>,
   };
   if (candidate.traceparent !== undefined) envelope.traceparent = candidate.traceparent;
-  return { ok: true, envelope };
+  return { ok: true, envelope, dataText };
 }
 
 /** Walk a parsed payload once: refuse forbidden keys and nesting deeper than `maxDepth`. */

@@ -61,9 +61,17 @@ describe('envelope encoding', () => {
   });
 
   it('round-trips through decodeEntry, with and without traceparent', () => {
-    expect(decodeEntry(encodeEnvelope(envelope))).toEqual({ ok: true, envelope });
+    expect(decodeEntry(encodeEnvelope(envelope))).toEqual({
+      ok: true,
+      envelope,
+      dataText: JSON.stringify(envelope.data),
+    });
     const traced = { ...envelope, traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' };
-    expect(decodeEntry(encodeEnvelope(traced))).toEqual({ ok: true, envelope: traced });
+    expect(decodeEntry(encodeEnvelope(traced))).toEqual({
+      ok: true,
+      envelope: traced,
+      dataText: JSON.stringify(traced.data),
+    });
   });
 
   it('measures size in UTF-8 bytes of names and values', () => {

@@ -39,7 +39,11 @@ describe('prepareEvent', () => {
       ts: '2026-11-21T10:00:00.000Z',
       data: { amountMinor: 5, currency: 'EUR' },
     });
-    expect(decodeEntry(r.fields)).toEqual({ ok: true, envelope: r.envelope });
+    expect(decodeEntry(r.fields)).toEqual({
+      ok: true,
+      envelope: r.envelope,
+      dataText: JSON.stringify(r.envelope.data),
+    });
     expect(r.size).toBe(Buffer.byteLength(r.fields.join('')));
   });
 
