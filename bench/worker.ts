@@ -124,7 +124,7 @@ async function preload(key: string, group: string): Promise<void> {
 
 const INSERT_ONE = `
 INSERT INTO event_log (event_id, stream, entry_id, type, v, key, occurred_at, payload)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (event_id) DO NOTHING`;
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (stream, event_id) DO NOTHING`;
 
 function insertParams(e: Envelope, stream: string, entryId: string): unknown[] {
   return [e.id, stream, entryId, e.type, e.v, e.key, e.ts, JSON.stringify(e.data)];

@@ -1,58 +1,168 @@
-import type { Queryable } from '../lib/pg.ts';
+import { TransientError } from '../lib/errors.ts';
+import type { Pool, Queryable } from '../lib/pg.ts';
+import { contentHash } from './content-hash.ts';
 import type { AcceptedItem } from './types.ts';
 
 /**
- * The inbox (`streamsink_processed`): which events a consumer group has already applied. Rows are written in
- * the same transaction as the effects, so "recorded" and "applied" can never disagree.
+ * The inbox (`streamsink_inbox`): which events a pipeline has already applied, and with what content. Rows are
+ * written in the same transaction as the effects, so "recorded" and "applied" can never disagree.
+ *
+ * Identity (docs/postgres.md#identity): an inbox row is keyed by (pipeline, event id). Dedupe state belongs to
+ * the pipeline, whatever consumer group or stream delivered the event: two pipelines never share it, and one
+ * pipeline sees an event id once however many streams or groups carry it. A second delivery of an id is a
+ * duplicate only when its content hash (content-hash.ts) matches the recorded one; different content under an
+ * applied id is an `id_conflict`, dead-lettered, never silently dropped.
  */
 
-/**
- * Split a batch into the first occurrence of each event id and the repeats (a producer retry that reached
- * the stream twice, or the same entry read twice). Pure; keeps order.
- */
-export function splitRepeats(items: readonly AcceptedItem[]): {
+/** The content hash of an item, computed once and kept on it. */
+export function itemHash(item: AcceptedItem): string {
+  item.contentHash ??= contentHash(item.envelope);
+  return item.contentHash;
+}
+
+export interface Repeats {
+  /** The first occurrence of each event id, in batch order. */
   unique: AcceptedItem[];
+  /** Later occurrences with the same content: duplicates of the first. */
   repeats: AcceptedItem[];
-} {
-  const seen = new Set<string>();
-  const unique: AcceptedItem[] = [];
-  const repeats: AcceptedItem[] = [];
+  /** Later occurrences with different content: id conflicts. */
+  conflicts: AcceptedItem[];
+}
+
+/**
+ * Split a batch into the first occurrence of each event id, its same-content repeats (a producer retry that
+ * reached the stream twice, or the same entry read twice) and its different-content repeats. Pure; keeps order.
+ * Content is hashed only for ids that repeat, so the usual batch hashes nothing here.
+ */
+export function splitRepeats(items: readonly AcceptedItem[]): Repeats {
+  const first = new Map<string, AcceptedItem>();
+  const out: Repeats = { unique: [], repeats: [], conflicts: [] };
   for (const item of items) {
-    if (seen.has(item.envelope.id)) repeats.push(item);
-    else {
-      seen.add(item.envelope.id);
-      unique.push(item);
-    }
+    const seen = first.get(item.envelope.id);
+    if (!seen) {
+      first.set(item.envelope.id, item);
+      out.unique.push(item);
+    } else if (itemHash(seen) === itemHash(item)) out.repeats.push(item);
+    else out.conflicts.push(item);
   }
-  return { unique, repeats };
+  return out;
 }
 
 // Rows go in event-id order so two transactions holding overlapping ids (a reclaimed batch racing its first
 // delivery) wait on each other in the same order instead of deadlocking.
 const RECORD = `
-INSERT INTO streamsink_processed (consumer_group, event_id, stream, entry_id, event_type)
-SELECT $1, t.event_id, $2, t.entry_id, t.event_type
-FROM unnest($3::text[], $4::text[], $5::text[]) AS t(event_id, entry_id, event_type)
+INSERT INTO streamsink_inbox (pipeline, event_id, content_hash, stream, entry_id, event_type)
+SELECT $1, t.event_id, decode(t.content_hash, 'hex'), $2, t.entry_id, t.event_type
+FROM unnest($3::text[], $4::text[], $5::text[], $6::text[]) AS t(event_id, entry_id, event_type, content_hash)
 ORDER BY t.event_id COLLATE "C"
-ON CONFLICT (consumer_group, event_id) DO NOTHING
+ON CONFLICT (pipeline, event_id) DO NOTHING
 RETURNING event_id`;
 
-/**
- * Record `items` (distinct event ids) as processed by `group`; returns the ids that were not there yet, i.e.
- * the events whose effects this transaction must apply.
- */
+// A separate statement, so under READ COMMITTED it sees rows that a concurrent transaction committed while the
+// INSERT above waited on them (the INSERT's own snapshot predates them).
+const RECORDED = `
+SELECT event_id, encode(content_hash, 'hex') AS content_hash
+FROM streamsink_inbox WHERE pipeline = $1 AND event_id = ANY($2::text[])`;
+
+export interface InboxVerdict {
+  /** New for this pipeline: recorded now; apply their effects in this transaction. */
+  fresh: AcceptedItem[];
+  /** Already applied with the same content (or recorded before content was kept): acknowledge only. */
+  duplicates: AcceptedItem[];
+  /** Already applied with different content: dead-letter as `id_conflict`. */
+  conflicts: AcceptedItem[];
+}
+
+/** Record `items` (distinct event ids) as applied by `pipeline`, and sort them by what the inbox held. */
 export async function recordInInbox(
   tx: Queryable,
-  group: string,
+  pipeline: string,
   stream: string,
   items: readonly AcceptedItem[],
-): Promise<Set<string>> {
+): Promise<InboxVerdict> {
   const { rows } = await tx.query<{ event_id: string }>(RECORD, [
-    group,
+    pipeline,
     stream,
     items.map((i) => i.envelope.id),
     items.map((i) => i.entry.id),
     items.map((i) => i.envelope.type),
+    items.map(itemHash),
   ]);
-  return new Set(rows.map((r) => r.event_id));
+  const verdict: InboxVerdict = { fresh: [], duplicates: [], conflicts: [] };
+  if (rows.length === items.length) {
+    verdict.fresh.push(...items);
+    return verdict;
+  }
+  const fresh = new Set(rows.map((r) => r.event_id));
+  const held = items.filter((i) => !fresh.has(i.envelope.id));
+  const recorded = await tx.query<{ event_id: string; content_hash: string | null }>(RECORDED, [
+    pipeline,
+    held.map((i) => i.envelope.id),
+  ]);
+  const hashes = new Map(recorded.rows.map((r) => [r.event_id, r.content_hash]));
+  for (const item of items) {
+    if (fresh.has(item.envelope.id)) {
+      verdict.fresh.push(item);
+      continue;
+    }
+    const hash = hashes.get(item.envelope.id);
+    // Gone between the two statements: only an inbox prune racing this batch can do that. Retry the batch.
+    if (hash === undefined) throw new TransientError(`inbox row for ${item.envelope.id} vanished; retrying`);
+    if (hash === null || hash === itemHash(item)) verdict.duplicates.push(item);
+    else verdict.conflicts.push(item);
+  }
+  return verdict;
+}
+
+/**
+ * Take over the rows a consumer group recorded in the schema-1 inbox (`streamsink_processed_v1`, keyed by
+ * group) for this stream, as this pipeline's (their content is unknown: recorded with no hash, they count as
+ * duplicates). Runs once per (group, stream), at worker start, before anything is read; concurrent starts
+ * serialise on a transaction-level advisory lock and the second finds the adoption recorded. Returns the
+ * number of rows adopted by this call.
+ */
+export async function adoptLegacyInbox(
+  pool: Pool,
+  target: { pipeline: string; group: string; stream: string },
+): Promise<number> {
+  const params = [target.group, target.stream];
+  const db = await pool.connect();
+  let broken: Error | undefined;
+  try {
+    await db.query('BEGIN');
+    await db.query(
+      `SELECT pg_advisory_xact_lock(hashtextextended('streamsink:adopt:' || $1 || ':' || $2, 0))`,
+      params,
+    );
+    const done = await db.query(
+      'SELECT 1 FROM streamsink_inbox_adoptions WHERE consumer_group = $1 AND stream = $2',
+      params,
+    );
+    if (done.rows.length > 0) {
+      await db.query('COMMIT');
+      return 0;
+    }
+    const adopted = await db.query(
+      `INSERT INTO streamsink_inbox (pipeline, event_id, content_hash, stream, entry_id, event_type, processed_at)
+       SELECT $3, event_id, NULL, stream, entry_id, event_type, processed_at
+       FROM streamsink_processed_v1 WHERE consumer_group = $1 AND stream = $2
+       ON CONFLICT (pipeline, event_id) DO NOTHING`,
+      [...params, target.pipeline],
+    );
+    const n = adopted.rowCount ?? 0;
+    await db.query(
+      `INSERT INTO streamsink_inbox_adoptions (consumer_group, stream, pipeline, adopted_rows)
+       VALUES ($1, $2, $3, $4)`,
+      [...params, target.pipeline, n],
+    );
+    await db.query('COMMIT');
+    return n;
+  } catch (error) {
+    await db.query('ROLLBACK').catch((rollbackError: Error) => {
+      broken = rollbackError;
+    });
+    throw error;
+  } finally {
+    db.release(broken);
+  }
 }

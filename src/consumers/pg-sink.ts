@@ -2,7 +2,7 @@ import { describeError, PoisonMessageError, StreamsinkError, TransientError } fr
 import type { WorkerMetrics } from '../lib/metrics.ts';
 import type { Pool, PoolClient } from '../lib/pg.ts';
 import { classifyPgError, type PgErrorClass } from '../lib/pg-errors.ts';
-import { recordInInbox, splitRepeats } from './inbox.ts';
+import { adoptLegacyInbox, recordInInbox, splitRepeats } from './inbox.ts';
 import type { AcceptedItem, BatchSink, Pipeline, PipelineContext, SinkResult } from './types.ts';
 
 /**
@@ -30,7 +30,12 @@ export interface PgSinkOptions {
 
 const MAX_ERROR_MESSAGE = 300;
 
-type Committed = Pick<SinkResult, 'applied' | 'duplicates'>;
+interface Committed {
+  applied: AcceptedItem[];
+  duplicates: AcceptedItem[];
+  /** Ids the inbox holds with other content: nothing of theirs was applied. */
+  conflicts: AcceptedItem[];
+}
 
 export function createPgSink(options: PgSinkOptions): BatchSink {
   const { pool, pipeline, logger, metrics } = options;
@@ -56,26 +61,20 @@ export function createPgSink(options: PgSinkOptions): BatchSink {
     client.on('error', onError);
     try {
       await client.query('BEGIN');
-      const applied: AcceptedItem[] = [];
-      const duplicates: AcceptedItem[] = [];
-      if (pipeline.recordsInbox) {
-        // The pipeline writes inbox rows and effects in one statement and reports which events were new.
-        const inbox: NonNullable<PipelineContext['inbox']> = { duplicates: undefined };
-        await pipeline.apply(client, items, { ...context, inbox });
-        const seen = inbox.duplicates;
-        // Never commit effects without knowing the inbox was written (a wrapper that dropped the request).
-        if (!seen) throw new Error(`pipeline ${pipeline.name} did not record the inbox`);
-        if (seen.size === 0) applied.push(...items);
-        else for (const item of items) (seen.has(item.envelope.id) ? duplicates : applied).push(item);
+      let committed: Committed;
+      if (pipeline.idempotent) {
+        // Effects keyed by the event itself: applying a redelivery again changes nothing, no inbox needed.
+        await pipeline.apply(client, items, context);
+        committed = { applied: [...items], duplicates: [], conflicts: [] };
       } else {
-        const fresh = await recordInInbox(client, context.group, context.stream, items);
-        for (const item of items) (fresh.has(item.envelope.id) ? applied : duplicates).push(item);
-        await pipeline.apply(client, applied, context);
+        const verdict = await recordInInbox(client, pipeline.name, context.stream, items);
+        if (verdict.fresh.length > 0) await pipeline.apply(client, verdict.fresh, context);
+        committed = { applied: verdict.fresh, duplicates: verdict.duplicates, conflicts: verdict.conflicts };
       }
       // A failed COMMIT (connection lost) leaves the outcome unknown; it is classified transient and the
       // retry is safe either way: committed events come back as duplicates.
       await client.query('COMMIT');
-      return { applied, duplicates };
+      return committed;
     } catch (error) {
       try {
         await client.query('ROLLBACK');
@@ -107,6 +106,7 @@ export function createPgSink(options: PgSinkOptions): BatchSink {
       const done = await commit(items);
       result.applied.push(...done.applied);
       result.duplicates.push(...done.duplicates);
+      for (const item of done.conflicts) conflict(item, result, 'the inbox holds it with other content');
       return;
     } catch (error) {
       if (error instanceof TransientError) throw error;
@@ -138,6 +138,25 @@ export function createPgSink(options: PgSinkOptions): BatchSink {
     await writeIsolating(items.slice(mid), result, false);
   }
 
+  function conflict(item: AcceptedItem, result: SinkResult, why: string): void {
+    const error = new PoisonMessageError(
+      'id_conflict',
+      `id_conflict: event id ${item.envelope.id} was already applied by pipeline ${pipeline.name} with other content (${why}); this delivery was not applied`,
+    );
+    result.poison.push({ item, error });
+    logger?.warn(
+      {
+        stream: context.stream,
+        group: context.group,
+        entryId: item.entry.id,
+        eventId: item.envelope.id,
+        eventType: item.envelope.type,
+        reason: 'id_conflict',
+      },
+      'same event id with different content: dead-lettering this delivery',
+    );
+  }
+
   function isolate(item: AcceptedItem, error: unknown, cls: PgErrorClass | 'poison', result: SinkResult) {
     const where = {
       stream: context.stream,
@@ -164,10 +183,26 @@ export function createPgSink(options: PgSinkOptions): BatchSink {
   }
 
   return {
+    async prepare() {
+      // Rows this group recorded under schema 1 become this pipeline's (once; see inbox.ts).
+      if (pipeline.idempotent) return;
+      const adopted = await adoptLegacyInbox(pool, {
+        pipeline: pipeline.name,
+        group: context.group,
+        stream: context.stream,
+      });
+      if (adopted > 0)
+        logger?.warn(
+          { stream: context.stream, group: context.group, pipeline: pipeline.name, adopted },
+          'adopted schema-1 inbox rows of this group and stream for this pipeline',
+        );
+    },
     async write(items) {
       const result: SinkResult = { applied: [], duplicates: [], poison: [], failed: [] };
-      const { unique, repeats } = splitRepeats(items);
+      const { unique, repeats, conflicts } = splitRepeats(items);
       result.duplicates.push(...repeats);
+      for (const item of conflicts)
+        conflict(item, result, 'an earlier entry of this batch has other content');
       if (unique.length > 0) await writeIsolating(unique, result, true);
       return result;
     },

@@ -27,38 +27,42 @@ export interface AcceptedItem {
    * processor; absent for items built otherwise). Lets a pipeline store the payload without JSON.stringify.
    */
   dataText?: string;
+  /** SHA-256 of the event's canonical content, once computed (inbox.ts itemHash). */
+  contentHash?: string;
 }
 
 export type AcceptResult = { ok: true; envelope: Envelope } | { ok: false; error: PoisonMessageError };
 
 /**
  * A pipeline: the event schemas it accepts and a set-based writer of their effects.
- * `accept` is pure; `apply` runs inside the sink's transaction and receives only events not yet in the inbox.
+ * `accept` is pure; `apply` runs inside the sink's transaction.
+ *
+ * Its `name` is its identity for deduplication (docs/postgres.md#identity): the inbox is keyed by (pipeline
+ * name, event id), so renaming a pipeline starts its dedupe state afresh.
  */
 export interface Pipeline {
   readonly name: string;
   readonly version: number;
   readonly registry: EventRegistry | undefined;
   /**
-   * Optional: true when `apply` can record the inbox itself (one statement for inbox rows and effects, fewer
-   * round trips and bytes). The sink then passes `context.inbox`; see {@link PipelineContext.inbox}.
+   * True when applying an event twice changes nothing by construction (an upsert keyed by the event's identity,
+   * like event-log's archive keyed by stream and event id). The sink then writes no inbox row and `apply`
+   * receives every distinct event of the batch, including redeliveries of events already applied. Only safe
+   * when every effect is keyed by the event itself: a running total is not.
    */
-  readonly recordsInbox?: boolean;
+  readonly idempotent?: boolean;
   accept(envelope: Envelope): AcceptResult;
+  /**
+   * Apply `items` (distinct event ids, in stream order) inside the sink's transaction. Without `idempotent`,
+   * the inbox already holds exactly these events as new. Throw {@link PoisonMessageError} (or let Postgres raise
+   * a class 22/23 error) for an event that can never apply: the sink bisects the batch to isolate it.
+   */
   apply(tx: Queryable, items: readonly AcceptedItem[], context: PipelineContext): Promise<void>;
 }
 
 export interface PipelineContext {
   stream: string;
   group: string;
-  /**
-   * Present only when the sink asks a `recordsInbox` pipeline to record the inbox: `apply` then receives every
-   * distinct event of the batch (not only new ones), inserts their inbox rows (keyed by group and event id,
-   * in event-id order) in the sink's transaction, applies effects only for the events the inbox did not hold
-   * yet, and sets `duplicates` to the ids the inbox already held (usually none, so usually nothing comes
-   * back from Postgres). Absent: the sink has recorded the inbox and `apply` gets only new events.
-   */
-  inbox?: { duplicates: ReadonlySet<string> | undefined };
 }
 
 /**
@@ -76,6 +80,8 @@ export interface SinkResult {
 }
 
 export interface BatchSink {
+  /** Once, before the worker reads anything (e.g. adopt schema-1 inbox rows). */
+  prepare?(): Promise<void>;
   write(items: readonly AcceptedItem[]): Promise<SinkResult>;
 }
 

@@ -197,6 +197,8 @@ export function createWorker(options: CreateWorkerOptions): Worker {
       metrics?.inFlightLimit.set(labels, config.maxInFlight);
       metrics?.inFlight.set(labels, 0);
       await ensureGroup();
+      // Before the first read: e.g. the sink adopts the group's schema-1 inbox rows (inbox.ts).
+      await options.sink.prepare?.();
       log.info(
         { maxInFlight: config.maxInFlight, batchSize: config.batchSize, concurrency: config.concurrency },
         'worker started',

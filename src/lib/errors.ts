@@ -30,6 +30,7 @@ export const REASON_CODES = [
   'schema_violation',
   'unsupported_currency',
   'data_error',
+  'id_conflict',
   'max_deliveries_exceeded',
 ] as const;
 

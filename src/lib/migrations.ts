@@ -9,7 +9,9 @@ import type { Pool, Queryable } from './pg.ts';
  * the current schema, so many pods starting at once (or `streamsink migrate` next to `STREAMSINK_AUTO_MIGRATE`)
  * apply each migration exactly once, while installations in different schemas never wait for each other.
  *
- * Migrations only ever add: a released version is never edited, a change is a new file.
+ * A released migration is never edited; a change is a new file. Most only add; the few that change what an
+ * older worker relies on (version 2 moved the inbox) say in their header how they stay safe while older
+ * workers run: those fail with a systemic error, roll back and retry until replaced, never acking anything.
  */
 export interface MigrationSpec {
   version: number;
@@ -20,6 +22,7 @@ export interface MigrationSpec {
 
 export const MIGRATIONS: readonly MigrationSpec[] = [
   { version: 1, name: 'initial', file: '0001-initial.sql' },
+  { version: 2, name: 'inbox-per-pipeline', file: '0002-inbox-per-pipeline.sql' },
 ];
 
 /** The schema version this build needs; the worker refuses to start below it. */
@@ -52,8 +55,18 @@ function loadSql(spec: MigrationSpec): string {
   return readFileSync(new URL(`./migrations/${spec.file}`, import.meta.url), 'utf8');
 }
 
+export interface MigrateOptions {
+  /** Stop after this version (a staged upgrade, or a test that needs an old schema). Default: the latest. */
+  toVersion?: number;
+}
+
 /** Apply every migration not yet applied. Safe to call concurrently from many processes. */
-export async function migrate(pool: Pool, logger?: MigrateLogger): Promise<MigrateResult> {
+export async function migrate(
+  pool: Pool,
+  logger?: MigrateLogger,
+  options: MigrateOptions = {},
+): Promise<MigrateResult> {
+  const toVersion = options.toVersion ?? REQUIRED_SCHEMA_VERSION;
   const client = await pool.connect();
   let broken: Error | undefined;
   let locked: string | undefined;
@@ -83,7 +96,7 @@ export async function migrate(pool: Pool, logger?: MigrateLogger): Promise<Migra
     const have = new Set(done.rows.map((r) => r.version));
     const applied: MigrateResult['applied'] = [];
     for (const spec of MIGRATIONS) {
-      if (have.has(spec.version)) continue;
+      if (have.has(spec.version) || spec.version > toVersion) continue;
       const sql = loadSql(spec);
       await client.query('BEGIN');
       try {
@@ -139,8 +152,9 @@ export async function currentSchemaVersion(db: Queryable): Promise<number> {
 }
 
 /**
- * Throw {@link SchemaBehindError} when the database is older than this build. A newer schema is accepted:
- * migrations only add, so an older worker keeps running during a rolling upgrade.
+ * Throw {@link SchemaBehindError} when the database is older than this build. A newer schema is accepted, so a
+ * rolling upgrade can migrate first; an older worker either keeps working (additive migrations) or stalls
+ * safely on a systemic error until replaced (see the migration's header).
  */
 export async function assertSchemaCurrent(db: Queryable): Promise<number> {
   const version = await currentSchemaVersion(db);

@@ -92,9 +92,8 @@ export async function checkRun(options: {
   let inbox: Set<string>;
   let state: StateDiff;
   try {
-    const rows = await db.query('SELECT event_id FROM streamsink_processed WHERE consumer_group = $1', [
-      group,
-    ]);
+    // The chaos run drives the payments pipeline; its inbox rows are keyed by pipeline (docs/postgres.md#identity).
+    const rows = await db.query('SELECT event_id FROM streamsink_inbox WHERE pipeline = $1', ['payments']);
     inbox = new Set(rows.rows.map((r) => r.event_id as string));
     state = diffState(expectedState(plan.good), await readState(db, plan.prefix));
   } finally {

@@ -85,13 +85,13 @@ async function main(): Promise<void> {
         try {
           await waitFor(
             async () => {
-              const { rows } = await db.query('SELECT count(*)::int AS n FROM streamsink_processed');
+              const { rows } = await db.query('SELECT count(*)::int AS n FROM streamsink_inbox');
               return rows[0].n >= GOOD && (await redis.xlen(keys.deadLetter)) >= bad.length;
             },
             { timeoutMs: 300_000, intervalMs: 200 },
           );
           const { rows } = await db.query(
-            'SELECT extract(epoch FROM max(processed_at) - min(processed_at))::float8 AS s FROM streamsink_processed',
+            'SELECT extract(epoch FROM max(processed_at) - min(processed_at))::float8 AS s FROM streamsink_inbox',
           );
           const seconds = Math.max(0.001, rows[0].s as number);
           results.push({

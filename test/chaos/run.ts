@@ -200,8 +200,7 @@ async function main(): Promise<number> {
     let lastProgress = '';
     for (;;) {
       const progress = await readProgress(redis, keys, GROUP);
-      const inbox = (await db.query('SELECT count(*)::int AS n FROM streamsink_processed')).rows[0]
-        .n as number;
+      const inbox = (await db.query('SELECT count(*)::int AS n FROM streamsink_inbox')).rows[0].n as number;
       lastProgress = `${JSON.stringify(progress)}, inbox ${inbox} of ${plan.good.length}`;
       if (
         progress.caughtUp &&

@@ -172,7 +172,7 @@ describe('bad-input corpus', () => {
             redis.xlen(keys.deadLetter),
             redis.xpending(keys.stream, group) as Promise<[number, ...unknown[]]>,
           ]);
-          const applied = await db.query('SELECT count(*)::int AS n FROM streamsink_processed');
+          const applied = await db.query('SELECT count(*)::int AS n FROM streamsink_inbox');
           return dlqLen >= expectedBad.size && applied.rows[0].n >= GOOD && pending[0] === 0;
         },
         {
@@ -181,7 +181,7 @@ describe('bad-input corpus', () => {
           describe: async () =>
             `dlq=${await redis.xlen(keys.deadLetter)} of ${expectedBad.size}, pending=${JSON.stringify(
               await redis.xpending(keys.stream, group),
-            )}, applied=${(await db.query('SELECT count(*)::int AS n FROM streamsink_processed')).rows[0].n}`,
+            )}, applied=${(await db.query('SELECT count(*)::int AS n FROM streamsink_inbox')).rows[0].n}`,
         },
       );
       const seconds = (performance.now() - started) / 1000;
@@ -223,7 +223,7 @@ describe('bad-input corpus', () => {
       // Good events: the tables equal the independent model, exactly.
       const diff = diffState(expectedState(good), await readState(db));
       expect(diff.examples).toEqual([]);
-      const inbox = await db.query('SELECT count(*)::int AS n FROM streamsink_processed');
+      const inbox = await db.query('SELECT count(*)::int AS n FROM streamsink_inbox');
       expect(inbox.rows[0].n).toBe(GOOD);
     } finally {
       await db.end();

@@ -23,7 +23,7 @@ const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 const WITH_JPY = { STREAMSINK_PAYMENTS_CURRENCIES: 'EUR,USD,GBP,JPY' };
 
 async function processedCount(bench: WorkerBench): Promise<number> {
-  const { rows } = await bench.db.query('SELECT count(*)::int AS n FROM streamsink_processed');
+  const { rows } = await bench.db.query('SELECT count(*)::int AS n FROM streamsink_inbox');
   return rows[0].n;
 }
 

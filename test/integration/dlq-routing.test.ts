@@ -25,7 +25,7 @@ const KILLER = fileURLToPath(new URL('../fixtures/killer-worker.ts', import.meta
 const MAX_DELIVERIES = 3;
 
 async function processedCount(bench: WorkerBench): Promise<number> {
-  const { rows } = await bench.db.query('SELECT count(*)::int AS n FROM streamsink_processed');
+  const { rows } = await bench.db.query('SELECT count(*)::int AS n FROM streamsink_inbox');
   return rows[0].n;
 }
 

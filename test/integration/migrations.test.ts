@@ -61,7 +61,9 @@ describe('migrations', () => {
       'account_balances',
       'event_log',
       'payments',
-      'streamsink_processed',
+      'streamsink_inbox',
+      'streamsink_inbox_adoptions',
+      'streamsink_processed_v1',
       'streamsink_schema_migrations',
     ]);
   });

@@ -102,7 +102,7 @@ describe('backpressure', () => {
       locked = false;
       await waitFor(
         async () => {
-          const { rows } = await bench.db.query('SELECT count(*)::int AS n FROM streamsink_processed');
+          const { rows } = await bench.db.query('SELECT count(*)::int AS n FROM streamsink_inbox');
           return rows[0].n > 10 * MAX_IN_FLIGHT;
         },
         { timeoutMs: 30_000 },
@@ -113,7 +113,7 @@ describe('backpressure', () => {
       // Nothing was dead-lettered or delivered twice along the way.
       expect(await bench.redis.xlen(bench.keys.deadLetter)).toBe(0);
       const { rows } = await bench.db.query(
-        'SELECT count(*)::int AS n, count(DISTINCT event_id)::int AS d FROM streamsink_processed',
+        'SELECT count(*)::int AS n, count(DISTINCT event_id)::int AS d FROM streamsink_inbox',
       );
       expect(rows[0].n).toBe(rows[0].d);
     } finally {

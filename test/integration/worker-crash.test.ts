@@ -11,7 +11,7 @@ import { waitFor } from '../helpers/wait.ts';
 import { createWorkerBench, type WorkerBench } from '../helpers/worker-harness.ts';
 
 async function processedCount(bench: WorkerBench): Promise<number> {
-  const { rows } = await bench.db.query('SELECT count(*)::int AS n FROM streamsink_processed');
+  const { rows } = await bench.db.query('SELECT count(*)::int AS n FROM streamsink_inbox');
   return rows[0].n;
 }
 

@@ -41,7 +41,7 @@ describe('Postgres outage', () => {
   });
 
   async function processed(): Promise<number> {
-    const { rows } = await bench.db.query('SELECT count(*)::int AS n FROM streamsink_processed');
+    const { rows } = await bench.db.query('SELECT count(*)::int AS n FROM streamsink_inbox');
     return rows[0].n;
   }
 

@@ -32,7 +32,7 @@ describe('workers racing on the same accounts', () => {
     ]);
     await waitFor(
       async () => {
-        const { rows } = await bench.db.query('SELECT count(*)::int AS n FROM streamsink_processed');
+        const { rows } = await bench.db.query('SELECT count(*)::int AS n FROM streamsink_inbox');
         return rows[0].n === events.length && (await bench.pendingCount()) === 0;
       },
       { timeoutMs: 60_000 },

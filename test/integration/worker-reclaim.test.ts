@@ -10,7 +10,7 @@ const outcome = async (w: InProcessWorker, name: string) =>
   (await w.metrics.messages.get()).values.find((v) => v.labels.outcome === name)?.value ?? 0;
 
 async function processedIds(bench: WorkerBench): Promise<Set<string>> {
-  const { rows } = await bench.db.query('SELECT event_id FROM streamsink_processed');
+  const { rows } = await bench.db.query('SELECT event_id FROM streamsink_inbox');
   return new Set(rows.map((r) => r.event_id as string));
 }
 

@@ -13,7 +13,7 @@ import { createWorkerBench, type WorkerBench } from '../helpers/worker-harness.t
 const SHUTDOWN_TIMEOUT_MS = 10_000;
 
 async function processedCount(bench: WorkerBench): Promise<number> {
-  const { rows } = await bench.db.query('SELECT count(*)::int AS n FROM streamsink_processed');
+  const { rows } = await bench.db.query('SELECT count(*)::int AS n FROM streamsink_inbox');
   return rows[0].n;
 }
 
@@ -140,10 +140,9 @@ describe('graceful shutdown', () => {
     child.child.kill('SIGTERM');
     expect((await child.exited).code).toBe(0);
     expect(await bench.redis.exists('streamsink:{not-this-one}')).toBe(0);
-    const { rows } = await bench.db.query(
-      'SELECT event_id FROM streamsink_processed WHERE event_id = ANY($1)',
-      [events.map((e) => e.id)],
-    );
+    const { rows } = await bench.db.query('SELECT event_id FROM streamsink_inbox WHERE event_id = ANY($1)', [
+      events.map((e) => e.id),
+    ]);
     const done = new Set(rows.map((r) => r.event_id));
     expect(events.slice(0, 100).filter((e) => done.has(e.id))).toEqual([]);
     expect(events.slice(100).every((e) => done.has(e.id))).toBe(true);

@@ -1,57 +1,50 @@
-import { PoisonMessageError } from '../../lib/errors.ts';
+import { PoisonMessageError, TransientError } from '../../lib/errors.ts';
 import type { Queryable } from '../../lib/pg.ts';
 import type { AcceptedItem, Pipeline, PipelineContext } from '../types.ts';
 
 /**
- * The event-log pipeline: every well-formed event of the stream archived once in `event_log`, keyed by event
- * id. One set-based statement per batch; a payload Postgres cannot store (jsonb refuses `\u0000`, 22P05) fails
- * with a class-22 error, and the sink isolates that one event as poison.
+ * The event-log pipeline: every well-formed event of every stream archived once in `event_log`, keyed by
+ * (stream, event id), so two streams' events with one id are both kept. Its effect is keyed by the event
+ * itself, so it is idempotent: it writes no inbox row (a redelivery finds its row and changes nothing). One
+ * set-based statement per batch; a payload Postgres cannot store (jsonb refuses `\u0000`, 22P05) fails with a
+ * class-22 error, and the sink isolates that one event as poison.
  *
  * The batch crosses to Postgres as ONE text parameter: rows separated by U+0002, fields by U+0001, split by
  * `string_to_array` (see {@link eventRowsText}). That is far fewer bytes and far less CPU on both sides than
  * parallel arrays (node-postgres escapes each element) or a json document (Postgres lexes it twice and builds
  * a hash table per row); each payload is the entry's `data` text as read, parsed once, by the `::jsonb` cast.
- * When the sink asks (`context.inbox`), the same statement records the inbox: a data-modifying CTE inserts the
- * inbox rows and only the rows it returned (events this group had not applied yet) go into `event_log`; the
- * statement returns the others' ids, the duplicates.
+ * The statement returns the ids already archived (usually none, so usually nothing comes back); those are
+ * compared with what is archived, and one with other content is an `id_conflict`, never silently kept out.
  */
 const FIELD = '\u0001';
 const ROW = '\u0002';
 // biome-ignore lint/suspicious/noControlCharactersInRegex: the separators are exactly what is looked for
 const SEPARATOR = /[\u0001\u0002]/;
 
-const ROWS = `(
+// Rows go in (stream, event id) order (COLLATE "C"), so transactions holding overlapping ids wait on each
+// other in one order instead of deadlocking.
+const ARCHIVE = `
+WITH t AS MATERIALIZED (
   SELECT f[1] AS id, f[2] AS entry, f[3] AS type, f[4]::int AS v, f[5] AS key, f[6]::timestamptz AS ts,
     f[7] AS data
-  FROM unnest(string_to_array($ROWS, chr(2))) AS r(line), string_to_array(r.line, chr(1)) AS s(f)
-)`;
-
-// Inbox rows and event_log rows both go in event-id order (COLLATE "C"), as the separate statements did, so
-// transactions holding overlapping ids wait on each other in one order instead of deadlocking.
-const INBOX_AND_INSERT = `
-WITH t AS MATERIALIZED ${ROWS.replace('$ROWS', '$3')},
-fresh AS (
-  INSERT INTO streamsink_processed (consumer_group, event_id, stream, entry_id, event_type)
-  SELECT $1, t.id, $2, t.entry, t.type FROM t
-  ORDER BY t.id COLLATE "C"
-  ON CONFLICT (consumer_group, event_id) DO NOTHING
-  RETURNING event_id
+  FROM unnest(string_to_array($2, chr(2))) AS r(line), string_to_array(r.line, chr(1)) AS s(f)
 ),
-logged AS (
-  INSERT INTO event_log (event_id, stream, entry_id, type, v, key, occurred_at, payload)
-  SELECT t.id, $2, t.entry, t.type, t.v, t.key, t.ts, t.data::jsonb FROM t JOIN fresh ON fresh.event_id = t.id
+archived AS (
+  INSERT INTO event_log (stream, event_id, entry_id, type, v, key, occurred_at, payload)
+  SELECT $1, t.id, t.entry, t.type, t.v, t.key, t.ts, t.data::jsonb FROM t
   ORDER BY t.id COLLATE "C"
-  ON CONFLICT (event_id) DO NOTHING
+  ON CONFLICT (stream, event_id) DO NOTHING
+  RETURNING event_id
 )
--- The events the inbox already held: usually none, so usually no rows travel back.
-SELECT t.id FROM t WHERE NOT EXISTS (SELECT FROM fresh WHERE fresh.event_id = t.id)`;
+SELECT t.id FROM t WHERE NOT EXISTS (SELECT FROM archived WHERE archived.event_id = t.id)`;
 
-const INSERT_EVENT_LOG = `
-INSERT INTO event_log (event_id, stream, entry_id, type, v, key, occurred_at, payload)
-SELECT t.id, $1, t.entry, t.type, t.v, t.key, t.ts, t.data::jsonb
-FROM ${ROWS.replace('$ROWS', '$2')} AS t
-ORDER BY t.id COLLATE "C"
-ON CONFLICT (event_id) DO NOTHING`;
+// A statement of its own: under READ COMMITTED it sees a row that a concurrent transaction committed while
+// the INSERT above waited on it. jsonb equality ignores key order and whitespace, as the inbox's hash does.
+const SAME_CONTENT = `
+SELECT t.id, e.event_id IS NOT NULL AS found,
+  (e.type, e.v, e.key, e.payload) IS NOT DISTINCT FROM (t.type, t.v, t.key, t.data::jsonb) AS same
+FROM unnest($2::text[], $3::text[], $4::int[], $5::text[], $6::text[]) AS t(id, type, v, key, data)
+LEFT JOIN event_log e ON e.stream = $1 AND e.event_id = t.id`;
 
 /**
  * The batch as `id FIELD entry FIELD type FIELD v FIELD key FIELD ts FIELD data`, rows joined by ROW. No
@@ -88,32 +81,39 @@ export function eventRowsText(items: readonly AcceptedItem[]): string {
 export function createEventLogPipeline(): Pipeline {
   return {
     name: 'event-log',
-    version: 1,
+    version: 2,
     registry: undefined,
-    recordsInbox: true,
+    idempotent: true,
     accept: (envelope) => ({ ok: true, envelope }),
     async apply(tx: Queryable, items: readonly AcceptedItem[], context: PipelineContext) {
-      const { inbox } = context;
-      if (inbox) {
-        if (items.length === 0) {
-          inbox.duplicates = new Set();
-          return;
-        }
-        // Named: each connection parses and plans the statement once, not on every batch.
-        const { rows } = await tx.query<{ id: string }>({
-          name: 'streamsink-event-log-inbox',
-          text: INBOX_AND_INSERT,
-          values: [context.group, context.stream, eventRowsText(items)],
-        });
-        inbox.duplicates = new Set(rows.map((r) => r.id));
-        return;
-      }
       if (items.length === 0) return;
-      await tx.query({
-        name: 'streamsink-event-log',
-        text: INSERT_EVENT_LOG,
+      // Named: each connection parses and plans the statement once, not on every batch.
+      const { rows } = await tx.query<{ id: string }>({
+        name: 'streamsink-event-log-archive',
+        text: ARCHIVE,
         values: [context.stream, eventRowsText(items)],
       });
+      if (rows.length === 0) return;
+      const held = new Set(rows.map((r) => r.id));
+      const again = items.filter((i) => held.has(i.envelope.id));
+      const compared = await tx.query<{ id: string; found: boolean; same: boolean }>(SAME_CONTENT, [
+        context.stream,
+        again.map((i) => i.envelope.id),
+        again.map((i) => i.envelope.type),
+        again.map((i) => i.envelope.v),
+        again.map((i) => i.envelope.key),
+        again.map((i) => i.dataText ?? JSON.stringify(i.envelope.data)),
+      ]);
+      for (const row of compared.rows) {
+        if (!row.found)
+          throw new TransientError(`event_log row ${row.id} vanished during the batch; retrying`);
+        // Thrown, the transaction rolls back and the sink bisects the batch down to this one event.
+        if (!row.same)
+          throw new PoisonMessageError(
+            'id_conflict',
+            `id_conflict: stream ${context.stream} already archived event id ${row.id} with other content; this delivery was not archived`,
+          );
+      }
     },
   };
 }

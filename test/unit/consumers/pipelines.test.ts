@@ -76,6 +76,25 @@ describe('splitRepeats', () => {
     expect(unique.map((i) => i.entry.id)).toEqual(['1-0', '2-0']);
     expect(repeats.map((i) => i.entry.id)).toEqual(['3-0']);
   });
+
+  it('sets a repeat with other content apart as a conflict, and one in another key order as a repeat', () => {
+    const item = (entryId: string, env: Envelope): AcceptedItem => ({
+      entry: { id: entryId, fields: [], deliveryCount: 1 },
+      envelope: env,
+    });
+    const first = envelope({ id: 'a' });
+    const reordered = { ...first, data: Object.fromEntries(Object.entries(first.data as object).reverse()) };
+    const { unique, repeats, conflicts } = splitRepeats([
+      item('1-0', first),
+      item('2-0', reordered),
+      item('3-0', envelope({ id: 'a' }, { amountMinor: 1 })),
+      item('4-0', envelope({ id: 'a', key: 'other' })),
+      item('5-0', envelope({ id: 'a', ts: '2027-01-01T00:00:00.000Z' })),
+    ]);
+    expect(unique.map((i) => i.entry.id)).toEqual(['1-0']);
+    expect(repeats.map((i) => i.entry.id)).toEqual(['2-0', '5-0']);
+    expect(conflicts.map((i) => i.entry.id)).toEqual(['3-0', '4-0']);
+  });
 });
 
 describe('pgErrorText', () => {

@@ -1,0 +1,49 @@
+import { describe, expect, it } from 'vitest';
+import { contentHash } from '../../src/consumers/content-hash.ts';
+import { canonicalJson } from '../../src/lib/canonical-json.ts';
+
+describe('canonicalJson (RFC 8785)', () => {
+  it('sorts keys by UTF-16 code units at every depth and drops whitespace', () => {
+    const value = JSON.parse(
+      '{ "b": [ {"z":1, "a":2} ], "a": "x", "é": 1, "Z": null, "\\ud83d\\ude00": true, "10": 0 }',
+    );
+    expect(canonicalJson(value)).toBe('{"10":0,"Z":null,"a":"x","b":[{"a":2,"z":1}],"é":1,"😀":true}');
+  });
+
+  it("serialises numbers and strings as ECMAScript's JSON does (the RFC's rule)", () => {
+    expect(canonicalJson([1.1, 1e21, 1e-7, -0, 0.000001, 123456789012345680000])).toBe(
+      '[1.1,1e+21,1e-7,0,0.000001,123456789012345680000]',
+    );
+    expect(canonicalJson('line\nbreak "quoted" \u2028 \u001f')).toBe(
+      '"line\\nbreak \\"quoted\\" \u2028 \\u001f"',
+    );
+  });
+
+  it('refuses values that have no JSON text', () => {
+    expect(() => canonicalJson(Number.NaN)).toThrow(RangeError);
+    expect(() => canonicalJson({ a: Number.POSITIVE_INFINITY })).toThrow(RangeError);
+    expect(() => canonicalJson(1n)).toThrow(RangeError);
+  });
+
+  it('omits undefined members as JSON.stringify does', () => {
+    expect(canonicalJson({ a: undefined, b: 1 })).toBe('{"b":1}');
+  });
+});
+
+describe('contentHash', () => {
+  const base = { type: 't', v: 1, key: 'k', data: { a: 1, b: [1, 2] } };
+  it('is the same for the same content in another key order', () => {
+    expect(contentHash({ ...base, data: { b: [1, 2], a: 1 } })).toBe(contentHash(base));
+    expect(contentHash(base)).toMatch(/^[0-9a-f]{64}$/);
+  });
+  it('changes with type, version, key or data', () => {
+    const h = contentHash(base);
+    for (const other of [
+      { ...base, type: 'u' },
+      { ...base, v: 2 },
+      { ...base, key: 'j' },
+      { ...base, data: { a: 1, b: [2, 1] } },
+    ])
+      expect(contentHash(other)).not.toBe(h);
+  });
+});
