@@ -1,6 +1,6 @@
 import type { WorkerConfig } from '../lib/config.ts';
 import { DEFAULT_DECODE_LIMITS, type DecodeLimits, decodeEntry } from '../lib/envelope.ts';
-import { describeError, type ReasonCode } from '../lib/errors.ts';
+import { type DeadLetterReason, describeError } from '../lib/errors.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { WorkerMetrics } from '../lib/metrics.ts';
 import { backoffDelay } from './backoff.ts';
@@ -137,7 +137,7 @@ export function createBatchProcessor(deps: BatchProcessorDeps): BatchProcessor {
           dead.push(record(entry, decoded.reason, 'EnvelopeError', decoded.message));
           continue;
         }
-        const accepted = pipeline.accept(decoded.envelope);
+        const accepted = pipeline.accept(decoded.envelope, { entryId: entry.id, stream: labels.stream });
         if (!accepted.ok) {
           dead.push(
             record(
@@ -254,7 +254,7 @@ export function createBatchProcessor(deps: BatchProcessorDeps): BatchProcessor {
 
 function record(
   entry: StreamEntry,
-  reason: ReasonCode,
+  reason: DeadLetterReason,
   errorClass: string,
   errorMessage: string,
   envelope?: { id: string; type: string },

@@ -16,7 +16,7 @@ export interface CreateDeadLettererOptions {
   group: string;
   consumer: string;
   pipelineName: string;
-  pipelineVersion: number;
+  pipelineVersion: string;
   /** Clock for `dlq.dead_lettered_at`, in epoch milliseconds. */
   now?: () => number;
 }

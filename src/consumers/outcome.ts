@@ -1,4 +1,4 @@
-import type { ReasonCode } from '../lib/errors.ts';
+import type { DeadLetterReason } from '../lib/errors.ts';
 import { StreamsinkError } from '../lib/errors.ts';
 import { classifyPgError } from '../lib/pg-errors.ts';
 import { poisonReason } from './reasons.ts';
@@ -31,7 +31,7 @@ export function decideOutcome({ error, deliveryCount, maxDeliveries }: OutcomeIn
 }
 
 /** The reason code recorded when `error` leads to a dead letter. */
-export function deadLetterReason(error: unknown): ReasonCode {
+export function deadLetterReason(error: unknown): DeadLetterReason {
   return poisonReason(error) ?? 'max_deliveries_exceeded';
 }
 

@@ -1,7 +1,7 @@
 import {
+  type DeadLetterReason,
+  isPoisonError,
   PayloadTooLargeError,
-  PoisonMessageError,
-  type ReasonCode,
   TransientError,
   ValidationError,
 } from '../lib/errors.ts';
@@ -21,8 +21,8 @@ import { classifyPgError } from '../lib/pg-errors.ts';
  */
 
 /** The reason a failure is permanent, or `undefined` when it may succeed on a later delivery. */
-export function poisonReason(error: unknown): ReasonCode | undefined {
-  if (error instanceof PoisonMessageError || error instanceof ValidationError) return error.reason;
+export function poisonReason(error: unknown): DeadLetterReason | undefined {
+  if (isPoisonError(error) || error instanceof ValidationError) return error.reason;
   if (error instanceof PayloadTooLargeError) return 'oversize';
   if (error instanceof TransientError) return undefined;
   if (classifyPgError(error) === 'data') return 'data_error';

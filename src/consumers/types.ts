@@ -1,5 +1,5 @@
 import type { Envelope } from '../lib/envelope.ts';
-import type { PoisonMessageError, ReasonCode } from '../lib/errors.ts';
+import type { DeadLetterReason, PoisonMessageError } from '../lib/errors.ts';
 import type { EventRegistry } from '../lib/event-registry.ts';
 import type { Queryable } from '../lib/pg.ts';
 
@@ -42,7 +42,8 @@ export type AcceptResult = { ok: true; envelope: Envelope } | { ok: false; error
  */
 export interface Pipeline {
   readonly name: string;
-  readonly version: number;
+  /** Shown in dead-letter headers. */
+  readonly version: string;
   readonly registry: EventRegistry | undefined;
   /**
    * True when applying an event twice changes nothing by construction (an upsert keyed by the event's identity,
@@ -51,7 +52,8 @@ export interface Pipeline {
    * when every effect is keyed by the event itself: a running total is not.
    */
   readonly idempotent?: boolean;
-  accept(envelope: Envelope): AcceptResult;
+  /** Pure: whether the event is acceptable, and as what (a schema may transform `data`). */
+  accept(envelope: Envelope, where: { entryId: string; stream: string }): AcceptResult;
   /**
    * Apply `items` (distinct event ids, in stream order) inside the sink's transaction. Without `idempotent`,
    * the inbox already holds exactly these events as new. Throw {@link PoisonMessageError} (or let Postgres raise
@@ -87,7 +89,7 @@ export interface BatchSink {
 
 export interface DeadLetterRecord {
   entry: StreamEntry;
-  reason: ReasonCode;
+  reason: DeadLetterReason;
   /** Error class name (`PoisonMessageError`, `DatabaseError`, ...) and a truncated, secret-free message. */
   errorClass: string;
   errorMessage: string;

@@ -1,4 +1,4 @@
-import { isReasonCode, type ReasonCode } from './errors.ts';
+import { type DeadLetterReason, REASON_PATTERN } from './errors.ts';
 
 /**
  * The field layout of a dead-letter entry, a public contract (docs/wire-format.md#dead-letter-entries). Pure.
@@ -7,7 +7,7 @@ import { isReasonCode, type ReasonCode } from './errors.ts';
  *   dlq.source_stream       Redis key of the stream the entry came from
  *   dlq.source_id           its entry id there
  *   dlq.group / dlq.consumer
- *   dlq.reason              reason code (REASON_CODES)
+ *   dlq.reason              reason code (REASON_CODES, or one the pipeline declared)
  *   dlq.error_class / dlq.error_message
  *   dlq.delivery_count
  *   dlq.first_seen          ISO time of the source entry id (when it was added to the source stream)
@@ -41,7 +41,7 @@ export interface DeadLetterMeta {
   sourceId: string;
   group: string;
   consumer: string;
-  reason: ReasonCode;
+  reason: DeadLetterReason;
   errorClass: string;
   errorMessage: string;
   deliveryCount: number;
@@ -49,7 +49,8 @@ export interface DeadLetterMeta {
   firstSeen: string;
   deadLetteredAt: string;
   pipeline: string;
-  pipelineVersion: number;
+  /** As the pipeline declares it (`definePipeline({ version })`): a number or e.g. a semver. */
+  pipelineVersion: string;
   eventType?: string;
   eventId?: string;
 }
@@ -111,7 +112,7 @@ export function encodeDeadLetter(meta: DeadLetterMeta, original: readonly string
     'dlq.pipeline',
     meta.pipeline,
     'dlq.pipeline_version',
-    String(meta.pipelineVersion),
+    meta.pipelineVersion,
   ];
   if (meta.eventType !== undefined) fields.push('dlq.type', meta.eventType);
   if (meta.eventId !== undefined) fields.push('dlq.event_id', meta.eventId);
@@ -167,7 +168,7 @@ export function decodeDeadLetter(fields: readonly string[]): DecodeDeadLetterRes
   }
 
   const reason = header.get('dlq.reason') ?? '';
-  if (!isReasonCode(reason)) return { ok: false, message: `unknown reason ${reason.slice(0, 64)}` };
+  if (!REASON_PATTERN.test(reason)) return { ok: false, message: `malformed reason ${reason.slice(0, 64)}` };
   const meta: DeadLetterMeta = {
     sourceStream: header.get('dlq.source_stream') ?? '',
     sourceId: header.get('dlq.source_id') ?? '',
@@ -180,7 +181,7 @@ export function decodeDeadLetter(fields: readonly string[]): DecodeDeadLetterRes
     firstSeen: header.get('dlq.first_seen') ?? '',
     deadLetteredAt: header.get('dlq.dead_lettered_at') ?? '',
     pipeline: header.get('dlq.pipeline') ?? '',
-    pipelineVersion: Number(header.get('dlq.pipeline_version') ?? '0'),
+    pipelineVersion: header.get('dlq.pipeline_version') ?? '',
   };
   const type = header.get('dlq.type');
   if (type !== undefined) meta.eventType = type;

@@ -36,6 +36,9 @@ export const REASON_CODES = [
 
 export type ReasonCode = (typeof REASON_CODES)[number];
 
+/** A built-in reason code, or one a pipeline declared (`definePipeline({ reasons })`). */
+export type DeadLetterReason = ReasonCode | (string & {});
+
 export function isReasonCode(value: string): value is ReasonCode {
   return (REASON_CODES as readonly string[]).includes(value);
 }
@@ -119,23 +122,45 @@ export class TransientError extends StreamsinkError {
   }
 }
 
-/** The message itself is bad and will never succeed: dead-letter it with `reason`. */
+/**
+ * The message itself is bad and will never succeed: dead-letter it with `reason`, a built-in
+ * {@link ReasonCode} or one the pipeline declared (`definePipeline({ reasons })`). Pipelines throw it from
+ * `check`, `apply` or `handle`; the event is dead-lettered and its batch-mates commit.
+ */
 export class PoisonMessageError extends StreamsinkError {
-  readonly reason: ReasonCode;
+  readonly reason: DeadLetterReason;
 
-  constructor(reason: ReasonCode, message: string, options: StreamsinkErrorOptions = {}) {
+  constructor(reason: DeadLetterReason, message: string, options: StreamsinkErrorOptions = {}) {
     super(ERROR_CODES.POISON_MESSAGE, message, false, options);
     this.reason = reason;
   }
 }
 
+/**
+ * Whether `error` is a {@link PoisonMessageError}, judged by its code rather than its class: a pipeline file
+ * may import another copy of the package (its own node_modules), whose class is not this one.
+ */
+export function isPoisonError(error: unknown): error is PoisonMessageError {
+  const e = error as { code?: unknown; reason?: unknown } | null;
+  return (
+    typeof e === 'object' &&
+    e !== null &&
+    e.code === ERROR_CODES.POISON_MESSAGE &&
+    typeof e.reason === 'string'
+  );
+}
+
+/** The shape of a reason code: built-in ones and those pipelines declare. */
+export const REASON_PATTERN = /^[a-z][a-z0-9_]{0,63}$/;
+
 /** The database schema is older than this build needs. */
 export class SchemaBehindError extends StreamsinkError {
-  constructor(current: number, required: number) {
+  constructor(current: number, required: number, message?: string) {
     super(
       ERROR_CODES.SCHEMA_BEHIND,
-      `database schema is at version ${current}, this build needs ${required}: run \`streamsink migrate\` ` +
-        'first, or set STREAMSINK_AUTO_MIGRATE=true',
+      message ??
+        `database schema is at version ${current}, this build needs ${required}: run \`streamsink migrate\` ` +
+          'first, or set STREAMSINK_AUTO_MIGRATE=true',
       false,
     );
   }

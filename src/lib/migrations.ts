@@ -2,6 +2,11 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { SchemaBehindError } from './errors.ts';
 import type { Pool, Queryable } from './pg.ts';
+import {
+  applyPipelineMigrations,
+  type PipelineSchema,
+  pendingPipelineMigrations,
+} from './pipeline-migrations.ts';
 
 /**
  * Versioned schema migrations. Each one runs once, in its own transaction, and is recorded in
@@ -41,6 +46,8 @@ export interface MigrateResult {
   version: number;
   /** The schema migrated (the connection's current_schema()). */
   schema: string;
+  /** Pipeline migrations this call applied, in order. */
+  pipelineApplied: Array<{ pipeline: string; name: string }>;
 }
 
 /**
@@ -58,6 +65,8 @@ function loadSql(spec: MigrationSpec): string {
 export interface MigrateOptions {
   /** Stop after this version (a staged upgrade, or a test that needs an old schema). Default: the latest. */
   toVersion?: number;
+  /** Pipelines whose own migrations to apply after streamsink's (pipeline-migrations.ts). */
+  pipelines?: readonly PipelineSchema[];
 }
 
 /** Apply every migration not yet applied. Safe to call concurrently from many processes. */
@@ -118,7 +127,11 @@ export async function migrate(
       logger?.info({ schema, version: spec.version, name: spec.name }, 'applied migration');
     }
     const version = Math.max(0, ...have, ...applied.map((a) => a.version));
-    return { applied, version, schema };
+    const pipelineApplied =
+      toVersion >= REQUIRED_SCHEMA_VERSION
+        ? await applyPipelineMigrations(client, options.pipelines ?? [], logger)
+        : [];
+    return { applied, version, schema, pipelineApplied };
   } catch (error) {
     if (!broken && isConnectionGone(error)) broken = error as Error;
     throw error;
@@ -156,8 +169,18 @@ export async function currentSchemaVersion(db: Queryable): Promise<number> {
  * rolling upgrade can migrate first; an older worker either keeps working (additive migrations) or stalls
  * safely on a systemic error until replaced (see the migration's header).
  */
-export async function assertSchemaCurrent(db: Queryable): Promise<number> {
+export async function assertSchemaCurrent(db: Queryable, pipeline?: PipelineSchema): Promise<number> {
   const version = await currentSchemaVersion(db);
   if (version < REQUIRED_SCHEMA_VERSION) throw new SchemaBehindError(version, REQUIRED_SCHEMA_VERSION);
+  if (pipeline) {
+    const pending = await pendingPipelineMigrations(db, pipeline);
+    if (pending.length > 0)
+      throw new SchemaBehindError(
+        version,
+        REQUIRED_SCHEMA_VERSION,
+        `pipeline ${pipeline.name} has migrations not applied yet (${pending.join(', ')}): run ` +
+          '`streamsink migrate --pipeline <the same pipeline>` first, or set STREAMSINK_AUTO_MIGRATE=true',
+      );
+  }
   return version;
 }

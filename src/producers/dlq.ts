@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { type DeadLetterMeta, decodeDeadLetter, entryIdTime } from '../lib/dead-letter-entry.ts';
-import { isReasonCode, REASON_CODES, StreamNotFoundError, UsageError } from '../lib/errors.ts';
+import { REASON_CODES, REASON_PATTERN, StreamNotFoundError, UsageError } from '../lib/errors.ts';
 import { type StreamKeys, streamKeys } from '../lib/keys.ts';
 
 /**
@@ -106,11 +106,14 @@ export function toDlqEntry([id, fields]: RawEntry): DlqEntry | undefined {
   return decoded.ok ? { id, meta: decoded.value.meta, original: decoded.value.original } : undefined;
 }
 
-/** Refuse an unknown reason code up front: a typo would otherwise silently match nothing. */
+/**
+ * Refuse a reason that is not shaped like one up front. Pipelines may declare reasons of their own, so any
+ * well-formed code is a valid filter; the message lists the built-in ones.
+ */
 export function checkReason(reason: string | undefined): void {
-  if (reason !== undefined && !isReasonCode(reason))
+  if (reason !== undefined && !REASON_PATTERN.test(reason))
     throw new UsageError(
-      `unknown reason ${JSON.stringify(reason)}; known reasons: ${REASON_CODES.join(', ')}`,
+      `malformed reason ${JSON.stringify(reason)} (lowercase letters, digits and _); built-in reasons: ${REASON_CODES.join(', ')}`,
     );
 }
 

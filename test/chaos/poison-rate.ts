@@ -3,7 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import { createPaymentsRegistry } from '../../src/consumers/pipelines/payment-events.ts';
+import { createPaymentsRegistry } from '../../src/consumers/pipelines/payments/events.ts';
 import { streamKeys } from '../../src/lib/keys.ts';
 import { migrate } from '../../src/lib/migrations.ts';
 import { createPool } from '../../src/lib/pg.ts';

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { createPaymentsRegistry } from '../../src/consumers/pipelines/payment-events.ts';
+import { createPaymentsRegistry } from '../../src/consumers/pipelines/payments/events.ts';
 import type { StreamKeys } from '../../src/lib/keys.ts';
 import { createProducer } from '../../src/producers/producer.ts';
 import type { BadEntry } from '../helpers/bad-input.ts';

@@ -47,7 +47,7 @@ export async function seedDeadLetters(
     group: 'g',
     consumer: 'c',
     pipelineName: 'payments',
-    pipelineVersion: 1,
+    pipelineVersion: '1',
   });
   for (const [i, b] of bad.entries()) {
     await dl.deadLetter([

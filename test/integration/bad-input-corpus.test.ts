@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createDeadLetterer } from '../../src/consumers/dead-letter.ts';
 import { createPgSink } from '../../src/consumers/pg-sink.ts';
 import { createPipeline } from '../../src/consumers/pipelines/index.ts';
-import { createPaymentsRegistry } from '../../src/consumers/pipelines/payment-events.ts';
+import { createPaymentsRegistry } from '../../src/consumers/pipelines/payments/events.ts';
 import { createWorker, type Worker } from '../../src/consumers/worker.ts';
 import { parseConfig } from '../../src/lib/config.ts';
 import { decodeDeadLetter } from '../../src/lib/dead-letter-entry.ts';

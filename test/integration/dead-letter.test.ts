@@ -54,7 +54,7 @@ function deadLetterer(keys: StreamKeys, group: string, consumer: string) {
     group,
     consumer,
     pipelineName: 'payments',
-    pipelineVersion: 1,
+    pipelineVersion: '1',
     now: () => Date.parse('2026-11-21T03:00:00.000Z'),
   });
 }
@@ -100,7 +100,7 @@ describe('createDeadLetterer', () => {
           firstSeen: new Date(Number(good.id.split('-')[0])).toISOString(),
           deadLetteredAt: '2026-11-21T03:00:00.000Z',
           pipeline: 'payments',
-          pipelineVersion: 1,
+          pipelineVersion: '1',
           eventType: 'payment.captured',
           eventId: 'e1',
         },

@@ -157,7 +157,7 @@ describe('dead-letter routing', () => {
 
     const wrapPipeline = (real: Pipeline): Pipeline => ({
       ...real,
-      accept: (envelope) => real.accept(envelope),
+      accept: (envelope, where) => real.accept(envelope, where),
       async apply(tx, items, context) {
         const victim = items.find((i) => throwing.has(i.envelope.id));
         if (victim) throw new Error(`handler bug: cannot apply ${victim.envelope.id}`);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { PaymentType } from '../../src/consumers/pipelines/payment-events.ts';
-import { foldPayments } from '../../src/consumers/pipelines/payments-fold.ts';
+import type { PaymentType } from '../../src/consumers/pipelines/payments/events.ts';
+import { foldPayments } from '../../src/consumers/pipelines/payments/fold.ts';
 import { createFaultChooser, FAULT_KINDS } from '../chaos/faults.ts';
 import { buildPlan } from '../chaos/plan.ts';
 import {

@@ -20,7 +20,7 @@ const meta: DeadLetterMeta = {
   firstSeen: '2025-11-21T04:40:00.000Z',
   deadLetteredAt: '2026-11-21T03:00:00.000Z',
   pipeline: 'payments',
-  pipelineVersion: 1,
+  pipelineVersion: '1',
   eventType: 'payment.captured',
   eventId: '0193-abc',
 };
@@ -74,7 +74,7 @@ describe('dead-letter entry layout', () => {
       ok: false,
       message: expect.stringContaining('expected 4'),
     });
-    const badReason = encodeDeadLetter(meta, []).map((f) => (f === 'unsupported_currency' ? 'nonsense' : f));
+    const badReason = encodeDeadLetter(meta, []).map((f) => (f === 'unsupported_currency' ? 'Not A Reason!' : f));
     expect(decodeDeadLetter(badReason).ok).toBe(false);
   });
 

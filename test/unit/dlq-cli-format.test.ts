@@ -24,7 +24,7 @@ const entry: DlqEntry = {
     firstSeen: '2026-11-21T21:42:03.978Z',
     deadLetteredAt: '2026-11-21T21:42:06.451Z',
     pipeline: 'payments',
-    pipelineVersion: 1,
+    pipelineVersion: '1',
     eventType: 'payment.captured',
     eventId: 'evt-1002',
   },

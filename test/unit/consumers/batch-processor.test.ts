@@ -32,7 +32,7 @@ function entry(n: number, deliveryCount = 1, fields?: string[]): StreamEntry {
 
 const pipeline: Pipeline = {
   name: 'test',
-  version: 1,
+  version: '1',
   registry: undefined,
   accept: (envelope) =>
     envelope.data.n === 13

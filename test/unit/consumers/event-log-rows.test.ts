@@ -1,16 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { eventRowsText } from '../../../src/consumers/pipelines/event-log.ts';
-import type { AcceptedItem } from '../../../src/consumers/types.ts';
-import { type Envelope, encodeEnvelope } from '../../../src/lib/envelope.ts';
+import type { PipelineEvent } from '../../../src/consumers/define-pipeline.ts';
+import { eventRowsText } from '../../../src/consumers/pipelines/event-log/index.ts';
+import type { Envelope } from '../../../src/lib/envelope.ts';
 import { PoisonMessageError } from '../../../src/lib/errors.ts';
 
-function item(envelope: Envelope, dataText?: string): AcceptedItem {
-  const it: AcceptedItem = {
-    entry: { id: '7-1', fields: encodeEnvelope(envelope), deliveryCount: 1 },
-    envelope,
-  };
-  if (dataText !== undefined) it.dataText = dataText;
-  return it;
+function item(envelope: Envelope, dataText?: string): PipelineEvent {
+  const event: PipelineEvent = { ...envelope, entryId: '7-1', stream: 's' };
+  if (dataText !== undefined) event.dataText = dataText;
+  return event;
 }
 
 const base: Envelope = {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { PaymentEvent, PaymentType } from '../../../src/consumers/pipelines/payment-events.ts';
-import { foldPayments } from '../../../src/consumers/pipelines/payments-fold.ts';
+import type { PaymentEvent, PaymentType } from '../../../src/consumers/pipelines/payments/events.ts';
+import { foldPayments } from '../../../src/consumers/pipelines/payments/fold.ts';
 
 let seq = 0;
 function ev(

@@ -6,6 +6,8 @@ import type { AcceptedItem } from '../../../src/consumers/types.ts';
 import type { Envelope } from '../../../src/lib/envelope.ts';
 import { PoisonMessageError } from '../../../src/lib/errors.ts';
 
+const WHERE = { entryId: '1-0', stream: 'payments' };
+
 function envelope(overrides: Partial<Envelope> = {}, data: Record<string, unknown> = {}): Envelope {
   return {
     id: 'evt-1',
@@ -23,7 +25,7 @@ describe('payments pipeline accept', () => {
 
   it('accepts each of the three event types at version 1', () => {
     for (const type of ['payment.authorized', 'payment.captured', 'payment.refunded']) {
-      expect(pipeline.accept(envelope({ type }))).toMatchObject({ ok: true });
+      expect(pipeline.accept(envelope({ type }), WHERE)).toMatchObject({ ok: true });
     }
     expect(pipeline.registry?.has('payment.refunded', 1)).toBe(true);
   });
@@ -42,7 +44,7 @@ describe('payments pipeline accept', () => {
     ['a currency not configured', envelope({}, { currency: 'GBP' }), 'unsupported_currency'],
   ];
   it.each(refusals)('refuses %s as poison with its reason code', (_what, env, reason) => {
-    const result = pipeline.accept(env);
+    const result = pipeline.accept(env, WHERE);
     expect(result.ok).toBe(false);
     if (result.ok) return;
     expect(result.error).toBeInstanceOf(PoisonMessageError);
@@ -50,7 +52,7 @@ describe('payments pipeline accept', () => {
   });
 
   it('names the offending field in the poison message', () => {
-    const result = pipeline.accept(envelope({}, { amountMinor: -5 }));
+    const result = pipeline.accept(envelope({}, { amountMinor: -5 }), WHERE);
     expect(result.ok || result.error.message).toContain('data.amountMinor');
   });
 });
@@ -58,7 +60,9 @@ describe('payments pipeline accept', () => {
 describe('event-log pipeline accept', () => {
   it('accepts any well-formed envelope, whatever its type', () => {
     const pipeline = createPipeline('event-log', { currencies: ['EUR'] });
-    expect(pipeline.accept(envelope({ type: 'anything.at.all', v: 7 }, { free: ['form'] }))).toMatchObject({
+    expect(
+      pipeline.accept(envelope({ type: 'anything.at.all', v: 7 }, { free: ['form'] }), WHERE),
+    ).toMatchObject({
       ok: true,
     });
     expect(pipeline.registry).toBeUndefined();

@@ -1,6 +1,5 @@
-import { PoisonMessageError, TransientError } from '../../lib/errors.ts';
-import type { Queryable } from '../../lib/pg.ts';
-import type { AcceptedItem, Pipeline, PipelineContext } from '../types.ts';
+import { PoisonMessageError, TransientError } from '../../../lib/errors.ts';
+import { definePipeline, type PipelineEvent, type PipelineMigration } from '../../define-pipeline.ts';
 
 /**
  * The event-log pipeline: every well-formed event of every stream archived once in `event_log`, keyed by
@@ -53,17 +52,17 @@ LEFT JOIN event_log e ON e.stream = $1 AND e.event_id = t.id`;
  * `data` is the entry's text when the processor kept it, else the parsed payload re-stringified. An item that
  * breaks this anyway (built without decodeEntry) is refused as poison rather than let shift columns.
  */
-export function eventRowsText(items: readonly AcceptedItem[]): string {
+export function eventRowsText(events: readonly PipelineEvent[]): string {
   let text = '';
-  for (let i = 0; i < items.length; i++) {
-    const { entry, envelope, dataText } = items[i] as AcceptedItem;
-    const data = dataText ?? JSON.stringify(envelope.data);
+  for (let i = 0; i < events.length; i++) {
+    const event = events[i] as PipelineEvent;
+    const data = event.dataText ?? JSON.stringify(event.data);
     if (
-      SEPARATOR.test(envelope.id) ||
-      SEPARATOR.test(entry.id) ||
-      SEPARATOR.test(envelope.type) ||
-      SEPARATOR.test(envelope.key) ||
-      SEPARATOR.test(envelope.ts) ||
+      SEPARATOR.test(event.id) ||
+      SEPARATOR.test(event.entryId) ||
+      SEPARATOR.test(event.type) ||
+      SEPARATOR.test(event.key) ||
+      SEPARATOR.test(event.ts) ||
       SEPARATOR.test(data)
     )
       throw new PoisonMessageError(
@@ -71,38 +70,59 @@ export function eventRowsText(items: readonly AcceptedItem[]): string {
         'malformed_envelope: a field holds a control character',
       );
     const row =
-      `${envelope.id}${FIELD}${entry.id}${FIELD}${envelope.type}${FIELD}${envelope.v}${FIELD}` +
-      `${envelope.key}${FIELD}${envelope.ts}${FIELD}${data}`;
+      `${event.id}${FIELD}${event.entryId}${FIELD}${event.type}${FIELD}${event.v}${FIELD}` +
+      `${event.key}${FIELD}${event.ts}${FIELD}${data}`;
     text += i === 0 ? row : `${ROW}${row}`;
   }
   return text;
 }
 
-export function createEventLogPipeline(): Pipeline {
-  return {
+/** The archive's table: see payments/migrations.ts for why IF NOT EXISTS. */
+export const EVENT_LOG_MIGRATIONS: readonly PipelineMigration[] = [
+  {
+    name: '0001-event-log',
+    sql: `
+CREATE TABLE IF NOT EXISTS event_log (
+  stream text NOT NULL,
+  event_id text NOT NULL,
+  entry_id text NOT NULL,
+  type text NOT NULL,
+  v integer NOT NULL,
+  key text NOT NULL,
+  occurred_at timestamptz NOT NULL,
+  payload jsonb NOT NULL,
+  processed_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (stream, event_id)
+);`,
+  },
+];
+
+export function createEventLogPipeline() {
+  return definePipeline({
     name: 'event-log',
-    version: 2,
-    registry: undefined,
+    version: '2',
+    // Installations before named pipelines ran every group as `streamsink`: keep their position in the stream.
+    group: 'streamsink',
+    // No events declared: every well-formed event is archived, whatever its type.
+    migrations: EVENT_LOG_MIGRATIONS,
     idempotent: true,
-    accept: (envelope) => ({ ok: true, envelope }),
-    async apply(tx: Queryable, items: readonly AcceptedItem[], context: PipelineContext) {
-      if (items.length === 0) return;
+    async apply(tx, events, ctx) {
       // Named: each connection parses and plans the statement once, not on every batch.
       const { rows } = await tx.query<{ id: string }>({
         name: 'streamsink-event-log-archive',
         text: ARCHIVE,
-        values: [context.stream, eventRowsText(items)],
+        values: [ctx.stream, eventRowsText(events)],
       });
       if (rows.length === 0) return;
       const held = new Set(rows.map((r) => r.id));
-      const again = items.filter((i) => held.has(i.envelope.id));
+      const again = events.filter((e) => held.has(e.id));
       const compared = await tx.query<{ id: string; found: boolean; same: boolean }>(SAME_CONTENT, [
-        context.stream,
-        again.map((i) => i.envelope.id),
-        again.map((i) => i.envelope.type),
-        again.map((i) => i.envelope.v),
-        again.map((i) => i.envelope.key),
-        again.map((i) => i.dataText ?? JSON.stringify(i.envelope.data)),
+        ctx.stream,
+        again.map((e) => e.id),
+        again.map((e) => e.type),
+        again.map((e) => e.v),
+        again.map((e) => e.key),
+        again.map((e) => e.dataText ?? JSON.stringify(e.data)),
       ]);
       for (const row of compared.rows) {
         if (!row.found)
@@ -111,9 +131,9 @@ export function createEventLogPipeline(): Pipeline {
         if (!row.same)
           throw new PoisonMessageError(
             'id_conflict',
-            `id_conflict: stream ${context.stream} already archived event id ${row.id} with other content; this delivery was not archived`,
+            `id_conflict: stream ${ctx.stream} already archived event id ${row.id} with other content; this delivery was not archived`,
           );
       }
     },
-  };
+  });
 }

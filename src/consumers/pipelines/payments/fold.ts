@@ -1,4 +1,4 @@
-import { PAYMENT_STATUS_RANK, type PaymentEvent } from './payment-events.ts';
+import { PAYMENT_STATUS_RANK, type PaymentEvent } from './events.ts';
 
 /**
  * Fold a batch of payment events into the row changes it makes: one per payment and one per (account,

@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import type { Envelope } from '../../lib/envelope.ts';
-import { PoisonMessageError } from '../../lib/errors.ts';
-import { createEventRegistry, type EventRegistry } from '../../lib/event-registry.ts';
+import type { Envelope } from '../../../lib/envelope.ts';
+import { PoisonMessageError } from '../../../lib/errors.ts';
+import { createEventRegistry, type EventRegistry } from '../../../lib/event-registry.ts';
 
 /**
  * The payments event contract: `payment.authorized`, `payment.captured`, `payment.refunded`, version 1, keyed
@@ -59,18 +59,7 @@ export function parsePaymentEvent(
     throw new PoisonMessageError(checked.reason, `${checked.reason}: ${detail}`);
   }
   const data = checked.data as PaymentData;
-  if (envelope.key !== data.paymentId) {
-    throw new PoisonMessageError(
-      'schema_violation',
-      'schema_violation: key: a payment event is keyed by its data.paymentId',
-    );
-  }
-  if (!currencies.has(data.currency)) {
-    throw new PoisonMessageError(
-      'unsupported_currency',
-      `unsupported_currency: data.currency: ${data.currency} is not one of ${[...currencies].join(', ')}`,
-    );
-  }
+  checkPaymentRules(envelope.key, data, currencies);
   return {
     eventId: envelope.id,
     type: envelope.type as PaymentType,
@@ -79,4 +68,21 @@ export function parsePaymentEvent(
     currency: data.currency,
     amountMinor: data.amountMinor,
   };
+}
+
+/**
+ * The rules beyond the schema: a payment event is keyed by its paymentId, and its currency is one the worker
+ * allows. Pure; throws {@link PoisonMessageError} (`schema_violation`, `unsupported_currency`).
+ */
+export function checkPaymentRules(key: string, data: PaymentData, currencies: ReadonlySet<string>): void {
+  if (key !== data.paymentId)
+    throw new PoisonMessageError(
+      'schema_violation',
+      'schema_violation: key: a payment event is keyed by its data.paymentId',
+    );
+  if (!currencies.has(data.currency))
+    throw new PoisonMessageError(
+      'unsupported_currency',
+      `unsupported_currency: data.currency: ${data.currency} is not one of ${[...currencies].join(', ')}`,
+    );
 }

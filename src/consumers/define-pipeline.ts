@@ -1,0 +1,238 @@
+import { z } from 'zod';
+import { type PoisonMessageError, REASON_PATTERN, ValidationError } from '../lib/errors.ts';
+
+/**
+ * The public pipeline contract (docs/pipelines.md): a pipeline is a small object of typed events, its own
+ * migrations and one function that applies a batch inside streamsink's transaction. The runtime does the rest:
+ * reading, the inbox, ack after commit, reclaim, quarantine, bisection and dead letters. Semver-stable.
+ */
+
+/** One event type a pipeline accepts: (type, version) and the zod schema of its `data`. */
+export interface EventSpec<T extends string = string, S extends z.ZodType = z.ZodType> {
+  type: T;
+  v: number;
+  schema: S;
+}
+
+/** An event as a pipeline receives it: decoded, validated by its schema, in stream order. */
+export interface PipelineEvent<T extends string = string, D = unknown> {
+  /** Event id: the producer's idempotency key. */
+  id: string;
+  type: T;
+  v: number;
+  /** Ordering / partition key. */
+  key: string;
+  /** When it occurred, ISO-8601 as published. */
+  ts: string;
+  /** The payload, as the schema parsed it (defaults and transforms applied): `z.infer` of its schema. */
+  data: D;
+  /** Redis stream entry id (`<ms>-<seq>`). */
+  entryId: string;
+  /** Logical stream name it was read from. */
+  stream: string;
+  /**
+   * The entry's `data` field exactly as read, when `data` is what it parsed to (no schema transformed it):
+   * lets an archive store the payload without re-serialising it (numbers stay exactly as written).
+   */
+  dataText?: string;
+}
+
+/** The union of typed events a list of specs describes. */
+export type EventOf<E extends readonly EventSpec[]> = {
+  [K in keyof E]: E[K] extends EventSpec<infer T, infer S> ? PipelineEvent<T, z.output<S>> : never;
+}[number];
+
+/**
+ * What `apply` and `handle` run statements on: node-postgres' `query`, inside streamsink's transaction (never
+ * BEGIN, COMMIT or ROLLBACK here). The config form names a prepared statement: parsed once per connection.
+ */
+export interface Transaction {
+  query<R = Record<string, unknown>>(
+    text: string | { text: string; values?: unknown[]; name?: string },
+    values?: unknown[],
+  ): Promise<{ rows: R[]; rowCount: number | null }>;
+}
+
+export interface ApplyContext {
+  /** Logical stream name. */
+  stream: string;
+  /** Consumer group. */
+  group: string;
+  /** This pipeline's name. */
+  pipeline: string;
+}
+
+/** One migration of a pipeline's own tables; applied once, in list order, by `streamsink migrate --pipeline`. */
+export interface PipelineMigration {
+  /** Stable and unique within the pipeline (e.g. `0001-orders`). Never rename or edit an applied one. */
+  name: string;
+  sql: string;
+}
+
+export interface PipelineDefinition<E extends readonly EventSpec[] = readonly EventSpec[]> {
+  /**
+   * The pipeline's identity: its dedupe state (the inbox) is keyed by it, so renaming it starts afresh
+   * (docs/postgres.md#identity). Also the default consumer group. 1-64 of `a-z 0-9 - _ .`.
+   */
+  name: string;
+  /** Shown in dead-letter headers (`dlq show`): e.g. a semver or a git sha. Default `1`. */
+  version?: string;
+  /** Consumer group when the worker is not given one. Default: `name`. */
+  group?: string;
+  /**
+   * The events it accepts. An event of another type or version is dead-lettered (`unknown_type`,
+   * `unsupported_version`), one failing its schema as `schema_violation`. Omitted: every well-formed event is
+   * accepted, `data` unvalidated (an archive).
+   */
+  events?: E;
+  /** Its own tables: `streamsink migrate --pipeline` applies them after streamsink's own schema. */
+  migrations?: readonly PipelineMigration[];
+  /**
+   * Dead-letter reason codes this pipeline may throw in {@link PoisonMessageError} beside the built-in
+   * ones (docs/wire-format.md#reason-codes). `^[a-z][a-z0-9_]{0,63}$`.
+   */
+  reasons?: readonly string[];
+  /**
+   * True when applying an event twice changes nothing by construction: every effect is an upsert keyed by
+   * the event's own id (as event-log's archive is). Then no inbox row is written (faster) and `apply` may
+   * receive events it already applied. A running total, a counter or an insert without a key is NOT
+   * idempotent. Default false: the inbox guarantees each event reaches `apply` once.
+   */
+  idempotent?: boolean;
+  /**
+   * A pure check beyond the schema (a business rule, a configured allow-list). Throw
+   * {@link PoisonMessageError} to dead-letter the event at once. Runs before any transaction.
+   */
+  check?: (event: EventOf<E>) => void;
+  /**
+   * Apply a batch inside streamsink's transaction, with set-based SQL. `events` are distinct, in stream
+   * order, and (unless `idempotent`) new for this pipeline: the inbox rows are already written in the same
+   * transaction. Throw {@link PoisonMessageError}, or let Postgres raise a class 22/23 error, for an event
+   * that can never apply: the batch is bisected, that event dead-lettered, its batch-mates committed. Any
+   * other error rolls back and is retried (connection trouble at once; the rest until max deliveries).
+   */
+  apply?: (tx: Transaction, events: ReadonlyArray<EventOf<E>>, ctx: ApplyContext) => Promise<void>;
+  /**
+   * The simple alternative to `apply`: one event at a time, inside the same transaction. Costs one round
+   * trip per statement per event (see docs/pipelines.md for the speed difference); give exactly one of the two.
+   */
+  handle?: (tx: Transaction, event: EventOf<E>, ctx: ApplyContext) => Promise<void>;
+}
+
+/** A checked, frozen pipeline definition, as `definePipeline` returns it. */
+export type DefinedPipeline<E extends readonly EventSpec[] = readonly EventSpec[]> = Readonly<
+  PipelineDefinition<E> & { name: string; version: string; group: string }
+> & { readonly [PIPELINE_BRAND]: true };
+
+/**
+ * A defined pipeline, whatever its events: what the runtime, the loader and `startWorker` take. Its
+ * functions take `never`, so a pipeline of any event list fits (only the pipeline's own code knows the types).
+ */
+export type AnyPipeline = Readonly<
+  Omit<PipelineDefinition, 'check' | 'apply' | 'handle'> & {
+    name: string;
+    version: string;
+    group: string;
+    check?: (event: never) => void;
+    apply?: (tx: Transaction, events: never, ctx: ApplyContext) => Promise<void>;
+    handle?: (tx: Transaction, event: never, ctx: ApplyContext) => Promise<void>;
+  }
+> & { readonly [PIPELINE_BRAND]: true };
+
+const PIPELINE_BRAND: unique symbol = Symbol.for('streamsink.pipeline');
+
+const definitionSchema = z.strictObject({
+  name: z
+    .string()
+    .regex(
+      /^[a-z0-9][a-z0-9._-]{0,63}$/,
+      '1-64 characters of a-z 0-9 . _ -, starting with a letter or digit',
+    ),
+  version: z.string().min(1).max(64).optional(),
+  group: z
+    .string()
+    .regex(/^[A-Za-z0-9._:-]{1,200}$/, 'a consumer group name')
+    .optional(),
+  events: z
+    .array(
+      z.strictObject({
+        type: z.string().regex(/^[A-Za-z][A-Za-z0-9_.:-]{0,127}$/, 'an event type'),
+        v: z.number().int().min(1).max(999_999_999),
+        schema: z.custom<z.ZodType>(
+          (s) => s instanceof Object && typeof (s as z.ZodType).safeParse === 'function',
+          'a zod schema',
+        ),
+      }),
+    )
+    .min(1)
+    .optional(),
+  migrations: z
+    .array(z.strictObject({ name: z.string().regex(/^[A-Za-z0-9._-]{1,128}$/), sql: z.string().min(1) }))
+    .optional(),
+  reasons: z.array(z.string().regex(REASON_PATTERN, 'a reason code: ^[a-z][a-z0-9_]{0,63}$')).optional(),
+  idempotent: z.boolean().optional(),
+  check: z.function().optional(),
+  apply: z.function().optional(),
+  handle: z.function().optional(),
+});
+
+/**
+ * Declare a pipeline. Checks the definition at once (for JavaScript callers too): an unknown key, a bad name,
+ * two specs for one (type, v), two migrations with one name, or not exactly one of `apply` / `handle` throws
+ * a {@link ValidationError} naming the field.
+ *
+ * @example
+ * export default definePipeline({
+ *   name: 'orders',
+ *   events: [{ type: 'order.line_added', v: 1, schema: z.object({ orderId: z.string(), amountMinor: z.number().int() }) }],
+ *   migrations: [{ name: '0001-orders', sql: 'CREATE TABLE orders (order_id text PRIMARY KEY, total_minor bigint NOT NULL)' }],
+ *   async apply(tx, events) {
+ *     await tx.query(`INSERT INTO orders ... SELECT ... FROM unnest($1::text[], $2::bigint[]) ...`, [...]);
+ *   },
+ * });
+ */
+export function definePipeline<const E extends readonly EventSpec[]>(
+  definition: PipelineDefinition<E>,
+): DefinedPipeline<E> {
+  const parsed = definitionSchema.safeParse(definition);
+  const issues = parsed.success
+    ? []
+    : parsed.error.issues.map((i) => ({
+        path: i.path.map(String).join('.') || '(definition)',
+        message: i.message,
+      }));
+  if (parsed.success) {
+    if ((definition.apply === undefined) === (definition.handle === undefined))
+      issues.push({ path: 'apply', message: 'give exactly one of apply (a batch) and handle (one event)' });
+    const specs = new Set<string>();
+    for (const [i, e] of (definition.events ?? []).entries()) {
+      const id = `${e.type} v${e.v}`;
+      if (specs.has(id)) issues.push({ path: `events.${i}`, message: `${id} is declared twice` });
+      specs.add(id);
+    }
+    const names = new Set<string>();
+    for (const [i, m] of (definition.migrations ?? []).entries()) {
+      if (names.has(m.name))
+        issues.push({ path: `migrations.${i}.name`, message: `${m.name} is declared twice` });
+      names.add(m.name);
+    }
+  }
+  if (issues.length > 0)
+    throw new ValidationError(
+      'schema_violation',
+      issues.map((i) => ({ ...i, path: `definePipeline: ${i.path}` })),
+    );
+  return Object.freeze({
+    ...definition,
+    version: definition.version ?? '1',
+    group: definition.group ?? definition.name,
+    [PIPELINE_BRAND]: true as const,
+  });
+}
+
+/** Whether `value` came out of {@link definePipeline} (in this or another copy of the package). */
+export function isDefinedPipeline(value: unknown): value is AnyPipeline {
+  return (
+    typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[PIPELINE_BRAND] === true
+  );
+}
