@@ -114,7 +114,7 @@ describe('ops server under a flood of slow-header connections', () => {
         return clients.every((c) => c.socket.connecting === false) && s.connections === CAP;
       },
       {
-        timeoutMs: 5000,
+        timeoutMs: 8000,
         describe: async () => `peak ${JSON.stringify(peak)}, redis ${JSON.stringify(await ask('redis'))}`,
       },
     );
@@ -127,10 +127,11 @@ describe('ops server under a flood of slow-header connections', () => {
     const replies = await Promise.race([
       Promise.all(clients.map((c) => c.closed)),
       new Promise<never>((_, reject) =>
-        setTimeout(() => reject(new Error(`slow clients still open; peak ${JSON.stringify(peak)}`)), 6000),
+        setTimeout(() => reject(new Error(`slow clients still open; peak ${JSON.stringify(peak)}`)), 8000),
       ),
     ]);
-    expect(Date.now() - started).toBeLessThan(HEADERS_TIMEOUT_MS + 3000);
+    // Node would hold them for 60 s (its default headers timeout, checked every 30 s); slack for a loaded box.
+    expect(Date.now() - started).toBeLessThan(HEADERS_TIMEOUT_MS + 6000);
     const timedOut = replies.filter((r) => r.startsWith('HTTP/1.1 408')).length;
     expect(timedOut).toBeGreaterThanOrEqual(CAP);
     expect(replies.every((r) => r === '' || r.startsWith('HTTP/1.1 408'))).toBe(true);
