@@ -7,15 +7,17 @@ export type { DeadLetterMeta } from './lib/dead-letter-entry.ts';
 export { decodeDeadLetter } from './lib/dead-letter-entry.ts';
 export type { Envelope } from './lib/envelope.ts';
 export { decodeEntry, encodeEnvelope } from './lib/envelope.ts';
-export type { ReasonCode } from './lib/errors.ts';
+export type { FieldIssue, ReasonCode } from './lib/errors.ts';
 export {
   ConfigError,
+  InvalidArgumentError,
   PayloadTooLargeError,
   PoisonMessageError,
   REASON_CODES,
   StreamNotFoundError,
   StreamsinkError,
   TransientError,
+  UsageError,
   ValidationError,
 } from './lib/errors.ts';
 export type { EventDefinition, EventRegistry } from './lib/event-registry.ts';

@@ -140,6 +140,7 @@ export async function run(args: string[], ctx: CliContext): Promise<number> {
       registry,
       logger,
       livenessDeadlineMs: config.metrics.livenessDeadlineMs,
+      maxConnections: config.metrics.maxConnections,
       // ioredis holds the blocked XREADGROUP across a reconnect: a Redis outage stops the loop, not a bug.
       health: () => ({ ...worker.health(), waitingOnRedis: blockingRedis.status !== 'ready' }),
       // The non-blocking connection: a PING behind a blocked XREADGROUP would wait out STREAMSINK_BLOCK_MS.

@@ -81,6 +81,7 @@ const schema = z
     STREAMSINK_DEFAULT_METRICS: z.stringbool().default(true),
     STREAMSINK_METRICS_SAMPLE_INTERVAL_MS: int(100, 600_000).default(5000),
     STREAMSINK_LIVENESS_DEADLINE_MS: int(1000, 3_600_000).default(60_000),
+    STREAMSINK_OPS_MAX_CONNECTIONS: int(1, 10_000).default(100),
     STREAMSINK_LOG_REDACT_PATHS: csv.default([]),
   })
   .superRefine((v, ctx) => {
@@ -151,6 +152,8 @@ export interface MetricsConfig {
   defaultMetrics: boolean;
   sampleIntervalMs: number;
   livenessDeadlineMs: number;
+  /** Connections the ops server keeps open at once; more are closed on accept. */
+  maxConnections: number;
 }
 
 export interface Config {
@@ -271,6 +274,7 @@ function toConfig(raw: Raw, hostname: string): Config {
       defaultMetrics: raw.STREAMSINK_DEFAULT_METRICS,
       sampleIntervalMs: raw.STREAMSINK_METRICS_SAMPLE_INTERVAL_MS,
       livenessDeadlineMs: raw.STREAMSINK_LIVENESS_DEADLINE_MS,
+      maxConnections: raw.STREAMSINK_OPS_MAX_CONNECTIONS,
     },
   };
 }

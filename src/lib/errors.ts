@@ -11,6 +11,7 @@ export const ERROR_CODES = {
   SCHEMA_BEHIND: 'schema_behind',
   STREAM_NOT_FOUND: 'stream_not_found',
   USAGE: 'usage',
+  INVALID_ARGUMENT: 'invalid_argument',
 } as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[keyof typeof ERROR_CODES];
@@ -79,8 +80,8 @@ export class ConfigError extends StreamsinkError {
 
 /** A command line that cannot be acted on (unknown flag, missing selector). The CLI exits 2. */
 export class UsageError extends StreamsinkError {
-  constructor(message: string) {
-    super(ERROR_CODES.USAGE, message, false);
+  constructor(message: string, code: ErrorCode = ERROR_CODES.USAGE) {
+    super(code, message, false);
   }
 }
 
@@ -88,6 +89,24 @@ export interface FieldIssue {
   /** Dotted path of the offending field, e.g. `data.amountMinor`. */
   path: string;
   message: string;
+}
+
+/**
+ * A call to an SDK function with arguments it cannot act on: an unknown or misplaced key in an option object
+ * (`dryRun` in a purge selector), a wrong type, a missing argument. Thrown before any I/O, so nothing changed.
+ * `issues` names each offending argument path (`selector`, `options.limit`). A subclass of UsageError, which
+ * these calls threw before the checks were strict, so code that catches UsageError still catches it.
+ */
+export class InvalidArgumentError extends UsageError {
+  /** The SDK function that refused the call, e.g. `dlqPurge`. */
+  readonly function: string;
+  readonly issues: readonly FieldIssue[];
+
+  constructor(fn: string, issues: readonly FieldIssue[]) {
+    super(`${fn}: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, ERROR_CODES.INVALID_ARGUMENT);
+    this.function = fn;
+    this.issues = issues;
+  }
 }
 
 /** An event that fails its envelope or schema check at publish time. Nothing was written. */

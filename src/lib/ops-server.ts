@@ -42,6 +42,18 @@ export interface OpsServerOptions {
   livenessDeadlineMs: number;
   /** A check slower than this counts as failing. */
   checkTimeoutMs?: number;
+  /**
+   * Connections open at once (STREAMSINK_OPS_MAX_CONNECTIONS); more are closed as soon as they are accepted.
+   * Every connection is a file descriptor shared with the Redis and Postgres clients: without a cap, slow
+   * clients can take the process to its file limit, and reconnects then fail with EMFILE.
+   */
+  maxConnections?: number;
+  /** Time a client has to send its request headers, from connecting; then 408 and close. */
+  headersTimeoutMs?: number;
+  /** Time a client has to send its whole request; then 408 and close. */
+  requestTimeoutMs?: number;
+  /** Idle time after a response before a keep-alive connection is closed. */
+  keepAliveTimeoutMs?: number;
   now?: () => number;
   logger?: Logger;
 }
@@ -54,9 +66,22 @@ export interface OpsServer {
    * leaves the Service before its consumer stops reading.
    */
   failReadiness(): void;
+  /** Connections open now (at most `maxConnections`). */
+  connections(): Promise<number>;
   /** Stop listening and drop open keep-alive connections. Safe to call twice. */
   close(): Promise<void>;
 }
+
+/**
+ * Limits of the ops server. Probes and scrapes are a handful of short GETs from a few clients; anything slower
+ * or more numerous is broken or hostile, and must not hold connections (file descriptors) for long.
+ */
+export const OPS_SERVER_DEFAULTS = {
+  maxConnections: 100,
+  headersTimeoutMs: 5000,
+  requestTimeoutMs: 10_000,
+  keepAliveTimeoutMs: 5000,
+} as const;
 
 export type CheckOutcome = { ok: true } | { ok: false; error: string };
 
@@ -163,15 +188,39 @@ export async function startOpsServer(options: OpsServerOptions): Promise<OpsServ
     }
   };
 
-  const server = http.createServer((req, res) => {
-    handle(req, res).catch((error: unknown) => {
-      options.logger?.error({ err: error, path: req.url }, 'ops endpoint failed');
-      if (!res.headersSent) send(res, 500, 'text/plain; charset=utf-8', 'internal error\n');
-      else res.destroy();
-    });
-  });
+  const limits = { ...OPS_SERVER_DEFAULTS, ...definedOnly(options) };
+  const server = http.createServer(
+    {
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: Math.max(limits.requestTimeoutMs, limits.headersTimeoutMs),
+      // Node checks those two timeouts on this interval (30 s by default): a slow client would then hold its
+      // connection for up to 30 s past the limit.
+      connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(limits.headersTimeoutMs / 4))),
+    },
+    (req, res) => {
+      handle(req, res).catch((error: unknown) => {
+        options.logger?.error({ err: error, path: req.url }, 'ops endpoint failed');
+        if (!res.headersSent) send(res, 500, 'text/plain; charset=utf-8', 'internal error\n');
+        else res.destroy();
+      });
+    },
+  );
   // Probes and scrapes are short; never let an idle keep-alive connection hold shutdown up.
-  server.keepAliveTimeout = 5000;
+  server.keepAliveTimeout = limits.keepAliveTimeoutMs;
+  // Connections past the cap are closed on accept (Node's 'drop' event): their descriptor lives for an instant.
+  server.maxConnections = limits.maxConnections;
+  let dropped = 0;
+  let dropWarnedAt = Number.NEGATIVE_INFINITY;
+  server.on('drop', () => {
+    dropped += 1;
+    // One line a minute at most: a flood of connections must not become a flood of log lines.
+    if (now() - dropWarnedAt < 60_000) return;
+    dropWarnedAt = now();
+    options.logger?.warn(
+      { maxConnections: limits.maxConnections, droppedSinceStart: dropped },
+      'ops server at its connection cap: closing new connections (STREAMSINK_OPS_MAX_CONNECTIONS)',
+    );
+  });
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -182,13 +231,21 @@ export async function startOpsServer(options: OpsServerOptions): Promise<OpsServ
   });
   const address = server.address();
   if (address === null || typeof address === 'string') throw new Error('ops server has no TCP address');
-  options.logger?.info({ port: address.port, host: options.host ?? '*' }, 'ops server listening');
+  options.logger?.info(
+    { port: address.port, host: options.host ?? '*', maxConnections: limits.maxConnections },
+    'ops server listening',
+  );
 
   let closing: Promise<void> | undefined;
   return {
     port: address.port,
     failReadiness() {
       readinessFailed = true;
+    },
+    connections() {
+      return new Promise((resolve, reject) =>
+        server.getConnections((error, count) => (error ? reject(error) : resolve(count))),
+      );
     },
     close() {
       readinessFailed = true;
@@ -199,6 +256,16 @@ export async function startOpsServer(options: OpsServerOptions): Promise<OpsServ
       return closing;
     },
   };
+}
+
+/** The limits the caller set, without the keys it left undefined (which would override the defaults). */
+function definedOnly(options: OpsServerOptions): Partial<Record<keyof typeof OPS_SERVER_DEFAULTS, number>> {
+  const out: Partial<Record<keyof typeof OPS_SERVER_DEFAULTS, number>> = {};
+  for (const key of Object.keys(OPS_SERVER_DEFAULTS) as Array<keyof typeof OPS_SERVER_DEFAULTS>) {
+    const value = options[key];
+    if (value !== undefined) out[key] = value;
+  }
+  return out;
 }
 
 function withTimeout(p: Promise<CheckOutcome>, ms: number): Promise<CheckOutcome> {

@@ -6,6 +6,14 @@ import {
   resolveKeys,
   selectDeadLetters,
 } from './dlq.ts';
+import {
+  checkArguments,
+  PURGE_OPTIONS,
+  PURGE_SELECTOR,
+  REDRIVE_OPTIONS,
+  REDRIVE_SELECTOR,
+  TARGET,
+} from './sdk-args.ts';
 
 /**
  * The dead-letter SDK, write side: redrive (put events back on their stream) and purge (delete them).
@@ -61,13 +69,19 @@ export interface RedriveResult {
  * in one atomic step, so an interrupted redrive loses nothing and publishes nothing twice; run it again to
  * finish.
  * @throws StreamNotFoundError when neither the stream nor its dead-letter stream exists.
- * @throws UsageError for an empty selector or an unknown reason code.
+ * @throws UsageError for an unknown reason code.
+ * @throws InvalidArgumentError before anything moves, for a selector that is not exactly one of `all`, `ids`,
+ *   `reason`/`type`, or an unknown or misplaced key (`dryRun` belongs in `options`, not in the selector).
+ * @example
+ * const preview = await dlqRedrive({ redis, stream: 'payments' }, { reason: 'unsupported_currency' }, { dryRun: true });
  */
 export async function dlqRedrive(
   target: DlqTarget,
   selector: DlqSelector,
   options: RedriveOptions = {},
 ): Promise<RedriveResult> {
+  // biome-ignore lint/complexity/noArguments: the count of arguments given, which a rest parameter would type
+  checkArguments('dlqRedrive', [TARGET, REDRIVE_SELECTOR, REDRIVE_OPTIONS], arguments);
   const keys = resolveKeys(target);
   await assertKnownStream(target, keys);
   const ids = await selectDeadLetters(target, keys, selector, options.limit);
@@ -129,13 +143,19 @@ export interface PurgeResult {
  * Delete dead letters for good (the events are not re-published). Callers that face humans should ask for
  * confirmation first; the CLI refuses without `--yes`.
  * @throws StreamNotFoundError when neither the stream nor its dead-letter stream exists.
- * @throws UsageError for an empty selector or an unknown reason code.
+ * @throws UsageError for an unknown reason code.
+ * @throws InvalidArgumentError before anything is deleted, for a selector that is not exactly one of `all`,
+ *   `ids`, `reason`/`type`, or an unknown or misplaced key (`dryRun` belongs in `options`, not in the selector).
+ * @example
+ * const preview = await dlqPurge({ redis, stream: 'payments' }, { all: true }, { dryRun: true });
  */
 export async function dlqPurge(
   target: DlqTarget,
   selector: DlqSelector,
   options: PurgeOptions = {},
 ): Promise<PurgeResult> {
+  // biome-ignore lint/complexity/noArguments: the count of arguments given, which a rest parameter would type
+  checkArguments('dlqPurge', [TARGET, PURGE_SELECTOR, PURGE_OPTIONS], arguments);
   const keys = resolveKeys(target);
   await assertKnownStream(target, keys);
   const ids = await selectDeadLetters(target, keys, selector);

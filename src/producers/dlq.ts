@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import { type DeadLetterMeta, decodeDeadLetter, entryIdTime } from '../lib/dead-letter-entry.ts';
 import { REASON_CODES, REASON_PATTERN, StreamNotFoundError, UsageError } from '../lib/errors.ts';
 import { type StreamKeys, streamKeys } from '../lib/keys.ts';
+import { checkArguments, DLQ_LIST_OPTIONS, SHOW_ID, TARGET } from './sdk-args.ts';
 
 /**
  * The dead-letter SDK, read side: statistics, listing and inspection of a stream's dead-letter stream, and
@@ -130,8 +131,11 @@ export function matchesFilter(entry: DlqEntry, filter: DlqFilter): boolean {
 /**
  * Count a stream's dead letters by reason and by event type, with the oldest and newest.
  * @throws StreamNotFoundError when neither the stream nor its dead-letter stream exists.
+ * @throws InvalidArgumentError for a malformed target or an extra argument.
  */
 export async function dlqStats(target: DlqTarget): Promise<DlqStats> {
+  // biome-ignore lint/complexity/noArguments: the count of arguments given, which a rest parameter would type
+  checkArguments('dlqStats', [TARGET], arguments);
   const keys = resolveKeys(target);
   await assertKnownStream(target, keys);
   const stats: DlqStats = {
@@ -163,8 +167,14 @@ export async function dlqStats(target: DlqTarget): Promise<DlqStats> {
  * The newest `limit` dead letters matching the filter, oldest first (newest last, like a log).
  * @throws StreamNotFoundError when neither the stream nor its dead-letter stream exists.
  * @throws UsageError for an unknown reason code.
+ * @throws InvalidArgumentError for an unknown option (a selector key such as `all`), a wrong type, or an
+ *   extra argument.
+ * @example
+ * const recent = await dlqList({ redis, stream: 'payments' }, { reason: 'schema_violation', limit: 20 });
  */
 export async function dlqList(target: DlqTarget, options: DlqListOptions = {}): Promise<DlqEntry[]> {
+  // biome-ignore lint/complexity/noArguments: the count of arguments given, which a rest parameter would type
+  checkArguments('dlqList', [TARGET, DLQ_LIST_OPTIONS], arguments);
   checkReason(options.reason);
   const keys = resolveKeys(target);
   await assertKnownStream(target, keys);
@@ -186,8 +196,11 @@ export async function dlqList(target: DlqTarget, options: DlqListOptions = {}): 
 /**
  * One dead letter by its id in the dead-letter stream, or `undefined` when there is none.
  * @throws StreamNotFoundError when neither the stream nor its dead-letter stream exists.
+ * @throws InvalidArgumentError for a malformed target, an id that is not a string, or an extra argument.
  */
 export async function dlqShow(target: DlqTarget, id: string): Promise<DlqEntry | undefined> {
+  // biome-ignore lint/complexity/noArguments: the count of arguments given, which a rest parameter would type
+  checkArguments('dlqShow', [TARGET, SHOW_ID], arguments);
   const keys = resolveKeys(target);
   await assertKnownStream(target, keys);
   if (!/^\d+-\d+$/.test(id)) throw new UsageError(`not a stream entry id: ${JSON.stringify(id)}`);

@@ -6,6 +6,7 @@ import type { EventRegistry } from '../lib/event-registry.ts';
 import { type StreamKeys, streamKeys } from '../lib/keys.ts';
 import type { ProducerMetrics } from '../lib/metrics.ts';
 import { type PublishInput, prepareEvent } from './prepare-event.ts';
+import { checkArguments, EVENT_ARG, EVENTS_ARG, PRODUCER_OPTIONS, STREAM_ARG } from './sdk-args.ts';
 import { createUuidV7 } from './uuidv7.ts';
 
 export interface ProducerOptions {
@@ -84,8 +85,15 @@ interface Ready {
  * Create a producer over a Redis connection the caller owns. Idempotent publish runs one Lua script per chunk
  * of events (all keys of one stream share a hash tag, so it works on Redis Cluster); ioredis sends it by SHA
  * and falls back to the full script on NOSCRIPT.
+ * @throws InvalidArgumentError for an unknown option key, a value of the wrong type or out of range (checked
+ *   at run time, for JavaScript callers too), or an extra argument.
+ * @example
+ * const producer = createProducer({ redis: new Redis(process.env.REDIS_URL), registry });
+ * await producer.publish('payments', { type: 'payment.captured', data: { amountMinor: 1250, currency: 'EUR' } });
  */
 export function createProducer(options: ProducerOptions): Producer {
+  // biome-ignore lint/complexity/noArguments: the count of arguments given, which a rest parameter would type
+  checkArguments('createProducer', [PRODUCER_OPTIONS], arguments);
   const keyPrefix = options.keyPrefix ?? 'streamsink';
   const dedupeWindowMs = options.dedupeWindowMs ?? DEFAULT_DEDUPE_WINDOW_MS;
   const maxPayloadBytes = options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
@@ -95,13 +103,6 @@ export function createProducer(options: ProducerOptions): Producer {
   const now = options.now ?? Date.now;
   const newId = options.newId ?? createUuidV7({ now, random: defaultRandom });
   const { redis, metrics, registry } = options;
-  if (!Number.isInteger(dedupeWindowMs) || dedupeWindowMs < 1)
-    throw new RangeError(`dedupeWindowMs must be a positive integer, got ${dedupeWindowMs}`);
-  if (maxLen !== undefined && (!Number.isInteger(maxLen) || maxLen < 1))
-    throw new RangeError(`maxLen must be a positive integer, got ${maxLen}`);
-  // A Lua call blocks Redis for its whole run: a few hundred events keep it to a few milliseconds.
-  if (!Number.isInteger(chunkSize) || chunkSize < 1 || chunkSize > 1000)
-    throw new RangeError(`chunkSize must be an integer from 1 to 1000, got ${chunkSize}`);
   if (idempotent) redis.defineCommand(SCRIPT_NAME, { lua: SCRIPT });
 
   const keysByStream = new Map<string, StreamKeys>();
@@ -117,6 +118,15 @@ export function createProducer(options: ProducerOptions): Producer {
   };
 
   async function publishBatch(
+    stream: string,
+    events: readonly PublishInput<object>[],
+  ): Promise<PublishResult[]> {
+    // biome-ignore lint/complexity/noArguments: the count of arguments given, which a rest parameter would type
+    checkArguments('publishBatch', [STREAM_ARG, EVENTS_ARG], arguments);
+    return publishChecked(stream, events);
+  }
+
+  async function publishChecked(
     stream: string,
     events: readonly PublishInput<object>[],
   ): Promise<PublishResult[]> {
@@ -181,8 +191,12 @@ export function createProducer(options: ProducerOptions): Producer {
   }
 
   return {
+    // A method, not an arrow: `arguments` counts what the caller passed (the event itself is checked field by
+    // field by prepareEvent, which refuses unexpected fields with a ValidationError).
     async publish(stream, event) {
-      const [result] = await publishBatch(stream, [event]);
+      // biome-ignore lint/complexity/noArguments: the count of arguments given, which a rest parameter would type
+      checkArguments('publish', [STREAM_ARG, EVENT_ARG], arguments);
+      const [result] = await publishChecked(stream, [event]);
       if (!result) throw new Error('publishBatch returned no result');
       if (result.status === 'rejected') throw result.error;
       return result;
