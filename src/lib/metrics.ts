@@ -1,4 +1,5 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { PgErrorClass } from './pg-errors.ts';
 
 /**
  * Metric definitions. Names and labels are a public contract (docs/metrics.md). Everything is registered on a
@@ -17,8 +18,11 @@ export const REDIS_ERROR_KINDS = [
   'connection',
   'stats',
 ] as const;
-/** Every `class` of streamsink_postgres_errors_total (PgErrorClass). */
-export const POSTGRES_ERROR_CLASSES = ['transient', 'systemic', 'data', 'other'] as const;
+export type RedisErrorKind = (typeof REDIS_ERROR_KINDS)[number];
+// A Record over PgErrorClass: a class added there fails to compile here until it is initialised too.
+const PG_CLASSES: Record<PgErrorClass, true> = { transient: true, systemic: true, data: true, other: true };
+/** Every `class` of streamsink_postgres_errors_total. */
+export const POSTGRES_ERROR_CLASSES = Object.keys(PG_CLASSES) as PgErrorClass[];
 
 /**
  * End-to-end latency buckets, up to a day: after an outage the backlog is hours old, and a histogram whose
