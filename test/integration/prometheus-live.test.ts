@@ -164,10 +164,21 @@ describe('a live worker scraped by Prometheus with the shipped rules', () => {
       });
       expect(pending.metric).toMatchObject({ dependency: 'postgres', severity: 'page' });
       expect(await scalar(`streamsink_dependency_up{${sel}, dependency="redis"}`)).toBe(1);
+      // While nothing commits, the backlog's age shows in the oldest pending age (the latency histogram
+      // only learns it when the entries are applied).
+      await bench.publish(generatePaymentEvents({ count: 5, seed: 73, accounts: 2, prefix: 'pro' }));
+      await waitFor(
+        async () => ((await scalar(`max(streamsink_oldest_pending_age_seconds{${sel}})`)) ?? 0) >= 3,
+        { timeoutMs: 20_000, describe: seen },
+      );
     } finally {
       pgProxy.restore();
     }
     await waitFor(async () => (await scalar(up)) === 1, { timeoutMs: 30_000, describe: seen });
+    await waitFor(async () => (await scalar(`max(streamsink_pending_messages{${sel}})`)) === 0, {
+      timeoutMs: 30_000,
+      describe: seen,
+    });
     await waitFor(async () => (await alert('StreamsinkDependencyDown', 'pending')).length === 0, {
       timeoutMs: 10_000,
       describe: seen,
