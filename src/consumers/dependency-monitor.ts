@@ -29,12 +29,27 @@ export interface DependencyMonitor {
 
 export function startDependencyMonitor(options: DependencyMonitorOptions): DependencyMonitor {
   let running: Promise<void> | undefined;
+  // A check still waiting (a PING in ioredis' offline queue during an outage) is awaited again rather than
+  // sending one more every interval.
+  const attempts = new Map<string, Promise<boolean>>();
+  const attempt = (dependency: string, check: DependencyCheck): Promise<boolean> => {
+    let p = attempts.get(dependency);
+    if (!p) {
+      p = check().then(
+        () => true,
+        () => false,
+      );
+      attempts.set(dependency, p);
+      void p.finally(() => attempts.delete(dependency));
+    }
+    return p;
+  };
 
   const checkOnce = async (): Promise<void> => {
     const entries = Object.entries(options.checks) as Array<[string, DependencyCheck]>;
     await Promise.all(
       entries.map(async ([dependency, check]) => {
-        const answered = await answersWithin(check, options.timeoutMs);
+        const answered = await answersWithin(attempt(dependency, check), options.timeoutMs);
         const up = dependency === 'postgres' ? answered && !options.sinkFailing() : answered;
         options.metrics.dependencyUp.set({ ...options.labels, dependency }, up ? 1 : 0);
       }),
@@ -60,16 +75,12 @@ export function startDependencyMonitor(options: DependencyMonitorOptions): Depen
   };
 }
 
-async function answersWithin(check: DependencyCheck, ms: number): Promise<boolean> {
+async function answersWithin(answer: Promise<boolean>, ms: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<boolean>((resolve) => {
     timer = setTimeout(() => resolve(false), ms);
     timer.unref();
   });
-  const answer = check().then(
-    () => true,
-    () => false,
-  );
   try {
     return await Promise.race([answer, timeout]);
   } finally {

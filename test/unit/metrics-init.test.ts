@@ -110,3 +110,28 @@ describe('dependency monitor', () => {
     monitor.close();
   });
 });
+
+describe('dependency monitor, a check that hangs', () => {
+  it('is not sent again while it still waits', async () => {
+    let calls = 0;
+    const registry = createRegistry({ defaultMetrics: false });
+    const monitor = startDependencyMonitor({
+      checks: {
+        redis: () => {
+          calls += 1;
+          return new Promise(() => {});
+        },
+      },
+      sinkFailing: () => false,
+      metrics: createWorkerMetrics(registry),
+      labels: { stream: 'payments', group: 'ledger' },
+      intervalMs: 60_000,
+      timeoutMs: 20,
+    });
+    await monitor.checkNow();
+    await monitor.checkNow();
+    await monitor.checkNow();
+    expect(calls).toBe(1);
+    monitor.close();
+  });
+});
