@@ -1,7 +1,8 @@
 // Offline checks of the operations assets with promtool (Debian package `prometheus`):
 //   promtool check rules   ops/prometheus/alerts.yml
 //   promtool test rules    ops/prometheus/alerts.test.yml
-//   promtool check metrics on the worker's and producer's metrics output, every series populated
+//   promtool check metrics on the worker's and producer's metrics output, every series populated, and on a
+//   freshly started worker's (every labelled series at 0)
 // Usage: node scripts/check-ops.ts [scrape.prom ...]   (extra files: saved scrapes to lint as well)
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -10,6 +11,7 @@ import {
   createProducerMetrics,
   createRegistry,
   createWorkerMetrics,
+  initWorkerSeries,
   registerBuildInfo,
 } from '../src/lib/metrics.ts';
 
@@ -50,9 +52,17 @@ async function populatedScrape(): Promise<string> {
   return registry.metrics();
 }
 
+/** What a worker exposes right after start: every labelled series at 0 (docs/metrics.md). */
+async function freshWorkerScrape(): Promise<string> {
+  const registry = createRegistry({ defaultMetrics: false });
+  initWorkerSeries(createWorkerMetrics(registry), { stream: 'payments', group: 'g', pipeline: 'payments' });
+  return registry.metrics();
+}
+
 let ok = true;
 ok = run(['check', 'rules', 'ops/prometheus/alerts.yml']) && ok;
 ok = run(['test', 'rules', 'ops/prometheus/alerts.test.yml']) && ok;
 ok = run(['check', 'metrics'], await populatedScrape()) && ok;
+ok = run(['check', 'metrics'], await freshWorkerScrape()) && ok;
 for (const file of process.argv.slice(2)) ok = run(['check', 'metrics'], readFileSync(file, 'utf8')) && ok;
 process.exitCode = ok ? 0 : 1;

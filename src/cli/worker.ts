@@ -1,4 +1,5 @@
 import { createDeadLetterer } from '../consumers/dead-letter.ts';
+import { startDependencyMonitor } from '../consumers/dependency-monitor.ts';
 import { startMetricsSampler } from '../consumers/metrics-sampler.ts';
 import { createPgSink } from '../consumers/pg-sink.ts';
 import { createPipeline } from '../consumers/pipelines/index.ts';
@@ -134,6 +135,8 @@ export async function run(args: string[], ctx: CliContext): Promise<number> {
     // /metrics, /healthz, /readyz and the Redis-side gauges (docs/metrics.md). Closed after the worker has
     // drained and before the clients they use; readiness fails as soon as shutdown starts.
     registerBuildInfo(registry, { version: packageVersion(ctx) });
+    // The non-blocking connection: a PING behind a blocked XREADGROUP would wait out STREAMSINK_BLOCK_MS.
+    const checks = { redis: () => redis.ping(), postgres: () => pool.query('SELECT 1') };
     const ops = await startOpsServer({
       port: config.metrics.port,
       host: config.metrics.host,
@@ -143,10 +146,19 @@ export async function run(args: string[], ctx: CliContext): Promise<number> {
       maxConnections: config.metrics.maxConnections,
       // ioredis holds the blocked XREADGROUP across a reconnect: a Redis outage stops the loop, not a bug.
       health: () => ({ ...worker.health(), waitingOnRedis: blockingRedis.status !== 'ready' }),
-      // The non-blocking connection: a PING behind a blocked XREADGROUP would wait out STREAMSINK_BLOCK_MS.
-      checks: { redis: () => redis.ping(), postgres: () => pool.query('SELECT 1') },
+      checks,
     });
     cleanups.push(['ops-server', () => ops.close()]);
+    // streamsink_dependency_up: what /readyz sees, as a series an alert can page on (docs/metrics.md).
+    const dependencies = startDependencyMonitor({
+      checks,
+      sinkFailing: () => worker.health().sinkFailing,
+      metrics,
+      labels: { stream: keys.name, group: wc.group },
+      intervalMs: config.metrics.sampleIntervalMs,
+      timeoutMs: 1000,
+    });
+    cleanups.push(['dependency-monitor', async () => dependencies.close()]);
     const sampler = startMetricsSampler({
       redis,
       keys,

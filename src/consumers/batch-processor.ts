@@ -2,7 +2,7 @@ import type { WorkerConfig } from '../lib/config.ts';
 import { DEFAULT_DECODE_LIMITS, type DecodeLimits, decodeEntry } from '../lib/envelope.ts';
 import { type DeadLetterReason, describeError } from '../lib/errors.ts';
 import type { Logger } from '../lib/logger.ts';
-import type { WorkerMetrics } from '../lib/metrics.ts';
+import type { RedisErrorKind, WorkerMetrics } from '../lib/metrics.ts';
 import { backoffDelay } from './backoff.ts';
 import { deadLetterReason, decideOutcome, isTransient } from './outcome.ts';
 import { isNoGroupError, type StreamClient } from './stream-client.ts';
@@ -68,7 +68,7 @@ export function createBatchProcessor(deps: BatchProcessorDeps): BatchProcessor {
     backoffDelay(attempt, { baseMs: config.backoffBaseMs, maxMs: config.backoffMaxMs, random: deps.random });
 
   /** Run a Redis step until it succeeds or the worker gives up; false when given up. */
-  async function redisStep(kind: string, step: () => Promise<unknown>): Promise<boolean> {
+  async function redisStep(kind: RedisErrorKind, step: () => Promise<unknown>): Promise<boolean> {
     for (let attempt = 0; ; attempt++) {
       try {
         await step();

@@ -4,7 +4,7 @@ import type { WorkerConfig } from '../lib/config.ts';
 import { describeError } from '../lib/errors.ts';
 import type { StreamKeys } from '../lib/keys.ts';
 import type { Logger } from '../lib/logger.ts';
-import type { WorkerMetrics } from '../lib/metrics.ts';
+import { initWorkerSeries, type WorkerMetrics } from '../lib/metrics.ts';
 import { backoffDelay } from './backoff.ts';
 import { createBatchProcessor, type SinkHealth } from './batch-processor.ts';
 import { splitIntoBatches } from './batching.ts';
@@ -196,6 +196,7 @@ export function createWorker(options: CreateWorkerOptions): Worker {
       refreshReaderId();
       metrics?.inFlightLimit.set(labels, config.maxInFlight);
       metrics?.inFlight.set(labels, 0);
+      if (metrics) initWorkerSeries(metrics, batchLabels);
       await ensureGroup();
       // Before the first read: e.g. the sink adopts the group's schema-1 inbox rows (inbox.ts).
       await options.sink.prepare?.();

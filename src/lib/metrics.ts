@@ -1,11 +1,38 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { PgErrorClass } from './pg-errors.ts';
 
 /**
  * Metric definitions. Names and labels are a public contract (docs/metrics.md). Everything is registered on a
  * Registry passed in by the composition root, never on prom-client's global one. Label values are bounded:
  * stream, group, pipeline, outcome, kind, class; never an event id or key.
  */
-export type MessageOutcome = 'acked' | 'dead_lettered' | 'retried' | 'duplicate';
+export const MESSAGE_OUTCOMES = ['acked', 'dead_lettered', 'retried', 'duplicate'] as const;
+export type MessageOutcome = (typeof MESSAGE_OUTCOMES)[number];
+/** Every `kind` of streamsink_redis_errors_total the worker emits (docs/metrics.md). */
+export const REDIS_ERROR_KINDS = [
+  'read',
+  'ack',
+  'dead_letter',
+  'reclaim',
+  'lease',
+  'connection',
+  'stats',
+] as const;
+export type RedisErrorKind = (typeof REDIS_ERROR_KINDS)[number];
+// A Record over PgErrorClass: a class added there fails to compile here until it is initialised too.
+const PG_CLASSES: Record<PgErrorClass, true> = { transient: true, systemic: true, data: true, other: true };
+/** Every `class` of streamsink_postgres_errors_total. */
+export const POSTGRES_ERROR_CLASSES = Object.keys(PG_CLASSES) as PgErrorClass[];
+
+/**
+ * End-to-end latency buckets, up to a day: after an outage the backlog is hours old, and a histogram whose
+ * top bucket is 5 minutes reads "300 s" for p50 and p99 alike (histogram_quantile cannot go past the highest
+ * finite bucket).
+ */
+export const END_TO_END_BUCKETS = [
+  0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 600, 1800, 3600, 7200, 14400, 28800,
+  86400,
+];
 
 export interface WorkerMetrics {
   messages: Counter<'stream' | 'group' | 'pipeline' | 'outcome'>;
@@ -26,6 +53,7 @@ export interface WorkerMetrics {
   groupRecreated: Counter<'stream' | 'group'>;
   redisErrors: Counter<'kind'>;
   postgresErrors: Counter<'class'>;
+  dependencyUp: Gauge<'stream' | 'group' | 'dependency'>;
 }
 
 export function createWorkerMetrics(registry: Registry): WorkerMetrics {
@@ -55,7 +83,7 @@ export function createWorkerMetrics(registry: Registry): WorkerMetrics {
       name: 'streamsink_end_to_end_latency_seconds',
       help: 'Time from the stream entry being added to its batch committing',
       labelNames: ['stream', 'group', 'pipeline'],
-      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+      buckets: END_TO_END_BUCKETS,
       registers,
     }),
     inFlight: new Gauge({
@@ -142,7 +170,32 @@ export function createWorkerMetrics(registry: Registry): WorkerMetrics {
       labelNames: ['class'],
       registers,
     }),
+    dependencyUp: new Gauge({
+      name: 'streamsink_dependency_up',
+      help: '1 when the dependency answers the readiness check (and, for postgres, batches commit), else 0',
+      labelNames: ['stream', 'group', 'dependency'],
+      registers,
+    }),
   };
+}
+
+/**
+ * Create every labelled series the worker can emit, at 0, before the first scrape. A counter series that
+ * appears only at its first increment starts at 1, and `increase()`/`rate()` need two samples of one series:
+ * the first dead letter (or group recreation, or error) would never show in an alert or a panel.
+ * `streamsink_dependency_up` is left to its monitor, which sets it from a real check at start.
+ */
+export function initWorkerSeries(
+  metrics: WorkerMetrics,
+  labels: { stream: string; group: string; pipeline: string },
+): void {
+  const group = { stream: labels.stream, group: labels.group };
+  for (const outcome of MESSAGE_OUTCOMES) metrics.messages.inc({ ...labels, outcome }, 0);
+  for (const h of [metrics.batchDuration, metrics.batchSize, metrics.endToEndLatency]) h.zero(labels);
+  for (const c of [metrics.claimed, metrics.claimedDeleted, metrics.groupRecreated]) c.inc(group, 0);
+  for (const kind of REDIS_ERROR_KINDS) metrics.redisErrors.inc({ kind }, 0);
+  for (const cls of POSTGRES_ERROR_CLASSES) metrics.postgresErrors.inc({ class: cls }, 0);
+  metrics.backpressurePaused.set(group, 0);
 }
 
 export interface ProducerMetrics {
