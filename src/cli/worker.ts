@@ -160,17 +160,22 @@ export async function run(args: string[], ctx: CliContext): Promise<number> {
       intervalMs: config.metrics.sampleIntervalMs,
       logger: logger.child({ stream: keys.name, group: wc.group }),
       checkDataLoss: async () => {
-        // Read before the check reads Postgres and Redis (see checkDataLoss for why the order matters).
-        const committedId = commitWatermark.highest();
-        const check = await checkDataLoss({
-          redis,
-          db: pool,
-          streamKey: keys.stream,
-          group: wc.group,
-          committedId,
-          record: true,
-        });
-        return check.verdict;
+        // Taken before the check reads Postgres and Redis (see checkDataLoss for why the order matters).
+        const committedId = commitWatermark.take();
+        try {
+          const check = await checkDataLoss({
+            redis,
+            db: pool,
+            streamKey: keys.stream,
+            group: wc.group,
+            committedId,
+            record: true,
+          });
+          return check.verdict;
+        } catch (error) {
+          if (committedId !== null) commitWatermark.observe([committedId]); // recorded next time
+          throw error;
+        }
       },
     });
     cleanups.push(['metrics-sampler', () => sampler.close()]);

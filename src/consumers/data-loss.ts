@@ -86,12 +86,16 @@ export function detectDataLoss(position: StreamPosition, watermark: Watermark): 
 }
 
 /**
- * The highest entry id this process committed, kept in memory by the batch processor (one comparison per
- * batch, no I/O) and written to Postgres by the metrics sampler now and then.
+ * The highest entry id this process committed since it was last taken, kept in memory by the batch processor
+ * (one comparison per batch, no I/O) and written to Postgres by the metrics sampler now and then. Taking it
+ * empties it, so once recorded it lives only in Postgres: an operator who clears the recorded watermark after
+ * dealing with a loss (docs/operations.md) is not overruled by an old id still held by a running worker.
  */
 export interface CommitWatermark {
   observe(entryIds: readonly string[]): void;
   highest(): string | null;
+  /** Hand over the highest id and forget it; give it back with `observe` if recording it failed. */
+  take(): string | null;
 }
 
 export function createCommitWatermark(): CommitWatermark {
@@ -101,5 +105,10 @@ export function createCommitWatermark(): CommitWatermark {
       for (const id of entryIds) if (parseEntryId(id)) highest = maxEntryId(highest, id);
     },
     highest: () => highest,
+    take() {
+      const taken = highest;
+      highest = null;
+      return taken;
+    },
   };
 }

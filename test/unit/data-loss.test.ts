@@ -39,6 +39,10 @@ describe('entry id order', () => {
     w.observe([]);
     w.observe(['10-5', 'not-an-id']);
     expect(w.highest()).toBe('20-1');
+    expect(w.take()).toBe('20-1');
+    expect(w.highest()).toBeNull(); // once recorded, Postgres holds it
+    w.observe(['3-0']);
+    expect(w.take()).toBe('3-0');
   });
 });
 
