@@ -51,6 +51,8 @@ export interface DataLossReport {
   suspected: boolean;
   signs: DataLossSign[];
   details: string[];
+  /** The highest entry id the group committed, as recorded: where to start looking for what was lost. */
+  committedId?: string | null;
   note?: string;
 }
 
@@ -120,8 +122,8 @@ async function dataLossReport(
     { applicationName: `streamsink:status:${hostname}`.slice(0, 63), onError: () => {} },
   );
   try {
-    const { verdict } = await checkDataLoss({ redis, db: pool, streamKey, group, record: false });
-    return { checked: true, ...verdict };
+    const { verdict, watermark } = await checkDataLoss({ redis, db: pool, streamKey, group, record: false });
+    return { checked: true, ...verdict, committedId: watermark?.committedId ?? null };
   } catch (error) {
     const missingTable = (error as { code?: unknown }).code === '42P01';
     const note = missingTable
@@ -138,6 +140,9 @@ export function formatDataLossWarning(streamKey: string, group: string, d: DataL
   const lines = [
     `WARNING: REDIS LOST DATA on stream ${streamKey} (group ${group}): entries streamsink committed are gone`,
     ...d.details.map((line) => `  - ${line}`),
+    ...(d.committedId
+      ? [`  highest committed entry id: ${d.committedId} (what came after it may be lost)`]
+      : []),
     '  Lag and length below describe what Redis holds now, not what was published. See "Redis lost data" in',
     '  docs/operations.md before acting.',
   ];

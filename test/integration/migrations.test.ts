@@ -64,6 +64,7 @@ describe('migrations', () => {
       'payments',
       'streamsink_processed',
       'streamsink_schema_migrations',
+      'streamsink_stream_watermarks',
     ]);
   });
 

@@ -69,7 +69,9 @@ describe('Redis lost data', () => {
   }
 
   /** A worker that committed `count` events and recorded its watermark; returns its metrics port. */
-  async function committedRun(seed: number): Promise<{ b: WorkerBench; port: number; worker: ChildWorker }> {
+  async function committedRun(
+    seed: number,
+  ): Promise<{ b: WorkerBench; port: number; worker: ChildWorker; lastId: string | undefined }> {
     redis = await startOwnRedis();
     const b = await createWorkerBench(redis.url, inject('databaseUrl'));
     bench = b;
@@ -100,11 +102,11 @@ describe('Redis lost data', () => {
     expect(before.code).toBe(0);
     expect(before.stdout).toMatch(/data loss\s+none seen/);
     expect(before.stderr).toBe('');
-    return { b, port, worker };
+    return { b, port, worker, lastId };
   }
 
   it('after a restart without persistence, status warns and exits 3, and the gauge reads 1', async () => {
-    const { b, port, worker } = await committedRun(1);
+    const { b, port, worker, lastId } = await committedRun(1);
     await redis?.restart();
     expect(await b.redis.xlen(b.keys.stream)).toBe(0); // the data is gone
 
@@ -115,6 +117,7 @@ describe('Redis lost data', () => {
     const r = await status(b);
     expect(r.code).toBe(3);
     expect(r.stderr).toContain('WARNING: REDIS LOST DATA');
+    expect(r.stderr).toContain(`highest committed entry id: ${lastId}`);
     expect(r.stdout).toMatch(/data loss\s+SUSPECTED/);
     const json = JSON.parse((await status(b, true)).stdout);
     expect(json.dataLoss).toMatchObject({ checked: true, suspected: true });
