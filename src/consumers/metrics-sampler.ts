@@ -58,10 +58,17 @@ export function startMetricsSampler(options: MetricsSamplerOptions): MetricsSamp
   let lossCheckFailing = false;
   let lossSuspected = false;
 
-  const sampleOnce = async (): Promise<boolean> => {
-    const ok = await sampleStats();
-    if (options.checkDataLoss) await checkLoss(options.checkDataLoss);
-    return ok;
+  let lossRunning: Promise<void> | undefined;
+
+  // On its own chain: a Postgres outage that holds the check up must not stall the Redis gauges (and make
+  // them look stale), and a tick meanwhile simply skips the check, which is no error of Redis.
+  const startLossCheck = (): Promise<void> => {
+    const check = options.checkDataLoss;
+    if (!check) return Promise.resolve();
+    lossRunning ??= checkLoss(check).finally(() => {
+      lossRunning = undefined;
+    });
+    return lossRunning;
   };
 
   const checkLoss = async (check: () => Promise<DataLossVerdict>): Promise<void> => {
@@ -119,19 +126,22 @@ export function startMetricsSampler(options: MetricsSamplerOptions): MetricsSamp
 
   // At most one sample at a time: during a Redis outage a sample waits in the client's offline queue, and
   // ticks that come meanwhile share it instead of queueing one more pipeline each.
-  const sampleNow = (): Promise<boolean> => {
-    running ??= sampleOnce().finally(() => {
+  const sampleNow = async (): Promise<boolean> => {
+    running ??= sampleStats().finally(() => {
       running = undefined;
     });
-    return running;
+    const [ok] = await Promise.all([running, startLossCheck()]);
+    return ok;
   };
 
   const timer = setInterval(() => {
     if (closed) return;
     // With the worker's connection settings a command waits out a Redis outage in the offline queue instead
     // of failing, so a sample still running at the next tick is a missed sample: count it.
-    if (running) markFailed(new Error('previous sample still waiting for Redis'));
-    else void sampleNow();
+    if (running) {
+      markFailed(new Error('previous sample still waiting for Redis'));
+      void startLossCheck();
+    } else void sampleNow();
   }, options.intervalMs);
   timer.unref();
   void sampleNow();
@@ -142,7 +152,9 @@ export function startMetricsSampler(options: MetricsSamplerOptions): MetricsSamp
       closed = true;
       clearInterval(timer);
       // A sample stuck on a dead connection must not hold shutdown up; the connection closes after this.
-      if (running) await Promise.race([running, new Promise((r) => setTimeout(r, 1000).unref())]);
+      const inProgress = [running, lossRunning].filter((p) => p !== undefined);
+      if (inProgress.length > 0)
+        await Promise.race([Promise.all(inProgress), new Promise((r) => setTimeout(r, 1000).unref())]);
     },
   };
 }

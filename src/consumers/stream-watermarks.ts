@@ -119,8 +119,22 @@ export async function checkDataLoss(options: CheckDataLossOptions): Promise<Data
   const verdict = watermark
     ? detectDataLoss(position, watermark)
     : { suspected: false, signs: [], details: [] };
-  if (options.record) {
+  if (options.record && raises(recorded, committedId, position.entriesAdded)) {
     await recordWatermark(db, streamKey, group, { committedId, entriesAdded: position.entriesAdded });
   }
   return { verdict, position, watermark };
+}
+
+/** Whether recording would change the row: an idle stream then costs one SELECT per sample, no write. */
+function raises(
+  recorded: Watermark | undefined,
+  committedId: string | null,
+  entriesAdded: number | null,
+): boolean {
+  if (
+    committedId !== null &&
+    maxEntryId(recorded?.committedId ?? null, committedId) !== recorded?.committedId
+  )
+    return true;
+  return entriesAdded !== null && entriesAdded > (recorded?.entriesAdded ?? -1);
 }

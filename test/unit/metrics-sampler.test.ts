@@ -162,4 +162,35 @@ describe('metrics sampler', () => {
     expect(await gauge()).toBe(1);
     await sampler.close();
   });
+
+  it('a data-loss check stuck on Postgres does not hold up the Redis gauges', async () => {
+    vi.useFakeTimers();
+    const registry = createRegistry({ defaultMetrics: false });
+    const redis = fakeRedis(async () => [
+      [null, []],
+      [null, [0, null, null, null]],
+      [null, 0],
+      [null, 0],
+    ]);
+    let checks = 0;
+    const sampler = startMetricsSampler({
+      redis,
+      keys,
+      group: 'g',
+      metrics: createWorkerMetrics(registry),
+      intervalMs: 1000,
+      logger,
+      checkDataLoss: () => {
+        checks += 1;
+        return new Promise(() => {});
+      },
+    });
+    await vi.advanceTimersByTimeAsync(5500);
+    expect(redis.execs).toBe(6); // the first sample and one per tick
+    expect(checks).toBe(1); // never a second one queued behind the stuck one
+    expect(await value(registry, 'streamsink_redis_errors_total')).toBeUndefined();
+    const closing = sampler.close();
+    await vi.advanceTimersByTimeAsync(1000);
+    await closing;
+  });
 });
