@@ -1,16 +1,21 @@
+import type { DataLossSign } from '../consumers/data-loss.ts';
 import { createStreamClient } from '../consumers/stream-client.ts';
 import { entryIdMs, readStreamStats, type StreamStats } from '../consumers/stream-stats.ts';
-import { parseConfig } from '../lib/config.ts';
-import { StreamNotFoundError, UsageError } from '../lib/errors.ts';
+import { checkDataLoss } from '../consumers/stream-watermarks.ts';
+import { type Config, parseConfig, redactUrl } from '../lib/config.ts';
+import { describeError, StreamNotFoundError, UsageError } from '../lib/errors.ts';
 import { streamKeys } from '../lib/keys.ts';
-import { createRedis } from '../lib/redis.ts';
+import { createPool } from '../lib/pg.ts';
+import { createRedis, type Redis } from '../lib/redis.ts';
 import { type CliContext, flagsToEnv, parseFlags } from './context.ts';
 
 const HELP = `Usage: streamsink status --stream S --group G [--json]
 
 What an operator checks first, read-only: stream length, the group's lag (entries not yet delivered),
 pending entries (delivered, not acknowledged) in total and per consumer with idle times, the age of the
-oldest pending entry, and the dead-letter depth.
+oldest pending entry, and the dead-letter depth. It also compares the stream with the watermarks the
+workers record in Postgres and warns loudly when Redis lost entries streamsink had committed (a restart
+without persistence, a failover to an empty replica): see "Redis lost data" in docs/operations.md.
 
 Options:
   --stream S   logical stream name (or STREAMSINK_STREAM)
@@ -18,8 +23,10 @@ Options:
   --json       print one JSON object instead of text
   -h, --help   this text
 
-Exit code: 0, 1 when the stream or group does not exist, 2 for bad usage or configuration.
-Configuration: REDIS_URL, STREAMSINK_KEY_PREFIX.
+Exit code: 0, 1 when the stream or group does not exist, 2 for bad usage or configuration, 3 when Redis
+lost data (the stream is missing, behind or recreated compared with what was committed; takes precedence).
+With Postgres unreachable the data-loss check is skipped with a note and the other codes apply.
+Configuration: REDIS_URL, DATABASE_URL, STREAMSINK_KEY_PREFIX.
 `;
 
 export interface StatusReport {
@@ -35,7 +42,22 @@ export interface StatusReport {
   oldestPendingId: string | null;
   oldestPendingAgeSeconds: number | null;
   consumers: Array<{ name: string; pending: number; idleMs: number }>;
+  dataLoss: DataLossReport;
 }
+
+/** The data-loss check: `checked: false` with a note when it could not run (Postgres unreachable, ...). */
+export interface DataLossReport {
+  checked: boolean;
+  suspected: boolean;
+  signs: DataLossSign[];
+  details: string[];
+  /** The highest entry id the group committed, as recorded: where to start looking for what was lost. */
+  committedId?: string | null;
+  note?: string;
+}
+
+/** Exit code when Redis lost data (documented in --help and docs/operations.md). */
+export const EXIT_DATA_LOSS = 3;
 
 export async function run(args: string[], ctx: CliContext): Promise<number> {
   const flags = parseFlags(args, FLAG_OPTIONS, HELP);
@@ -60,10 +82,15 @@ export async function run(args: string[], ctx: CliContext): Promise<number> {
   });
   try {
     const stats = await readStreamStats(redis, keys, group);
-    if (!stats.streamExists) throw new StreamNotFoundError(keys.stream);
+    const dataLoss = await dataLossReport(config, redis, keys.stream, group, ctx.hostname);
+    if (dataLoss.suspected) ctx.stderr.write(formatDataLossWarning(keys.stream, group, dataLoss));
+    if (!stats.streamExists) {
+      if (dataLoss.suspected) return EXIT_DATA_LOSS;
+      throw new StreamNotFoundError(keys.stream);
+    }
     if (!stats.group) {
       ctx.stderr.write(`streamsink status: stream ${keys.stream} has no group ${JSON.stringify(group)}\n`);
-      return 1;
+      return dataLoss.suspected ? EXIT_DATA_LOSS : 1;
     }
     const consumers = await createStreamClient({
       redis,
@@ -71,12 +98,55 @@ export async function run(args: string[], ctx: CliContext): Promise<number> {
       group,
       consumer: '',
     }).consumers();
-    const report = buildReport(keys.name, keys.stream, group, stats, consumers, Date.now());
+    const report = buildReport(keys.name, keys.stream, group, stats, consumers, Date.now(), dataLoss);
     ctx.stdout.write(flags.json === true ? `${JSON.stringify(report)}\n` : formatReport(report));
-    return 0;
+    return dataLoss.suspected ? EXIT_DATA_LOSS : 0;
   } finally {
     redis.disconnect();
   }
+}
+
+/**
+ * Read-only: compare the stream with the recorded watermark. Never fails the command: without Postgres (or
+ * without migration 3) the rest of the report is still worth having, so it says why it could not check.
+ */
+async function dataLossReport(
+  config: Config,
+  redis: Redis,
+  streamKey: string,
+  group: string,
+  hostname: string,
+): Promise<DataLossReport> {
+  const pool = createPool(
+    { ...config.postgres, poolSize: 1 },
+    { applicationName: `streamsink:status:${hostname}`.slice(0, 63), onError: () => {} },
+  );
+  try {
+    const { verdict, watermark } = await checkDataLoss({ redis, db: pool, streamKey, group, record: false });
+    return { checked: true, ...verdict, committedId: watermark?.committedId ?? null };
+  } catch (error) {
+    const missingTable = (error as { code?: unknown }).code === '42P01';
+    const note = missingTable
+      ? 'not checked: the database has no watermarks table (run streamsink migrate)'
+      : `not checked: cannot read watermarks from ${redactUrl(config.postgres.url)} (${describeError(error, 200)})`;
+    return { checked: false, suspected: false, signs: [], details: [], note };
+  } finally {
+    await pool.end().catch(() => {});
+  }
+}
+
+/** Pure: the loud lines for stderr. */
+export function formatDataLossWarning(streamKey: string, group: string, d: DataLossReport): string {
+  const lines = [
+    `WARNING: REDIS LOST DATA on stream ${streamKey} (group ${group}): entries streamsink committed are gone`,
+    ...d.details.map((line) => `  - ${line}`),
+    ...(d.committedId
+      ? [`  highest committed entry id: ${d.committedId} (what came after it may be lost)`]
+      : []),
+    '  Lag and length below describe what Redis holds now, not what was published. See "Redis lost data" in',
+    '  docs/operations.md before acting.',
+  ];
+  return `${lines.join('\n')}\n`;
 }
 
 /** Pure: the report from what Redis answered. */
@@ -87,6 +157,13 @@ export function buildReport(
   stats: StreamStats,
   consumers: StatusReport['consumers'],
   nowMs: number,
+  dataLoss: DataLossReport = {
+    checked: false,
+    suspected: false,
+    signs: [],
+    details: [],
+    note: 'not checked',
+  },
 ): StatusReport {
   const oldestId = stats.pendingSummary.count > 0 ? stats.pendingSummary.oldestId : null;
   const oldestMs = oldestId ? entryIdMs(oldestId) : Number.NaN;
@@ -102,6 +179,7 @@ export function buildReport(
     oldestPendingId: oldestId,
     oldestPendingAgeSeconds: Number.isFinite(oldestMs) ? Math.max(0, nowMs - oldestMs) / 1000 : null,
     consumers: [...consumers].sort((a, b) => b.pending - a.pending || a.name.localeCompare(b.name)),
+    dataLoss,
   };
 }
 
@@ -122,6 +200,16 @@ export function formatReport(r: StatusReport): string {
     `delivered to  ${r.lastDeliveredId}`,
     `consumers     ${r.consumers.length}`,
   ];
+  const loss = r.dataLoss;
+  lines.unshift(
+    `data loss     ${
+      loss.suspected
+        ? `SUSPECTED: ${loss.signs.join(', ')} (Redis lost committed entries; see the warning on stderr)`
+        : loss.checked
+          ? 'none seen'
+          : (loss.note ?? 'not checked')
+    }`,
+  );
   if (r.consumers.length > 0) {
     const width = Math.max(8, ...r.consumers.map((c) => c.name.length));
     lines.push(`  ${'NAME'.padEnd(width)}  ${'PENDING'.padStart(8)}  IDLE`);

@@ -1,8 +1,10 @@
+import { createCommitWatermark } from '../consumers/data-loss.ts';
 import { createDeadLetterer } from '../consumers/dead-letter.ts';
 import { startDependencyMonitor } from '../consumers/dependency-monitor.ts';
 import { startMetricsSampler } from '../consumers/metrics-sampler.ts';
 import { createPgSink } from '../consumers/pg-sink.ts';
 import { createPipeline } from '../consumers/pipelines/index.ts';
+import { checkDataLoss } from '../consumers/stream-watermarks.ts';
 import { createWorker } from '../consumers/worker.ts';
 import { parseConfig, redactUrl } from '../lib/config.ts';
 import { describeError, StreamsinkError } from '../lib/errors.ts';
@@ -121,7 +123,11 @@ export async function run(args: string[], ctx: CliContext): Promise<number> {
       pipelineName: pipeline.name,
       pipelineVersion: pipeline.version,
     });
+    // The highest committed entry id, in memory; the sampler records it with the stream's counters in
+    // Postgres so `streamsink status` and the data-loss gauge can tell when Redis lost entries.
+    const commitWatermark = createCommitWatermark();
     const worker = createWorker({
+      commitWatermark,
       redis,
       blockingRedis,
       sink,
@@ -166,6 +172,24 @@ export async function run(args: string[], ctx: CliContext): Promise<number> {
       metrics,
       intervalMs: config.metrics.sampleIntervalMs,
       logger: logger.child({ stream: keys.name, group: wc.group }),
+      checkDataLoss: async () => {
+        // Taken before the check reads Postgres and Redis (see checkDataLoss for why the order matters).
+        const committedId = commitWatermark.take();
+        try {
+          const check = await checkDataLoss({
+            redis,
+            db: pool,
+            streamKey: keys.stream,
+            group: wc.group,
+            committedId,
+            record: true,
+          });
+          return check.verdict;
+        } catch (error) {
+          if (committedId !== null) commitWatermark.observe([committedId]); // recorded next time
+          throw error;
+        }
+      },
     });
     cleanups.push(['metrics-sampler', () => sampler.close()]);
 

@@ -4,6 +4,7 @@ import { type DeadLetterReason, describeError } from '../lib/errors.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { RedisErrorKind, WorkerMetrics } from '../lib/metrics.ts';
 import { backoffDelay } from './backoff.ts';
+import type { CommitWatermark } from './data-loss.ts';
 import { deadLetterReason, decideOutcome, isTransient } from './outcome.ts';
 import { isNoGroupError, type StreamClient } from './stream-client.ts';
 import type {
@@ -47,6 +48,8 @@ export interface BatchProcessorDeps {
   giveUp: AbortSignal;
   now: () => number;
   random: () => number;
+  /** Told every committed entry id (memory only); the metrics sampler writes the highest to Postgres. */
+  commitWatermark?: CommitWatermark;
 }
 
 export interface BatchResult {
@@ -198,6 +201,8 @@ export function createBatchProcessor(deps: BatchProcessorDeps): BatchProcessor {
         observeCommitted(written.applied, committedAt);
 
         const committed = [...written.applied, ...written.duplicates];
+        // Committed, so these entries were in the stream: a stream later behind them lost data.
+        deps.commitWatermark?.observe(committed.map((i) => i.entry.id));
         if (await ack(committed)) {
           result.acked += written.applied.length;
           result.duplicates += written.duplicates.length;

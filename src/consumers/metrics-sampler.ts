@@ -1,6 +1,8 @@
+import { describeError } from '../lib/errors.ts';
 import type { StreamKeys } from '../lib/keys.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { WorkerMetrics } from '../lib/metrics.ts';
+import type { DataLossVerdict } from './data-loss.ts';
 import { readStreamStats, type StatsRedis, toGauges } from './stream-stats.ts';
 
 /**
@@ -10,6 +12,10 @@ import { readStreamStats, type StatsRedis, toGauges } from './stream-stats.ts';
  * `streamsink_redis_errors_total{kind="stats"}` (so does a tick missed because the previous sample still
  * waits for Redis) and never throws; the gauges keep their last value and
  * `streamsink_stats_sampled_timestamp_seconds` shows how old it is.
+ *
+ * With `checkDataLoss`, each sample then also records the group's watermark in Postgres and compares it with
+ * the stream (src/consumers/stream-watermarks.ts) into `streamsink_stream_data_loss_suspected`: a low-frequency
+ * write of one row, so batches never touch a shared row themselves.
  */
 export interface MetricsSamplerOptions {
   /** A non-blocking connection (not the XREADGROUP one). */
@@ -25,7 +31,10 @@ export interface MetricsSamplerOptions {
     | 'streamLength'
     | 'statsSampledAt'
     | 'redisErrors'
+    | 'dataLossSuspected'
   >;
+  /** Record the watermark and say whether Redis lost committed entries; omitted, no check runs. */
+  checkDataLoss?: () => Promise<DataLossVerdict>;
   intervalMs: number;
   logger: Logger;
   now?: () => number;
@@ -46,8 +55,48 @@ export function startMetricsSampler(options: MetricsSamplerOptions): MetricsSamp
   let running: Promise<boolean> | undefined;
   let failing = false;
   let closed = false;
+  let lossCheckFailing = false;
+  let lossSuspected = false;
 
-  const sampleOnce = async (): Promise<boolean> => {
+  let lossRunning: Promise<void> | undefined;
+
+  // On its own chain: a Postgres outage that holds the check up must not stall the Redis gauges (and make
+  // them look stale), and a tick meanwhile simply skips the check, which is no error of Redis.
+  const startLossCheck = (): Promise<void> => {
+    const check = options.checkDataLoss;
+    if (!check) return Promise.resolve();
+    lossRunning ??= checkLoss(check).finally(() => {
+      lossRunning = undefined;
+    });
+    return lossRunning;
+  };
+
+  const checkLoss = async (check: () => Promise<DataLossVerdict>): Promise<void> => {
+    try {
+      const verdict = await check();
+      metrics.dataLossSuspected.set(groupLabels, verdict.suspected ? 1 : 0);
+      if (lossCheckFailing) options.logger.info('data-loss check recovered');
+      lossCheckFailing = false;
+      // Loud once per change; the gauge (and its alert) carries it meanwhile.
+      if (verdict.suspected && !lossSuspected)
+        options.logger.error(
+          { signs: verdict.signs, details: verdict.details },
+          'REDIS LOST DATA: the stream is behind what streamsink committed; see docs/operations.md',
+        );
+      else if (!verdict.suspected && lossSuspected) options.logger.warn('data-loss signs cleared');
+      lossSuspected = verdict.suspected;
+    } catch (error) {
+      // The gauge keeps its last value: an unreachable Postgres must not clear a warning.
+      if (!lossCheckFailing)
+        options.logger.warn(
+          { err: describeError(error) },
+          'data-loss check failed; gauge keeps its last value',
+        );
+      lossCheckFailing = true;
+    }
+  };
+
+  const sampleStats = async (): Promise<boolean> => {
     try {
       const stats = await readStreamStats(options.redis, keys, group);
       const t = now();
@@ -77,19 +126,22 @@ export function startMetricsSampler(options: MetricsSamplerOptions): MetricsSamp
 
   // At most one sample at a time: during a Redis outage a sample waits in the client's offline queue, and
   // ticks that come meanwhile share it instead of queueing one more pipeline each.
-  const sampleNow = (): Promise<boolean> => {
-    running ??= sampleOnce().finally(() => {
+  const sampleNow = async (): Promise<boolean> => {
+    running ??= sampleStats().finally(() => {
       running = undefined;
     });
-    return running;
+    const [ok] = await Promise.all([running, startLossCheck()]);
+    return ok;
   };
 
   const timer = setInterval(() => {
     if (closed) return;
     // With the worker's connection settings a command waits out a Redis outage in the offline queue instead
     // of failing, so a sample still running at the next tick is a missed sample: count it.
-    if (running) markFailed(new Error('previous sample still waiting for Redis'));
-    else void sampleNow();
+    if (running) {
+      markFailed(new Error('previous sample still waiting for Redis'));
+      void startLossCheck();
+    } else void sampleNow();
   }, options.intervalMs);
   timer.unref();
   void sampleNow();
@@ -100,7 +152,9 @@ export function startMetricsSampler(options: MetricsSamplerOptions): MetricsSamp
       closed = true;
       clearInterval(timer);
       // A sample stuck on a dead connection must not hold shutdown up; the connection closes after this.
-      if (running) await Promise.race([running, new Promise((r) => setTimeout(r, 1000).unref())]);
+      const inProgress = [running, lossRunning].filter((p) => p !== undefined);
+      if (inProgress.length > 0)
+        await Promise.race([Promise.all(inProgress), new Promise((r) => setTimeout(r, 1000).unref())]);
     },
   };
 }

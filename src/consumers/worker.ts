@@ -8,6 +8,7 @@ import { initWorkerSeries, type WorkerMetrics } from '../lib/metrics.ts';
 import { backoffDelay } from './backoff.ts';
 import { createBatchProcessor, type SinkHealth } from './batch-processor.ts';
 import { splitIntoBatches } from './batching.ts';
+import type { CommitWatermark } from './data-loss.ts';
 import { createInFlight } from './in-flight.ts';
 import { runLeaseRenewer } from './lease-renewer.ts';
 import { createQuarantine, isSuspect } from './quarantine.ts';
@@ -37,6 +38,8 @@ export interface CreateWorkerOptions {
   metrics?: WorkerMetrics;
   now?: () => number;
   random?: () => number;
+  /** Told the entry ids of every commit, for the data-loss watermark (src/consumers/stream-watermarks.ts). */
+  commitWatermark?: CommitWatermark;
 }
 
 export interface WorkerHealth {
@@ -111,6 +114,7 @@ export function createWorker(options: CreateWorkerOptions): Worker {
     giveUp: giveUp.signal,
     now,
     random,
+    commitWatermark: options.commitWatermark,
   });
 
   let loopTurnedAt = now();

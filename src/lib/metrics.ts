@@ -48,6 +48,7 @@ export interface WorkerMetrics {
   deadLetter: Gauge<'stream'>;
   streamLength: Gauge<'stream'>;
   statsSampledAt: Gauge<'stream' | 'group'>;
+  dataLossSuspected: Gauge<'stream' | 'group'>;
   claimed: Counter<'stream' | 'group'>;
   claimedDeleted: Counter<'stream' | 'group'>;
   groupRecreated: Counter<'stream' | 'group'>;
@@ -137,6 +138,12 @@ export function createWorkerMetrics(registry: Registry): WorkerMetrics {
     statsSampledAt: new Gauge({
       name: 'streamsink_stats_sampled_timestamp_seconds',
       help: 'Unix time of the last successful sample of the Redis-side gauges (lag, pending, ...)',
+      labelNames: ['stream', 'group'],
+      registers,
+    }),
+    dataLossSuspected: new Gauge({
+      name: 'streamsink_stream_data_loss_suspected',
+      help: '1 when Redis is behind what the group committed (stream lost or recreated), else 0; see docs/operations.md',
       labelNames: ['stream', 'group'],
       registers,
     }),

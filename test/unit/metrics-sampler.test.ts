@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { DataLossVerdict } from '../../src/consumers/data-loss.ts';
 import { startMetricsSampler } from '../../src/consumers/metrics-sampler.ts';
 import type { StatsRedis } from '../../src/consumers/stream-stats.ts';
 import { streamKeys } from '../../src/lib/keys.ts';
@@ -129,5 +130,67 @@ describe('metrics sampler', () => {
     expect(await value(registry, 'streamsink_redis_errors_total')).toBe(1);
     expect(await value(registry, 'streamsink_stream_length_messages')).toBe(4);
     await sampler.close();
+  });
+
+  it('exports the data-loss verdict as a gauge and keeps it when the check fails', async () => {
+    const registry = createRegistry({ defaultMetrics: false });
+    const redis = fakeRedis(async () => [
+      [null, []],
+      [null, [0, null, null, null]],
+      [null, 0],
+      [null, 0],
+    ]);
+    let answer: () => Promise<DataLossVerdict> = async () => ({ suspected: false, signs: [], details: [] });
+    const sampler = startMetricsSampler({
+      redis,
+      keys,
+      group: 'g',
+      metrics: createWorkerMetrics(registry),
+      intervalMs: 60_000,
+      logger,
+      checkDataLoss: () => answer(),
+    });
+    const gauge = () => value(registry, 'streamsink_stream_data_loss_suspected');
+    await sampler.sampleNow();
+    expect(await gauge()).toBe(0);
+    answer = async () => ({ suspected: true, signs: ['last_id_behind'], details: ['behind'] });
+    await sampler.sampleNow();
+    expect(await gauge()).toBe(1);
+    // Postgres unreachable: the warning must not be cleared by a check that could not run.
+    answer = () => Promise.reject(new Error('connect ECONNREFUSED'));
+    expect(await sampler.sampleNow()).toBe(true);
+    expect(await gauge()).toBe(1);
+    await sampler.close();
+  });
+
+  it('a data-loss check stuck on Postgres does not hold up the Redis gauges', async () => {
+    vi.useFakeTimers();
+    const registry = createRegistry({ defaultMetrics: false });
+    const redis = fakeRedis(async () => [
+      [null, []],
+      [null, [0, null, null, null]],
+      [null, 0],
+      [null, 0],
+    ]);
+    let checks = 0;
+    const sampler = startMetricsSampler({
+      redis,
+      keys,
+      group: 'g',
+      metrics: createWorkerMetrics(registry),
+      intervalMs: 1000,
+      logger,
+      checkDataLoss: () => {
+        checks += 1;
+        return new Promise(() => {});
+      },
+    });
+    await vi.advanceTimersByTimeAsync(5500);
+    expect(redis.execs).toBe(6); // the first sample and one per tick
+    expect(checks).toBe(1); // never a second one queued behind the stuck one
+    expect(await value(registry, 'streamsink_redis_errors_total')).toBeUndefined();
+    const closing = sampler.close();
+    await vi.advanceTimersByTimeAsync(1000);
+    await closing;
   });
 });

@@ -1,0 +1,114 @@
+/**
+ * Did Redis lose entries streamsink had already committed? Pure: compares what Redis says about a stream now
+ * with the watermarks workers recorded in Postgres earlier (src/consumers/stream-watermarks.ts).
+ *
+ * Three signs, each impossible while the stream lives (trimming and XDEL change none of them):
+ * - `stream_missing`: the stream does not exist, yet a worker committed entries from it.
+ * - `last_id_behind`: the stream's last-generated-id is below the highest entry id committed from it.
+ * - `stream_recreated`: the stream's entries-added counter is below the highest one recorded. This one still
+ *   holds after producers added new entries to a recreated stream (their time-based ids are higher than
+ *   anything committed before, so `last_id_behind` no longer shows), until as many entries were added again.
+ */
+
+export type DataLossSign = 'stream_missing' | 'last_id_behind' | 'stream_recreated';
+
+/** What Redis says about the stream now (XINFO STREAM). */
+export interface StreamPosition {
+  exists: boolean;
+  /** `0-0` when the stream is missing. */
+  lastGeneratedId: string;
+  /** Null before Redis 7 (no such field) or when the stream is missing. */
+  entriesAdded: number | null;
+}
+
+/** What workers recorded in Postgres for one (stream, group); absent fields were never recorded. */
+export interface Watermark {
+  committedId: string | null;
+  entriesAdded: number | null;
+}
+
+export interface DataLossVerdict {
+  suspected: boolean;
+  signs: DataLossSign[];
+  /** One line per sign, for a log line or `streamsink status`. */
+  details: string[];
+}
+
+/** Parse `<ms>-<seq>` into two bigints, or undefined when it is not a stream entry id. */
+export function parseEntryId(id: string): [bigint, bigint] | undefined {
+  const m = /^(\d+)-(\d+)$/.exec(id);
+  return m ? [BigInt(m[1] as string), BigInt(m[2] as string)] : undefined;
+}
+
+/** Order two entry ids as Redis does (by ms, then seq): negative, zero or positive. */
+export function compareEntryIds(a: string, b: string): number {
+  const x = parseEntryId(a);
+  const y = parseEntryId(b);
+  if (!x || !y) throw new TypeError(`not a stream entry id: ${x ? b : a}`);
+  if (x[0] !== y[0]) return x[0] < y[0] ? -1 : 1;
+  if (x[1] !== y[1]) return x[1] < y[1] ? -1 : 1;
+  return 0;
+}
+
+/** The higher of two optional entry ids. */
+export function maxEntryId(a: string | null, b: string | null): string | null {
+  if (a === null) return b;
+  if (b === null) return a;
+  return compareEntryIds(a, b) >= 0 ? a : b;
+}
+
+export function detectDataLoss(position: StreamPosition, watermark: Watermark): DataLossVerdict {
+  const signs: DataLossSign[] = [];
+  const details: string[] = [];
+  const { committedId, entriesAdded } = watermark;
+  if (!position.exists) {
+    if (committedId !== null || (entriesAdded !== null && entriesAdded > 0)) {
+      signs.push('stream_missing');
+      details.push(
+        `the stream does not exist, but entries up to ${committedId ?? '(unknown id)'} were committed from it`,
+      );
+    }
+    return { suspected: signs.length > 0, signs, details };
+  }
+  if (committedId !== null && compareEntryIds(position.lastGeneratedId, committedId) < 0) {
+    signs.push('last_id_behind');
+    details.push(
+      `the stream's last id ${position.lastGeneratedId} is behind the highest committed entry ${committedId}`,
+    );
+  }
+  if (entriesAdded !== null && position.entriesAdded !== null && position.entriesAdded < entriesAdded) {
+    signs.push('stream_recreated');
+    details.push(
+      `the stream counts ${position.entriesAdded} entries ever added, fewer than the ${entriesAdded} seen before: it was recreated`,
+    );
+  }
+  return { suspected: signs.length > 0, signs, details };
+}
+
+/**
+ * The highest entry id this process committed since it was last taken, kept in memory by the batch processor
+ * (one comparison per batch, no I/O) and written to Postgres by the metrics sampler now and then. Taking it
+ * empties it, so once recorded it lives only in Postgres: an operator who clears the recorded watermark after
+ * dealing with a loss (docs/operations.md) is not overruled by an old id still held by a running worker.
+ */
+export interface CommitWatermark {
+  observe(entryIds: readonly string[]): void;
+  highest(): string | null;
+  /** Hand over the highest id and forget it; give it back with `observe` if recording it failed. */
+  take(): string | null;
+}
+
+export function createCommitWatermark(): CommitWatermark {
+  let highest: string | null = null;
+  return {
+    observe(entryIds) {
+      for (const id of entryIds) if (parseEntryId(id)) highest = maxEntryId(highest, id);
+    },
+    highest: () => highest,
+    take() {
+      const taken = highest;
+      highest = null;
+      return taken;
+    },
+  };
+}
