@@ -64,7 +64,7 @@ describe('Redis lost data', () => {
   }
 
   async function processed(b: WorkerBench): Promise<number> {
-    const { rows } = await b.db.query('SELECT count(*)::int AS n FROM streamsink_processed');
+    const { rows } = await b.db.query('SELECT count(*)::int AS n FROM streamsink_inbox');
     return rows[0].n;
   }
 
