@@ -1,3 +1,5 @@
+import { redactText } from './redact.ts';
+
 /**
  * The one catalogue of streamsink error codes. Classify by `code` (and `retryable`), never by message text.
  * Every code here is documented in docs/errors.md; a unit test keeps the two in step.
@@ -147,8 +149,12 @@ export class StreamNotFoundError extends StreamsinkError {
   }
 }
 
-/** Render any thrown value as a one-line message, cut to `max` characters. */
+/**
+ * Render any thrown value as a one-line message, cut to `max` characters, with credentials masked
+ * (src/lib/redact.ts): the text goes into logs, CLI output and dead-letter entries. Only the name and
+ * message are used, never driver fields such as ioredis' `command`.
+ */
 export function describeError(error: unknown, max = 500): string {
-  const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  const text = redactText(error instanceof Error ? `${error.name}: ${error.message}` : String(error));
   return text.length > max ? `${text.slice(0, max - 1)}…` : text;
 }
