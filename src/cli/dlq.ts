@@ -1,9 +1,9 @@
 import { parseArgs } from 'node:util';
 import { parseConfig } from '../lib/config.ts';
 import { StreamNotFoundError, UsageError } from '../lib/errors.ts';
-import { createRedis } from '../lib/redis.ts';
 import { type DlqSelector, type DlqTarget, dlqList, dlqShow, dlqStats } from '../producers/dlq.ts';
 import { dlqPurge, dlqRedrive } from '../producers/dlq-redrive.ts';
+import { oneShotRedis } from './connections.ts';
 import { type CliContext, flagsToEnv } from './context.ts';
 import {
   formatListLine,
@@ -126,11 +126,8 @@ export async function run(args: string[], ctx: CliContext): Promise<number> {
     readFile: ctx.readFile,
     hostname: ctx.hostname,
   });
-  // A one-shot command should fail rather than wait forever for a Redis that is down.
-  const redis = createRedis(config.redis, {
-    name: `streamsink:dlq:${ctx.hostname}`,
-    overrides: { maxRetriesPerRequest: 3, connectTimeout: 5000 },
-  });
+  // A one-shot command fails at once, with one line, when Redis is down or refuses it (src/cli/connections.ts).
+  const { redis, explain } = oneShotRedis(config.redis, `streamsink:dlq:${ctx.hostname}`);
   const target: DlqTarget = { redis, stream: config.worker.stream, keyPrefix: config.redis.keyPrefix };
   const out = (value: unknown, text: string) =>
     ctx.stdout.write(flags.json ? `${JSON.stringify(value)}\n` : text);
@@ -192,7 +189,7 @@ export async function run(args: string[], ctx: CliContext): Promise<number> {
       );
       return 1;
     }
-    throw error;
+    throw explain(error);
   } finally {
     redis.disconnect();
   }

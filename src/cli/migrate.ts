@@ -1,6 +1,8 @@
 import { parseConfig, redactUrl } from '../lib/config.ts';
+import { ConnectionError, describeError } from '../lib/errors.ts';
 import { migrate, REQUIRED_SCHEMA_VERSION } from '../lib/migrations.ts';
 import { createPool } from '../lib/pg.ts';
+import { explainPostgres } from './connections.ts';
 import { type CliContext, parseFlags } from './context.ts';
 
 const HELP = `Usage: streamsink migrate
@@ -32,9 +34,13 @@ export async function run(args: string[], ctx: CliContext): Promise<number> {
     );
     return 0;
   } catch (error) {
+    // A connection or credential failure is one sentence naming the server and what to check; anything
+    // else (a failing migration) is the driver's message, with the server it was run against.
+    const explained = explainPostgres(config.postgres, error);
     ctx.stderr.write(
-      `streamsink migrate: ${error instanceof Error ? error.message : String(error)} ` +
-        `(database ${redactUrl(config.postgres.url)})\n`,
+      explained instanceof ConnectionError
+        ? `streamsink migrate: ${explained.message}\n`
+        : `streamsink migrate: ${describeError(error)} (database ${redactUrl(config.postgres.url)})\n`,
     );
     return 1;
   } finally {

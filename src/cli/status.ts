@@ -3,7 +3,7 @@ import { entryIdMs, readStreamStats, type StreamStats } from '../consumers/strea
 import { parseConfig } from '../lib/config.ts';
 import { StreamNotFoundError, UsageError } from '../lib/errors.ts';
 import { streamKeys } from '../lib/keys.ts';
-import { createRedis } from '../lib/redis.ts';
+import { oneShotRedis } from './connections.ts';
 import { type CliContext, flagsToEnv, parseFlags } from './context.ts';
 
 const HELP = `Usage: streamsink status --stream S --group G [--json]
@@ -53,11 +53,8 @@ export async function run(args: string[], ctx: CliContext): Promise<number> {
   );
   const keys = streamKeys(config.redis.keyPrefix, config.worker.stream);
   const group = config.worker.group;
-  // A one-shot command fails rather than waiting forever for a Redis that is down.
-  const redis = createRedis(config.redis, {
-    name: `streamsink:status:${ctx.hostname}`,
-    overrides: { maxRetriesPerRequest: 2, connectTimeout: 5000 },
-  });
+  // A one-shot command fails at once, with one line, when Redis is down or refuses it (src/cli/connections.ts).
+  const { redis, explain } = oneShotRedis(config.redis, `streamsink:status:${ctx.hostname}`);
   try {
     const stats = await readStreamStats(redis, keys, group);
     if (!stats.streamExists) throw new StreamNotFoundError(keys.stream);
@@ -74,6 +71,8 @@ export async function run(args: string[], ctx: CliContext): Promise<number> {
     const report = buildReport(keys.name, keys.stream, group, stats, consumers, Date.now());
     ctx.stdout.write(flags.json === true ? `${JSON.stringify(report)}\n` : formatReport(report));
     return 0;
+  } catch (error) {
+    throw explain(error);
   } finally {
     redis.disconnect();
   }

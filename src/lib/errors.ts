@@ -12,6 +12,7 @@ export const ERROR_CODES = {
   POISON_MESSAGE: 'poison_message',
   SCHEMA_BEHIND: 'schema_behind',
   STREAM_NOT_FOUND: 'stream_not_found',
+  CONNECTION_FAILED: 'connection_failed',
   USAGE: 'usage',
 } as const;
 
@@ -146,6 +147,28 @@ export class SchemaBehindError extends StreamsinkError {
 export class StreamNotFoundError extends StreamsinkError {
   constructor(key: string) {
     super(ERROR_CODES.STREAM_NOT_FOUND, `stream ${key} does not exist`, false);
+  }
+}
+
+/**
+ * A command could not connect to Redis or Postgres, or the server refused its credentials. The message is
+ * one line for an operator: what failed, which server (URL with user name and password masked), what to
+ * check. Retryable unless the server refused the credentials or the TLS handshake: those need a change.
+ */
+export class ConnectionError extends StreamsinkError {
+  readonly service: 'redis' | 'postgres';
+  readonly kind: string;
+
+  constructor(
+    service: 'redis' | 'postgres',
+    kind: string,
+    message: string,
+    retryable: boolean,
+    options: StreamsinkErrorOptions = {},
+  ) {
+    super(ERROR_CODES.CONNECTION_FAILED, message, retryable, options);
+    this.service = service;
+    this.kind = kind;
   }
 }
 
