@@ -35,7 +35,8 @@ Inspect a stream's dead-letter stream, put events back after fixing the cause, o
   purge     delete entries for good (needs --yes)
 
 Run \`streamsink dlq <subcommand> --help\` for its options. Reason codes: docs/wire-format.md#reason-codes.
-Configuration: REDIS_URL (or REDIS_URL_FILE), STREAMSINK_KEY_PREFIX. Exit code 2 for bad usage.
+Configuration: REDIS_URL (or REDIS_URL_FILE), STREAMSINK_KEY_PREFIX. Exit code 2 for bad usage, 1 when
+Redis cannot be reached or refuses the credentials (one line naming the server, secrets masked; no retries).
 `,
   stats: `Usage: streamsink dlq stats --stream S [--json]
 

@@ -9,7 +9,8 @@ const HELP = `Usage: streamsink migrate
 
 Apply the database migrations this build needs, each once and in its own transaction, in the schema the
 connection uses (its search_path). Safe to run from many pods at once: runs take an advisory lock, and a
-migration already applied is skipped. Prints what it applied. Exit code 0 on success, 1 on failure.
+migration already applied is skipped. Prints what it applied. Exit code 0 on success, 1 on failure
+(a connection or credential failure is one line naming the server, secrets masked).
 Configuration: DATABASE_URL (or DATABASE_URL_FILE).
 
 Options:

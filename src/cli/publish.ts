@@ -32,6 +32,8 @@ Options:
 
 Prints a summary (published, duplicates, rejected lines with reasons) on stdout, progress on stderr when
 it is a terminal. Exit code: 0 when nothing was rejected, 1 otherwise, 2 for bad usage or configuration.
+Redis down or refusing the credentials stops publishing at once (no reconnect): the summary names the
+server (secrets masked) and the line from which publishing is unconfirmed; re-running the file is safe.
 Configuration: REDIS_URL (or REDIS_URL_FILE), STREAMSINK_KEY_PREFIX, STREAMSINK_DEDUPE_WINDOW_MS,
 STREAMSINK_MAX_PAYLOAD_BYTES, STREAMSINK_MAXLEN.
 `;

@@ -18,7 +18,8 @@ Options:
   --json       print one JSON object instead of text
   -h, --help   this text
 
-Exit code: 0, 1 when the stream or group does not exist, 2 for bad usage or configuration.
+Exit code: 0, 1 when the stream or group does not exist or Redis cannot be reached or refuses the
+credentials (one line naming the server, secrets masked; no retries), 2 for bad usage or configuration.
 Configuration: REDIS_URL, STREAMSINK_KEY_PREFIX.
 `;
 
