@@ -1,9 +1,9 @@
 import { parseArgs } from 'node:util';
 import { parseConfig } from '../lib/config.ts';
 import { StreamNotFoundError, UsageError } from '../lib/errors.ts';
-import { createRedis } from '../lib/redis.ts';
 import { type DlqSelector, type DlqTarget, dlqList, dlqShow, dlqStats } from '../producers/dlq.ts';
 import { dlqPurge, dlqRedrive } from '../producers/dlq-redrive.ts';
+import { oneShotRedis } from './connections.ts';
 import { type CliContext, flagsToEnv } from './context.ts';
 import {
   formatListLine,
@@ -35,7 +35,8 @@ Inspect a stream's dead-letter stream, put events back after fixing the cause, o
   purge     delete entries for good (needs --yes)
 
 Run \`streamsink dlq <subcommand> --help\` for its options. Reason codes: docs/wire-format.md#reason-codes.
-Configuration: REDIS_URL (or REDIS_URL_FILE), STREAMSINK_KEY_PREFIX. Exit code 2 for bad usage.
+Configuration: REDIS_URL (or REDIS_URL_FILE), STREAMSINK_KEY_PREFIX. Exit code 2 for bad usage, 1 when
+Redis cannot be reached or refuses the credentials (one line naming the server, secrets masked; no retries).
 `,
   stats: `Usage: streamsink dlq stats --stream S [--json]
 
@@ -126,11 +127,8 @@ export async function run(args: string[], ctx: CliContext): Promise<number> {
     readFile: ctx.readFile,
     hostname: ctx.hostname,
   });
-  // A one-shot command should fail rather than wait forever for a Redis that is down.
-  const redis = createRedis(config.redis, {
-    name: `streamsink:dlq:${ctx.hostname}`,
-    overrides: { maxRetriesPerRequest: 3, connectTimeout: 5000 },
-  });
+  // A one-shot command fails at once, with one line, when Redis is down or refuses it (src/cli/connections.ts).
+  const { redis, explain } = oneShotRedis(config.redis, `streamsink:dlq:${ctx.hostname}`);
   const target: DlqTarget = { redis, stream: config.worker.stream, keyPrefix: config.redis.keyPrefix };
   const out = (value: unknown, text: string) =>
     ctx.stdout.write(flags.json ? `${JSON.stringify(value)}\n` : text);
@@ -192,7 +190,7 @@ export async function run(args: string[], ctx: CliContext): Promise<number> {
       );
       return 1;
     }
-    throw error;
+    throw explain(error);
   } finally {
     redis.disconnect();
   }

@@ -3,6 +3,7 @@ import { readFileSync, realpathSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { StreamsinkError } from '../lib/errors.ts';
+import { redactText } from '../lib/redact.ts';
 import type { CliContext, Command } from './context.ts';
 
 /**
@@ -60,11 +61,12 @@ export async function main(argv: string[], ctx: CliContext): Promise<number> {
       !error.retryable &&
       (error.code === 'config_invalid' || error.code === 'usage')
     ) {
-      ctx.stderr.write(`streamsink ${name}: ${error.message}\n`);
+      ctx.stderr.write(`streamsink ${name}: ${redactText(error.message)}\n`);
       return 2;
     }
+    // Connection failures, a schema behind, a missing stream: one line, no stack trace, exit 1.
     if (error instanceof StreamsinkError) {
-      ctx.stderr.write(`streamsink ${name}: ${error.message}\n`);
+      ctx.stderr.write(`streamsink ${name}: ${redactText(error.message)}\n`);
       return 1;
     }
     throw error;
@@ -113,8 +115,9 @@ if (isEntryPoint() && Number(process.versions.node.split('.')[0]) < MIN_NODE_MAJ
         process.exitCode = code;
       },
       (error: unknown) => {
+        // A bug: the stack helps, but a driver may quote a connection string in it.
         process.stderr.write(
-          `streamsink: unexpected error: ${error instanceof Error ? error.stack : String(error)}\n`,
+          `streamsink: unexpected error: ${redactText(error instanceof Error ? String(error.stack) : String(error))}\n`,
         );
         process.exitCode = 1;
       },

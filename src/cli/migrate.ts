@@ -1,13 +1,16 @@
 import { parseConfig, redactUrl } from '../lib/config.ts';
+import { ConnectionError, describeError } from '../lib/errors.ts';
 import { migrate, REQUIRED_SCHEMA_VERSION } from '../lib/migrations.ts';
 import { createPool } from '../lib/pg.ts';
+import { explainPostgres } from './connections.ts';
 import { type CliContext, parseFlags } from './context.ts';
 
 const HELP = `Usage: streamsink migrate
 
 Apply the database migrations this build needs, each once and in its own transaction, in the schema the
 connection uses (its search_path). Safe to run from many pods at once: runs take an advisory lock, and a
-migration already applied is skipped. Prints what it applied. Exit code 0 on success, 1 on failure.
+migration already applied is skipped. Prints what it applied. Exit code 0 on success, 1 on failure
+(a connection or credential failure is one line naming the server, secrets masked).
 Configuration: DATABASE_URL (or DATABASE_URL_FILE).
 
 Options:
@@ -32,9 +35,13 @@ export async function run(args: string[], ctx: CliContext): Promise<number> {
     );
     return 0;
   } catch (error) {
+    // A connection or credential failure is one sentence naming the server and what to check; anything
+    // else (a failing migration) is the driver's message, with the server it was run against.
+    const explained = explainPostgres(config.postgres, error);
     ctx.stderr.write(
-      `streamsink migrate: ${error instanceof Error ? error.message : String(error)} ` +
-        `(database ${redactUrl(config.postgres.url)})\n`,
+      explained instanceof ConnectionError
+        ? `streamsink migrate: ${explained.message}\n`
+        : `streamsink migrate: ${describeError(error)} (database ${redactUrl(config.postgres.url)})\n`,
     );
     return 1;
   } finally {

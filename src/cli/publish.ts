@@ -2,11 +2,17 @@ import { open } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { parseArgs } from 'node:util';
-import { parseConfig, redactUrl } from '../lib/config.ts';
-import { describeError, PayloadTooLargeError, type ReasonCode, UsageError } from '../lib/errors.ts';
-import { createRedis } from '../lib/redis.ts';
+import { parseConfig } from '../lib/config.ts';
+import {
+  ConnectionError,
+  describeError,
+  PayloadTooLargeError,
+  type ReasonCode,
+  UsageError,
+} from '../lib/errors.ts';
 import type { PublishInput } from '../producers/prepare-event.ts';
 import { createProducer, type Producer, type PublishResult } from '../producers/producer.ts';
+import { oneShotRedis } from './connections.ts';
 import { type CliContext, flagsToEnv } from './context.ts';
 
 const HELP = `Usage: streamsink publish --stream S [--file F] [--json] [--batch-size N]
@@ -26,6 +32,8 @@ Options:
 
 Prints a summary (published, duplicates, rejected lines with reasons) on stdout, progress on stderr when
 it is a terminal. Exit code: 0 when nothing was rejected, 1 otherwise, 2 for bad usage or configuration.
+Redis down or refusing the credentials stops publishing at once (no reconnect): the summary names the
+server (secrets masked) and the line from which publishing is unconfirmed; re-running the file is safe.
 Configuration: REDIS_URL (or REDIS_URL_FILE), STREAMSINK_KEY_PREFIX, STREAMSINK_DEDUPE_WINDOW_MS,
 STREAMSINK_MAX_PAYLOAD_BYTES, STREAMSINK_MAXLEN.
 `;
@@ -73,22 +81,14 @@ export async function run(args: string[], ctx: CliContext): Promise<number> {
   const stream = config.worker.stream;
   const input: Readable = flags.file === undefined ? ctx.stdin : await openFile(flags.file);
 
-  // A one-shot command should fail rather than wait forever for a Redis that is down or hangs; re-running
-  // it is safe for lines with ids (idempotent publish), so failing is the better default.
-  const redis = createRedis(config.redis, {
-    name: `streamsink:publish:${ctx.hostname}`,
-    overrides: { maxRetriesPerRequest: 3, connectTimeout: 5000, commandTimeout: 30_000 },
-  });
-  // Connection errors surface through the publish that fails; without a listener ioredis prints each one.
-  let connectionError: string | undefined;
-  redis.on('error', (error: Error) => {
-    connectionError = error.message;
+  // A one-shot command fails at once when Redis is down or refuses it (src/cli/connections.ts); re-running
+  // the file is safe for lines with ids (idempotent publish), so failing is the better default.
+  const { redis, explain } = oneShotRedis(config.redis, `streamsink:publish:${ctx.hostname}`, {
+    commandTimeout: 30_000,
   });
   try {
     const producer = createProducer({ redis, keyPrefix: config.redis.keyPrefix, ...config.producer });
-    const summary = await publishLines(input, producer, stream, flags.batchSize, ctx);
-    if (summary.failure && connectionError)
-      summary.failure.message += ` (Redis at ${redactUrl(config.redis.url)}: ${connectionError})`;
+    const summary = await publishLines(input, producer, stream, flags.batchSize, ctx, explain);
     ctx.stdout.write(flags.json ? `${JSON.stringify(jsonSummary(summary))}\n` : textSummary(summary));
     return summary.rejectedCount === 0 && !summary.interrupted && !summary.failure ? 0 : 1;
   } finally {
@@ -157,6 +157,8 @@ export async function publishLines(
   stream: string,
   batchSize: number,
   ctx: Pick<CliContext, 'stderr' | 'interactive' | 'signal'>,
+  /** Turns a failed publish into what to report (a connection failure becomes one clear sentence). */
+  explain: (error: unknown) => unknown = (error) => error,
 ): Promise<PublishSummary> {
   const summary: PublishSummary = {
     stream,
@@ -186,7 +188,7 @@ export async function publishLines(
         failed = true;
         const from = lineNumbers[0] as number;
         if (!summary.failure || from < summary.failure.unconfirmedFromLine)
-          summary.failure = { message: describeError(error), unconfirmedFromLine: from };
+          summary.failure = { message: failureText(explain(error)), unconfirmedFromLine: from };
       },
     );
     const tracked = task.finally(() => inFlight.delete(tracked));
@@ -294,4 +296,9 @@ function jsonSummary(s: PublishSummary): PublishSummary & { truncated: boolean }
     rejected: s.rejected.slice(0, MAX_LISTED_JSON),
     truncated: s.rejected.length > MAX_LISTED_JSON,
   };
+}
+
+/** A connection failure is already a sentence for an operator; anything else keeps its class name. */
+function failureText(error: unknown): string {
+  return error instanceof ConnectionError ? error.message : describeError(error);
 }

@@ -6,7 +6,8 @@ import { type Config, parseConfig, redactUrl } from '../lib/config.ts';
 import { describeError, StreamNotFoundError, UsageError } from '../lib/errors.ts';
 import { streamKeys } from '../lib/keys.ts';
 import { createPool } from '../lib/pg.ts';
-import { createRedis, type Redis } from '../lib/redis.ts';
+import type { Redis } from '../lib/redis.ts';
+import { oneShotRedis } from './connections.ts';
 import { type CliContext, flagsToEnv, parseFlags } from './context.ts';
 
 const HELP = `Usage: streamsink status --stream S --group G [--json]
@@ -23,9 +24,10 @@ Options:
   --json       print one JSON object instead of text
   -h, --help   this text
 
-Exit code: 0, 1 when the stream or group does not exist, 2 for bad usage or configuration, 3 when Redis
-lost data (the stream is missing, behind or recreated compared with what was committed; takes precedence).
-With Postgres unreachable the data-loss check is skipped with a note and the other codes apply.
+Exit code: 0, 1 when the stream or group does not exist or Redis cannot be reached or refuses the
+credentials (one line naming the server, secrets masked; no retries), 2 for bad usage or configuration, 3
+when Redis lost data (the stream is missing, behind or recreated compared with what was committed; takes
+precedence). With Postgres unreachable the data-loss check is skipped with a note and the other codes apply.
 Configuration: REDIS_URL, DATABASE_URL, STREAMSINK_KEY_PREFIX.
 `;
 
@@ -75,11 +77,8 @@ export async function run(args: string[], ctx: CliContext): Promise<number> {
   );
   const keys = streamKeys(config.redis.keyPrefix, config.worker.stream);
   const group = config.worker.group;
-  // A one-shot command fails rather than waiting forever for a Redis that is down.
-  const redis = createRedis(config.redis, {
-    name: `streamsink:status:${ctx.hostname}`,
-    overrides: { maxRetriesPerRequest: 2, connectTimeout: 5000 },
-  });
+  // A one-shot command fails at once, with one line, when Redis is down or refuses it (src/cli/connections.ts).
+  const { redis, explain } = oneShotRedis(config.redis, `streamsink:status:${ctx.hostname}`);
   try {
     const stats = await readStreamStats(redis, keys, group);
     const dataLoss = await dataLossReport(config, redis, keys.stream, group, ctx.hostname);
@@ -101,6 +100,8 @@ export async function run(args: string[], ctx: CliContext): Promise<number> {
     const report = buildReport(keys.name, keys.stream, group, stats, consumers, Date.now(), dataLoss);
     ctx.stdout.write(flags.json === true ? `${JSON.stringify(report)}\n` : formatReport(report));
     return dataLoss.suspected ? EXIT_DATA_LOSS : 0;
+  } catch (error) {
+    throw explain(error);
   } finally {
     redis.disconnect();
   }

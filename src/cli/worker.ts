@@ -7,7 +7,8 @@ import { createPipeline } from '../consumers/pipelines/index.ts';
 import { checkDataLoss } from '../consumers/stream-watermarks.ts';
 import { createWorker } from '../consumers/worker.ts';
 import { parseConfig, redactUrl } from '../lib/config.ts';
-import { describeError, StreamsinkError } from '../lib/errors.ts';
+import { toConnectionError } from '../lib/connection-failure.ts';
+import { ConnectionError, describeError, StreamsinkError } from '../lib/errors.ts';
 import { streamKeys } from '../lib/keys.ts';
 import { createLogger, type Logger } from '../lib/logger.ts';
 import { createRegistry, createWorkerMetrics, registerBuildInfo } from '../lib/metrics.ts';
@@ -15,6 +16,7 @@ import { assertSchemaCurrent, migrate } from '../lib/migrations.ts';
 import { startOpsServer } from '../lib/ops-server.ts';
 import { createPool } from '../lib/pg.ts';
 import { createRedis } from '../lib/redis.ts';
+import { explainPostgres } from './connections.ts';
 import { type CliContext, flagsToEnv, parseFlags } from './context.ts';
 
 const HELP = `Usage: streamsink worker [--stream S] [--group G] [--consumer C] [--pipeline P] [--start-id ID]
@@ -83,6 +85,9 @@ export async function run(args: string[], ctx: CliContext): Promise<number> {
       }
     } catch (error) {
       if (error instanceof StreamsinkError) throw error; // schema behind: main.ts prints it, exit 1
+      // Postgres down or refusing the credentials at start: one line, exit 1 (the orchestrator restarts us).
+      const explained = explainPostgres(config.postgres, error);
+      if (explained instanceof ConnectionError) throw explained;
       ctx.stderr.write(
         `streamsink worker: cannot check the database schema (${describeError(error)}); ` +
           `database ${redactUrl(config.postgres.url)}\n`,
@@ -197,7 +202,12 @@ export async function run(args: string[], ctx: CliContext): Promise<number> {
     cleanups.push(['worker', () => worker.close()]);
 
     // Starting waits for Redis (it retries while Redis is down); a signal meanwhile still stops us cleanly.
-    await Promise.race([worker.start(), abortion(ctx.signal)]);
+    // Redis refusing the credentials fails the start (ioredis rejects the queued commands): that needs a new
+    // secret, not a retry, so it is one line and exit 1. Redis down or a TLS failure is waited out instead.
+    await Promise.race([
+      worker.start().catch((error: unknown) => Promise.reject(explainRedisStart(config.redis.url, error))),
+      abortion(ctx.signal),
+    ]);
     await abortion(ctx.signal);
     ops.failReadiness();
     logger.info({ reason: describeError(ctx.signal.reason) }, 'shutting down');
@@ -248,6 +258,11 @@ function packageVersion(ctx: CliContext): string {
   } catch {
     return 'unknown';
   }
+}
+
+function explainRedisStart(url: string, error: unknown): unknown {
+  const explained = toConnectionError('redis', url, error);
+  return explained?.kind === 'auth' ? explained : error;
 }
 
 function abortion(signal: AbortSignal): Promise<void> {

@@ -1,5 +1,9 @@
 import { z } from 'zod';
 import { ConfigError, type ConfigIssue } from './errors.ts';
+import { redactUrl } from './redact.ts';
+
+/** Kept here too: callers that format config values import it with the config. */
+export { redactUrl };
 
 /**
  * Configuration is parsed once, at start, from an env-like record (the CLI maps its flags onto the same
@@ -222,17 +226,6 @@ function describeReceived(variable: string, value: string | undefined): string {
   if (value === undefined) return 'nothing';
   if ((SECRET_VARIABLES as readonly string[]).includes(variable)) return JSON.stringify(redactUrl(value));
   return JSON.stringify(value.length > 80 ? `${value.slice(0, 77)}...` : value);
-}
-
-/** A URL with its password (and username, for safety) replaced, fit for logs and error messages. */
-export function redactUrl(value: string): string {
-  try {
-    const url = new URL(value);
-    if (url.password) url.password = '***';
-    return url.toString();
-  } catch {
-    return '(unparseable URL)';
-  }
 }
 
 function toConfig(raw: Raw, hostname: string): Config {

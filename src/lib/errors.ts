@@ -1,3 +1,5 @@
+import { redactText } from './redact.ts';
+
 /**
  * The one catalogue of streamsink error codes. Classify by `code` (and `retryable`), never by message text.
  * Every code here is documented in docs/errors.md; a unit test keeps the two in step.
@@ -10,6 +12,7 @@ export const ERROR_CODES = {
   POISON_MESSAGE: 'poison_message',
   SCHEMA_BEHIND: 'schema_behind',
   STREAM_NOT_FOUND: 'stream_not_found',
+  CONNECTION_FAILED: 'connection_failed',
   USAGE: 'usage',
   INVALID_ARGUMENT: 'invalid_argument',
 } as const;
@@ -192,8 +195,34 @@ export class StreamNotFoundError extends StreamsinkError {
   }
 }
 
-/** Render any thrown value as a one-line message, cut to `max` characters. */
+/**
+ * A command could not connect to Redis or Postgres, or the server refused its credentials. The message is
+ * one line for an operator: what failed, which server (URL with user name and password masked), what to
+ * check. Retryable unless the server refused the credentials or the TLS handshake: those need a change.
+ */
+export class ConnectionError extends StreamsinkError {
+  readonly service: 'redis' | 'postgres';
+  readonly kind: string;
+
+  constructor(
+    service: 'redis' | 'postgres',
+    kind: string,
+    message: string,
+    retryable: boolean,
+    options: StreamsinkErrorOptions = {},
+  ) {
+    super(ERROR_CODES.CONNECTION_FAILED, message, retryable, options);
+    this.service = service;
+    this.kind = kind;
+  }
+}
+
+/**
+ * Render any thrown value as a one-line message, cut to `max` characters, with credentials masked
+ * (src/lib/redact.ts): the text goes into logs, CLI output and dead-letter entries. Only the name and
+ * message are used, never driver fields such as ioredis' `command`.
+ */
 export function describeError(error: unknown, max = 500): string {
-  const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  const text = redactText(error instanceof Error ? `${error.name}: ${error.message}` : String(error));
   return text.length > max ? `${text.slice(0, max - 1)}…` : text;
 }

@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import pino, { type Logger } from 'pino';
-import { type LogConfig, redactUrl } from './config.ts';
+import type { LogConfig } from './config.ts';
+import { redactText, redactUrl, safeError } from './redact.ts';
 
 export type { Logger };
 
@@ -57,7 +58,7 @@ export function createLogger(config: LogConfig, options: CreateLoggerOptions = {
     base: { service: 'streamsink' },
     timestamp: pino.stdTimeFunctions.isoTime,
     redact: { paths: redactPaths, censor: censorValue },
-    formatters: { level: (label) => ({ level: label }) },
+    formatters: { level: (label) => ({ level: label }), log: scrubFields },
     serializers: { err: serializeError },
     hooks: payloadsAllowed ? {} : { logMethod: omitPayloads },
   };
@@ -95,16 +96,31 @@ function censorValue(value: unknown): string {
   return '[redacted]';
 }
 
-const URL_CREDENTIALS = /([a-z][a-z0-9+.-]*:\/\/[^\s:/@]*:)[^\s@/]+@/gi;
-
-/** Driver errors sometimes quote a connection string; mask its password in message and stack. */
+/**
+ * Errors are logged as allow-listed fields with scrubbed text (src/lib/redact.ts), never as the driver's
+ * object: ioredis hangs the failed command on its errors, and AUTH's arguments are the user and password.
+ */
 function serializeError(error: unknown): unknown {
-  const out = pino.stdSerializers.err(error as Error) as unknown as Record<string, unknown>;
-  for (const k of ['message', 'stack'] as const) {
-    const v = out[k];
-    if (typeof v === 'string') out[k] = v.replace(URL_CREDENTIALS, '$1***@');
+  return typeof error === 'string' ? redactText(error) : safeError(error);
+}
+
+/**
+ * The same rule for every other top-level field: an Error under any key is serialized safely, and a string
+ * (an error description, a host) loses any credential it quotes. `err` has its serializer.
+ */
+function scrubFields(object: Record<string, unknown>): Record<string, unknown> {
+  let out: Record<string, unknown> | undefined;
+  for (const [key, value] of Object.entries(object)) {
+    if (key === 'err') continue;
+    let safe: unknown = value;
+    if (value instanceof Error) safe = safeError(value);
+    else if (typeof value === 'string') safe = redactText(value);
+    if (safe !== value) {
+      out ??= { ...object };
+      out[key] = safe;
+    }
   }
-  return out;
+  return out ?? object;
 }
 
 function omitPayloads(this: Logger, args: Parameters<pino.LogFn>, method: pino.LogFn): void {

@@ -1,6 +1,7 @@
 import http from 'node:http';
 import type { Registry } from 'prom-client';
 import type { Logger } from './logger.ts';
+import { redactText } from './redact.ts';
 
 /**
  * The worker's operations endpoint: `/metrics` for Prometheus, `/healthz` for the liveness probe, `/readyz`
@@ -280,7 +281,9 @@ function withTimeout(p: Promise<CheckOutcome>, ms: number): Promise<CheckOutcome
 function describeError(error: unknown): string {
   if (error instanceof Error) {
     const code = (error as { code?: unknown }).code;
-    const message = error.message.replace(/\w+:\/\/[^\s]+/g, '<url>').slice(0, 200);
+    const message = redactText(error.message)
+      .replace(/\w+:\/\/[^\s]+/g, '<url>')
+      .slice(0, 200);
     return typeof code === 'string' && !message.includes(code) ? `${code}: ${message}` : message;
   }
   return String(error).slice(0, 200);

@@ -1,5 +1,5 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { chownSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { chownSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -176,6 +176,11 @@ export interface OwnPostgresOptions {
   port?: number;
   /** Extra `-c name=value` server settings. */
   settings?: Record<string, string>;
+  /**
+   * Password auth over TCP (scram-sha-256) instead of trust: the superuser gets this password, and `url`
+   * carries it. The Unix socket stays trusted.
+   */
+  superuserPassword?: string;
 }
 
 export async function startOwnPostgres(options: OwnPostgresOptions = {}): Promise<OwnPostgres> {
@@ -197,7 +202,13 @@ export async function startOwnPostgres(options: OwnPostgresOptions = {}): Promis
       ? run('runuser', ['-u', 'postgres', '--', path.join(PG_BIN, bin), ...args])
       : run(path.join(PG_BIN, bin), args);
 
-  await pgRun('initdb', ['-D', dataDir, '-U', 'postgres', '-A', 'trust', '--no-sync', '-E', 'UTF8']);
+  const auth = ['-A', 'trust'];
+  if (options.superuserPassword !== undefined) {
+    const pwfile = path.join(root, 'pwfile');
+    writeFileSync(pwfile, `${options.superuserPassword}\n`, { mode: 0o644 });
+    auth.splice(0, 2, '--auth-local=trust', '--auth-host=scram-sha-256', `--pwfile=${pwfile}`);
+  }
+  await pgRun('initdb', ['-D', dataDir, '-U', 'postgres', ...auth, '--no-sync', '-E', 'UTF8']);
   const settings: Record<string, string> = {
     listen_addresses: '127.0.0.1',
     // The OS does not crash in these runs, only the server does; synchronous_commit stays on so a COMMIT
@@ -228,7 +239,10 @@ export async function startOwnPostgres(options: OwnPostgresOptions = {}): Promis
   await startServer();
   return {
     port,
-    url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    url:
+      options.superuserPassword === undefined
+        ? `postgres://postgres@127.0.0.1:${port}/postgres`
+        : `postgres://postgres:${encodeURIComponent(options.superuserPassword)}@127.0.0.1:${port}/postgres`,
     dataDir,
     pid: () => {
       try {

@@ -130,7 +130,7 @@ describe('streamsink publish', () => {
       REDIS_URL: `redis://127.0.0.1:${closedPort}`,
     });
     expect(run.code).toBe(1);
-    expect(run.stdout).toContain('stopped: TransientError');
+    expect(run.stdout).toContain('stopped: cannot connect to Redis at redis://127.0.0.1:');
     expect(run.stdout).toContain('ECONNREFUSED');
     expect(run.stdout).toContain('lines from 1 on may not have been published');
     expect(run.stdout).toContain('line 2: invalid_json');

@@ -135,7 +135,7 @@ describe('parseConfig', () => {
   });
 
   it('redactUrl hides the password and survives garbage', () => {
-    expect(redactUrl('redis://user:pw@host:6379/0')).toBe('redis://user:***@host:6379/0');
+    expect(redactUrl('redis://user:pw@host:6379/0')).toBe('redis://***:***@host:6379/0');
     expect(redactUrl('redis://host:6379')).toBe('redis://host:6379');
     expect(redactUrl('not a url :pw@')).toBe('(unparseable URL)');
   });

@@ -43,7 +43,7 @@ describe('createLogger', () => {
     const text = JSON.stringify(lines);
     expect(text).not.toContain('s3cret-pw');
     expect(text).not.toContain('hunter2');
-    expect(lines[0]?.redisUrl).toBe('redis://app:***@redis.internal:6379/0');
+    expect(lines[0]?.redisUrl).toBe('redis://***:***@redis.internal:6379/0');
   });
 
   it('masks credentials quoted inside an error message', () => {
@@ -51,7 +51,7 @@ describe('createLogger', () => {
     const log = createLogger(config(), { destination: stream });
     log.error({ err: new Error('connect failed to postgres://app:hunter2@db:5432/x') }, 'pool error');
     expect(JSON.stringify(lines)).not.toContain('hunter2');
-    expect(lines[0]?.err).toMatchObject({ message: expect.stringContaining('postgres://app:***@db') });
+    expect(lines[0]?.err).toMatchObject({ message: expect.stringContaining('postgres://***:***@db') });
   });
 
   it('redacts a configured payload path at debug, where payloads are allowed', () => {
