@@ -8,6 +8,7 @@ import {
   readState,
   stateMatches,
 } from '../helpers/payments-model.ts';
+import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { type ChildWorker, createWorkerBench, type WorkerBench } from '../helpers/worker-harness.ts';
 
@@ -55,8 +56,11 @@ async function opsPort(worker: ChildWorker): Promise<number> {
 describe('a frozen worker does not halt its group', () => {
   let bench: WorkerBench | undefined;
   const lockers: pg.Client[] = [];
+  let proxy: TcpProxy | undefined;
   afterEach(async () => {
     for (const l of lockers.splice(0)) await l.end().catch(() => undefined);
+    await proxy?.close();
+    proxy = undefined;
     await bench?.cleanup();
     bench = undefined;
   });
@@ -191,6 +195,58 @@ describe('a frozen worker does not halt its group', () => {
       timeoutMs: 30_000,
       describe: () => worker.output().slice(-2000),
     });
+    expect(await b.redis.xlen(b.keys.deadLetter)).toBe(0);
+  });
+
+  it('liveness holds through a Postgres outage past the progress deadline: readiness reports it', async () => {
+    // Guards the choice in docs/metrics.md#health-endpoints (it passes on the code before the progress rule
+    // too): an unreachable database must not restart every worker, however long it lasts.
+    const b = await createWorkerBench(inject('redisUrl'), inject('databaseUrl'));
+    bench = b;
+    const target = new URL(b.schema.url);
+    proxy = await startTcpProxy({ targetHost: target.hostname, targetPort: Number(target.port || 5432) });
+    const proxied = new URL(b.schema.url);
+    proxied.hostname = proxy.host;
+    proxied.port = String(proxy.port);
+    const prefix = uniqueName('out');
+    const events = generatePaymentEvents({ count: 300, seed: 43, accounts: 5, prefix });
+    const DEADLINE = 2000;
+    const worker = b.spawnWorker(uniqueName('outage'), {
+      DATABASE_URL: proxied.toString(),
+      LOG_LEVEL: 'info',
+      STREAMSINK_PROGRESS_DEADLINE_MS: String(DEADLINE),
+    });
+    const port = await opsPort(worker);
+    const get = async (path: string) => {
+      const res = await fetch(`http://127.0.0.1:${port}${path}`);
+      return { status: res.status, body: JSON.parse(await res.text()) };
+    };
+
+    proxy.cut();
+    await b.publish(events);
+    await waitFor(async () => (await get('/healthz')).body.sinkUnreachable === true, {
+      timeoutMs: 15_000,
+      describe: () => worker.output().slice(-2000),
+    });
+    // Held twice as long as the deadline, Postgres still down: alive, not ready.
+    const failed: unknown[] = [];
+    await waitFor(
+      async () => {
+        const h = await get('/healthz');
+        if (h.status !== 200) failed.push(h.body);
+        return failed.length > 0 || h.body.oldestHeldMs > 2 * DEADLINE;
+      },
+      { timeoutMs: 20_000 },
+    );
+    expect(failed).toEqual([]);
+    expect((await get('/readyz')).status).toBe(503);
+
+    proxy.restore();
+    await waitFor(async () => (await exact(b, events, prefix)) && (await b.pendingCount()) === 0, {
+      timeoutMs: 30_000,
+      describe: () => worker.output().slice(-2000),
+    });
+    expect((await get('/healthz')).status).toBe(200);
     expect(await b.redis.xlen(b.keys.deadLetter)).toBe(0);
   });
 });
