@@ -24,7 +24,11 @@ export async function run(args: string[], ctx: CliContext): Promise<number> {
     return 0;
   }
   const config = parseConfig(ctx.env, { readFile: ctx.readFile, hostname: ctx.hostname });
-  const pool = createPool({ ...config.postgres, poolSize: 1 }, { applicationName: 'streamsink:migrate' });
+  // No worker session timeouts: a migration may rightly run (or wait for its lock) longer than a batch.
+  const pool = createPool(
+    { url: config.postgres.url, poolSize: 1 },
+    { applicationName: 'streamsink:migrate' },
+  );
   try {
     const result = await migrate(pool);
     for (const m of result.applied) ctx.stdout.write(`applied ${m.version} ${m.name}\n`);

@@ -77,8 +77,17 @@ export async function run(args: string[], ctx: CliContext): Promise<number> {
 
     try {
       if (wc.autoMigrate) {
-        const result = await migrate(pool, logger);
-        logger.info({ version: result.version, applied: result.applied.length }, 'schema migrated');
+        // Its own pool, without the worker's session timeouts: a migration may rightly take longer.
+        const migratePool = createPool(
+          { url: config.postgres.url, poolSize: 1 },
+          { applicationName: 'streamsink:migrate' },
+        );
+        try {
+          const result = await migrate(migratePool, logger);
+          logger.info({ version: result.version, applied: result.applied.length }, 'schema migrated');
+        } finally {
+          await migratePool.end();
+        }
       } else {
         const version = await assertSchemaCurrent(pool);
         logger.info({ version }, 'schema is current');
@@ -155,6 +164,7 @@ export async function run(args: string[], ctx: CliContext): Promise<number> {
       logger,
       livenessDeadlineMs: config.metrics.livenessDeadlineMs,
       maxConnections: config.metrics.maxConnections,
+      progressDeadlineMs: config.metrics.progressDeadlineMs,
       // ioredis holds the blocked XREADGROUP across a reconnect: a Redis outage stops the loop, not a bug.
       health: () => ({ ...worker.health(), waitingOnRedis: blockingRedis.status !== 'ready' }),
       checks,

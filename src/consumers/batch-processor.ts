@@ -31,7 +31,8 @@ import { sleep } from './wakeup.ts';
  */
 export interface SinkHealth {
   readonly failing: boolean;
-  set(failing: boolean): void;
+  /** `cause`: the error that made the sink fail, so the worker can tell an unreachable database apart. */
+  set(failing: boolean, cause?: unknown): void;
 }
 
 export interface BatchProcessorDeps {
@@ -178,7 +179,7 @@ export function createBatchProcessor(deps: BatchProcessorDeps): BatchProcessor {
           if (isTransient(error)) {
             if (!sinkHealth.failing)
               logger.warn({ err: describeError(error) }, 'sink failing: reading paused, retrying batch');
-            sinkHealth.set(true);
+            sinkHealth.set(true, error);
             continue;
           }
           // Not transient and not isolated by the sink: judge each entry by its own delivery count. The sink

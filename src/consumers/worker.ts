@@ -5,6 +5,7 @@ import { describeError } from '../lib/errors.ts';
 import type { StreamKeys } from '../lib/keys.ts';
 import type { Logger } from '../lib/logger.ts';
 import { initWorkerSeries, type WorkerMetrics } from '../lib/metrics.ts';
+import { isPostgresUnreachable } from '../lib/pg-errors.ts';
 import { backoffDelay } from './backoff.ts';
 import { createBatchProcessor, type SinkHealth } from './batch-processor.ts';
 import { splitIntoBatches } from './batching.ts';
@@ -47,8 +48,12 @@ export interface WorkerHealth {
   loopTurnedAt: number;
   /** The sink threw a transient error and has not succeeded since: reading is paused. */
   sinkFailing: boolean;
+  /** The sink is failing because Postgres cannot be reached at all (not: it answers with errors). */
+  sinkUnreachable: boolean;
   shuttingDown: boolean;
   inFlight: number;
+  /** When the entry held longest was taken; undefined when nothing is held. Work stuck fails liveness. */
+  oldestTakenAt: number | undefined;
 }
 
 export interface Worker {
@@ -83,11 +88,14 @@ export function createWorker(options: CreateWorkerOptions): Worker {
     wakeup.wake();
   });
   let sinkFailing = false;
+  let sinkUnreachable = false;
   const sinkHealth: SinkHealth = {
     get failing() {
       return sinkFailing;
     },
-    set(failing) {
+    set(failing, cause) {
+      // The latest failure decides: a database that came back but now times out on locks is no outage.
+      sinkUnreachable = failing && isPostgresUnreachable(cause);
       if (failing === sinkFailing) return;
       sinkFailing = failing;
       wakeup.wake();
@@ -289,7 +297,14 @@ export function createWorker(options: CreateWorkerOptions): Worker {
     },
 
     health() {
-      return { loopTurnedAt, sinkFailing, shuttingDown, inFlight: inFlight.size };
+      return {
+        loopTurnedAt,
+        sinkFailing,
+        sinkUnreachable,
+        shuttingDown,
+        inFlight: inFlight.size,
+        oldestTakenAt: inFlight.oldestTakenAt(),
+      };
     },
   };
 }

@@ -80,12 +80,17 @@ const schema = z
     STREAMSINK_MAX_PAYLOAD_BYTES: int(64, 64 * 1024 * 1024).default(1024 * 1024),
     STREAMSINK_MAXLEN: int(1, Number.MAX_SAFE_INTEGER).optional(),
     STREAMSINK_PG_POOL_SIZE: int(1, 200).optional(),
+    // Session timeouts of the worker's Postgres connections (docs/operations.md#timeouts); 0 turns one off.
+    STREAMSINK_PG_LOCK_TIMEOUT_MS: int(0, 3_600_000).default(5000),
+    STREAMSINK_PG_STATEMENT_TIMEOUT_MS: int(0, 3_600_000).default(30_000),
+    STREAMSINK_PG_IDLE_IN_TX_TIMEOUT_MS: int(0, 3_600_000).default(30_000),
     STREAMSINK_BACKOFF_BASE_MS: int(1, 60_000).default(100),
     STREAMSINK_BACKOFF_MAX_MS: int(1, 600_000).default(5000),
     STREAMSINK_DEFAULT_METRICS: z.stringbool().default(true),
     STREAMSINK_METRICS_SAMPLE_INTERVAL_MS: int(100, 600_000).default(5000),
     STREAMSINK_LIVENESS_DEADLINE_MS: int(1000, 3_600_000).default(60_000),
     STREAMSINK_OPS_MAX_CONNECTIONS: int(1, 10_000).default(100),
+    STREAMSINK_PROGRESS_DEADLINE_MS: int(1000, 86_400_000).default(300_000),
     STREAMSINK_LOG_REDACT_PATHS: csv.default([]),
   })
   .superRefine((v, ctx) => {
@@ -105,6 +110,18 @@ const schema = z
         input: v.STREAMSINK_BACKOFF_BASE_MS,
       });
     }
+    // A lock wait must end as 55P03 (lock_timeout), not as the statement's 57014: both retry, but the
+    // operator reading the logs should see which one it was.
+    const lock = v.STREAMSINK_PG_LOCK_TIMEOUT_MS;
+    const statement = v.STREAMSINK_PG_STATEMENT_TIMEOUT_MS;
+    if (lock > 0 && statement > 0 && lock >= statement) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['STREAMSINK_PG_LOCK_TIMEOUT_MS'],
+        message: `less than STREAMSINK_PG_STATEMENT_TIMEOUT_MS (${statement})`,
+        input: lock,
+      });
+    }
   });
 
 type Raw = z.infer<typeof schema>;
@@ -116,6 +133,19 @@ export interface RedisConfig {
 export interface PostgresConfig {
   url: string;
   poolSize: number;
+  sessionTimeouts: PgSessionTimeouts;
+}
+/**
+ * Server-side limits set on every worker session (0 = off). What each protects against is in
+ * docs/operations.md#timeouts.
+ */
+export interface PgSessionTimeouts {
+  /** lock_timeout: a statement stops waiting for a row another session holds (55P03, retried). */
+  lockTimeoutMs: number;
+  /** statement_timeout: a statement that runs this long is cancelled (57014, retried). */
+  statementTimeoutMs: number;
+  /** idle_in_transaction_session_timeout: a session frozen inside a transaction is ended, its locks freed. */
+  idleInTransactionTimeoutMs: number;
 }
 export interface LogConfig {
   level: (typeof LOG_LEVELS)[number];
@@ -158,6 +188,8 @@ export interface MetricsConfig {
   livenessDeadlineMs: number;
   /** Connections the ops server keeps open at once; more are closed on accept. */
   maxConnections: number;
+  /** `/healthz` fails when an entry has been held this long without its batch finishing (work stuck). */
+  progressDeadlineMs: number;
 }
 
 export interface Config {
@@ -232,7 +264,15 @@ function toConfig(raw: Raw, hostname: string): Config {
   const concurrency = raw.STREAMSINK_CONCURRENCY;
   return {
     redis: { url: raw.REDIS_URL, keyPrefix: raw.STREAMSINK_KEY_PREFIX },
-    postgres: { url: raw.DATABASE_URL, poolSize: raw.STREAMSINK_PG_POOL_SIZE ?? concurrency + 2 },
+    postgres: {
+      url: raw.DATABASE_URL,
+      poolSize: raw.STREAMSINK_PG_POOL_SIZE ?? concurrency + 2,
+      sessionTimeouts: {
+        lockTimeoutMs: raw.STREAMSINK_PG_LOCK_TIMEOUT_MS,
+        statementTimeoutMs: raw.STREAMSINK_PG_STATEMENT_TIMEOUT_MS,
+        idleInTransactionTimeoutMs: raw.STREAMSINK_PG_IDLE_IN_TX_TIMEOUT_MS,
+      },
+    },
     log: { level: raw.LOG_LEVEL, redactPaths: raw.STREAMSINK_LOG_REDACT_PATHS },
     producer: {
       dedupeWindowMs: raw.STREAMSINK_DEDUPE_WINDOW_MS,
@@ -268,6 +308,7 @@ function toConfig(raw: Raw, hostname: string): Config {
       sampleIntervalMs: raw.STREAMSINK_METRICS_SAMPLE_INTERVAL_MS,
       livenessDeadlineMs: raw.STREAMSINK_LIVENESS_DEADLINE_MS,
       maxConnections: raw.STREAMSINK_OPS_MAX_CONNECTIONS,
+      progressDeadlineMs: raw.STREAMSINK_PROGRESS_DEADLINE_MS,
     },
   };
 }

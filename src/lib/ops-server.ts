@@ -15,8 +15,12 @@ export interface HealthSnapshot {
   loopTurnedAt: number;
   /** The sink is failing and reading is paused on purpose (Postgres outage): alive, waiting. */
   sinkFailing: boolean;
+  /** The sink fails because Postgres cannot be reached at all: an outage (readiness), not a stuck worker. */
+  sinkUnreachable?: boolean;
   shuttingDown: boolean;
   inFlight: number;
+  /** When the entry held longest was taken (epoch ms); undefined when nothing is held. */
+  oldestTakenAt?: number | undefined;
   /**
    * The read connection is down and the loop waits for it (ioredis holds a blocked XREADGROUP across a
    * reconnect): alive, waiting. Filled in by the composition root, which owns the connection.
@@ -41,6 +45,11 @@ export interface OpsServerOptions {
   checks: Record<string, DependencyCheck>;
   /** `/healthz` fails when the read loop has not turned for this long (STREAMSINK_LIVENESS_DEADLINE_MS). */
   livenessDeadlineMs: number;
+  /**
+   * `/healthz` fails when an entry has been held this long without its batch finishing
+   * (STREAMSINK_PROGRESS_DEADLINE_MS); no such check when omitted.
+   */
+  progressDeadlineMs?: number;
   /** A check slower than this counts as failing. */
   checkTimeoutMs?: number;
   /**
@@ -95,17 +104,37 @@ export interface Verdict {
  * Liveness. A dependency outage must not get every pod restarted, so a loop paused on purpose (sink failing),
  * waiting for Redis to come back, or draining for shutdown counts as alive; only a loop that stopped turning
  * otherwise is stuck.
+ *
+ * Work that stops moving is stuck too, even while the loop turns: an entry held longer than
+ * `progressDeadlineMs` means no batch holding it finished in that time (locks never granted, a connection
+ * that never answers, lock or statement timeouts retried over and over). The one exception is Postgres
+ * being unreachable: readiness reports that, and restarting every worker for it would only crash-loop them.
  */
-export function decideLiveness(snapshot: HealthSnapshot, now: number, deadlineMs: number): Verdict {
+export function decideLiveness(
+  snapshot: HealthSnapshot,
+  now: number,
+  deadlineMs: number,
+  progressDeadlineMs?: number,
+): Verdict {
   const sinceTurnMs = Math.max(0, now - snapshot.loopTurnedAt);
   const waiting = snapshot.sinkFailing || snapshot.waitingOnRedis === true;
-  const alive = sinceTurnMs <= deadlineMs || waiting || snapshot.shuttingDown;
+  const turning = sinceTurnMs <= deadlineMs || waiting || snapshot.shuttingDown;
+  const heldMs = snapshot.oldestTakenAt === undefined ? 0 : Math.max(0, now - snapshot.oldestTakenAt);
+  const stalled =
+    progressDeadlineMs !== undefined &&
+    heldMs > progressDeadlineMs &&
+    !(snapshot.sinkFailing && snapshot.sinkUnreachable === true) &&
+    !snapshot.shuttingDown;
+  const alive = turning && !stalled;
   return {
     status: alive ? 200 : 503,
     body: {
-      status: alive ? 'ok' : 'stuck',
+      status: alive ? 'ok' : turning ? 'no_progress' : 'stuck',
       loopTurnedMsAgo: sinceTurnMs,
       deadlineMs,
+      oldestHeldMs: heldMs,
+      progressDeadlineMs: progressDeadlineMs ?? null,
+      sinkUnreachable: snapshot.sinkUnreachable === true,
       sinkFailing: snapshot.sinkFailing,
       waitingOnRedis: snapshot.waitingOnRedis === true,
       shuttingDown: snapshot.shuttingDown,
@@ -176,7 +205,12 @@ export async function startOpsServer(options: OpsServerOptions): Promise<OpsServ
         return;
       }
       case '/healthz': {
-        const v = decideLiveness(options.health(), now(), options.livenessDeadlineMs);
+        const v = decideLiveness(
+          options.health(),
+          now(),
+          options.livenessDeadlineMs,
+          options.progressDeadlineMs,
+        );
         sendJson(res, v);
         return;
       }

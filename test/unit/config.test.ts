@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { CONFIG_VARIABLES, parseConfig, redactUrl } from '../../src/lib/config.ts';
 import { ConfigError } from '../../src/lib/errors.ts';
+import { sessionParameters } from '../../src/lib/pg.ts';
 
 function configError(env: Record<string, string>, readFile?: (path: string) => string): ConfigError {
   try {
@@ -26,6 +27,48 @@ describe('parseConfig', () => {
     expect(config.worker.stream).toBe('events');
     expect(config.log.level).toBe('info');
     expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it('sets the Postgres session timeouts and the progress deadline by default, and lets 0 turn a timeout off', () => {
+    const config = parseConfig({});
+    expect(config.postgres.sessionTimeouts).toEqual({
+      lockTimeoutMs: 5000,
+      statementTimeoutMs: 30_000,
+      idleInTransactionTimeoutMs: 30_000,
+    });
+    expect(config.metrics.progressDeadlineMs).toBe(300_000);
+    const off = parseConfig({
+      STREAMSINK_PG_LOCK_TIMEOUT_MS: '0',
+      STREAMSINK_PG_STATEMENT_TIMEOUT_MS: '0',
+      STREAMSINK_PG_IDLE_IN_TX_TIMEOUT_MS: '0',
+    });
+    expect(off.postgres.sessionTimeouts).toEqual({
+      lockTimeoutMs: 0,
+      statementTimeoutMs: 0,
+      idleInTransactionTimeoutMs: 0,
+    });
+    expect(sessionParameters(off.postgres.sessionTimeouts)).toEqual({});
+    expect(sessionParameters(config.postgres.sessionTimeouts)).toEqual({
+      lock_timeout: 5000,
+      statement_timeout: 30_000,
+      idle_in_transaction_session_timeout: 30_000,
+    });
+  });
+
+  it('wants the lock timeout below the statement timeout, so a lock wait reports as one', () => {
+    const error = configError({
+      STREAMSINK_PG_LOCK_TIMEOUT_MS: '30000',
+      STREAMSINK_PG_STATEMENT_TIMEOUT_MS: '30000',
+    });
+    expect(error.issues).toEqual([
+      expect.objectContaining({
+        variable: 'STREAMSINK_PG_LOCK_TIMEOUT_MS',
+        expected: 'less than STREAMSINK_PG_STATEMENT_TIMEOUT_MS (30000)',
+      }),
+    ]);
+    expect(() =>
+      parseConfig({ STREAMSINK_PG_LOCK_TIMEOUT_MS: '60000', STREAMSINK_PG_STATEMENT_TIMEOUT_MS: '0' }),
+    ).not.toThrow();
   });
 
   it('parses values, booleans the way people write them, and lists', () => {

@@ -74,7 +74,9 @@ describe('dead-letter entry layout', () => {
       ok: false,
       message: expect.stringContaining('expected 4'),
     });
-    const badReason = encodeDeadLetter(meta, []).map((f) => (f === 'unsupported_currency' ? 'Not A Reason!' : f));
+    const badReason = encodeDeadLetter(meta, []).map((f) =>
+      f === 'unsupported_currency' ? 'Not A Reason!' : f,
+    );
     expect(decodeDeadLetter(badReason).ok).toBe(false);
   });
 

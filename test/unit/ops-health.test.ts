@@ -30,6 +30,37 @@ describe('decideLiveness', () => {
   });
 });
 
+describe('decideLiveness: progress', () => {
+  const DEADLINE = 300_000;
+  // The loop turns (now), but the oldest entry held was taken at t0.
+  const t0 = 2_000_000;
+  const held = (over: Partial<HealthSnapshot> = {}) =>
+    snap({ loopTurnedAt: t0 + DEADLINE + 1, oldestTakenAt: t0, ...over });
+
+  it('fails when an entry has been held past the progress deadline while the loop still turns', () => {
+    const v = decideLiveness(held(), t0 + DEADLINE + 1, 60_000, DEADLINE);
+    expect(v.status).toBe(503);
+    expect(v.body).toMatchObject({ status: 'no_progress', oldestHeldMs: DEADLINE + 1 });
+    expect(decideLiveness(held(), t0 + DEADLINE, 60_000, DEADLINE).status).toBe(200);
+  });
+
+  it('fails when the sink keeps failing against a Postgres that answers (lock or statement timeouts)', () => {
+    expect(decideLiveness(held({ sinkFailing: true }), t0 + DEADLINE + 1, 60_000, DEADLINE).status).toBe(503);
+  });
+
+  it('stays alive while Postgres is unreachable (readiness says so), while shutting down, and when idle', () => {
+    const now = t0 + 10 * DEADLINE;
+    const outage = held({ sinkFailing: true, sinkUnreachable: true, loopTurnedAt: now });
+    expect(decideLiveness(outage, now, 60_000, DEADLINE).status).toBe(200);
+    expect(decideLiveness(held({ shuttingDown: true }), now, 60_000, DEADLINE).status).toBe(200);
+    const idle = snap({ loopTurnedAt: now, inFlight: 0, oldestTakenAt: undefined });
+    expect(decideLiveness(idle, now, 60_000, DEADLINE).status).toBe(200);
+    // Without a progress deadline (no such check configured) the old rule alone applies.
+    expect(decideLiveness(held(), now, 60_000).status).toBe(503); // loop stale: loopTurnedAt long ago
+    expect(decideLiveness(held({ loopTurnedAt: now }), now, 60_000).status).toBe(200);
+  });
+});
+
 describe('decideReadiness', () => {
   it('is ready when every dependency answers', () => {
     const v = decideReadiness(false, { redis: { ok: true }, postgres: { ok: true } });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { TransientError } from '../../src/lib/errors.ts';
 import { MIGRATIONS, migrationLockKey, REQUIRED_SCHEMA_VERSION } from '../../src/lib/migrations.ts';
-import { classifyPgError, type PgErrorClass } from '../../src/lib/pg-errors.ts';
+import { classifyPgError, isPostgresUnreachable, type PgErrorClass } from '../../src/lib/pg-errors.ts';
 
 const pgError = (code: string) => Object.assign(new Error(`sqlstate ${code}`), { code });
 
@@ -12,7 +13,9 @@ describe('classifyPgError', () => {
     ['cannot connect now 57P03', pgError('57P03'), 'transient'],
     ['connection failure 08006', pgError('08006'), 'transient'],
     ['too many connections 53300', pgError('53300'), 'transient'],
-    ['lock not available 55P03', pgError('55P03'), 'transient'],
+    ['lock not available 55P03 (lock_timeout)', pgError('55P03'), 'transient'],
+    ['query canceled 57014 (statement_timeout)', pgError('57014'), 'transient'],
+    ['idle-in-transaction session timeout 25P03', pgError('25P03'), 'transient'],
     [
       'socket ECONNREFUSED',
       Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }),
@@ -37,6 +40,34 @@ describe('classifyPgError', () => {
   ];
   it.each(table)('%s -> %s', (_name, error, expected) => {
     expect(classifyPgError(error)).toBe(expected);
+  });
+});
+
+describe('isPostgresUnreachable', () => {
+  const table: Array<[string, unknown, boolean]> = [
+    ['connection failure 08006', pgError('08006'), true],
+    ['admin shutdown 57P01', pgError('57P01'), true],
+    ['cannot connect now 57P03', pgError('57P03'), true],
+    ['socket ECONNREFUSED', Object.assign(new Error('refused'), { code: 'ECONNREFUSED' }), true],
+    ['node-postgres dropped socket', new Error('Connection terminated unexpectedly'), true],
+    [
+      'the sink wrapping a refused connection',
+      new TransientError('postgres connect failed', {
+        cause: Object.assign(new Error('refused'), { code: 'ECONNREFUSED' }),
+      }),
+      true,
+    ],
+    // Postgres answers: it is reachable, the work is stuck (liveness may fail).
+    ['lock timeout 55P03', pgError('55P03'), false],
+    ['statement timeout 57014', pgError('57014'), false],
+    ['the sink wrapping a lock timeout', new TransientError('postgres', { cause: pgError('55P03') }), false],
+    ['deadlock 40P01', pgError('40P01'), false],
+    ['undefined table 42P01', pgError('42P01'), false],
+    ['a plain Error', new Error('boom'), false],
+    ['nothing', undefined, false],
+  ];
+  it.each(table)('%s -> %s', (_name, error, expected) => {
+    expect(isPostgresUnreachable(error)).toBe(expected);
   });
 });
 

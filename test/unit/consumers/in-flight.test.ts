@@ -13,6 +13,20 @@ describe('in-flight tracking', () => {
     expect(inFlight.has('gone-0')).toBe(false);
   });
 
+  it('knows when the entry held longest was taken, whatever its lease renewals', () => {
+    const inFlight = createInFlight(() => {});
+    expect(inFlight.oldestTakenAt()).toBeUndefined();
+    inFlight.add(['1-0', '2-0'], 100);
+    inFlight.add(['3-0'], 300);
+    inFlight.markLeased(['1-0', '2-0'], 900);
+    inFlight.add(['1-0'], 950); // taken again while held (a claim of our own entry): still held since 100
+    expect(inFlight.oldestTakenAt()).toBe(100);
+    inFlight.remove(['1-0', '2-0']);
+    expect(inFlight.oldestTakenAt()).toBe(300);
+    inFlight.remove(['3-0']);
+    expect(inFlight.oldestTakenAt()).toBeUndefined();
+  });
+
   it('wakes a waiting loop when entries are let go', async () => {
     const wakeup = createWakeup();
     const inFlight = createInFlight(() => wakeup.wake());

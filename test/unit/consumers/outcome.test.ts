@@ -15,6 +15,12 @@ describe('decideOutcome', () => {
       expect(decideOutcome({ error: pgError(code), deliveryCount: 9, maxDeliveries: 5 })).toBe('retry');
     }
   });
+  it('retries the worker session timeouts (lock, statement, idle in transaction) without ever dead-lettering', () => {
+    for (const code of ['55P03', '57014', '25P03']) {
+      expect(decideOutcome({ error: pgError(code), deliveryCount: 1, maxDeliveries: 5 })).toBe('retry');
+      expect(decideOutcome({ error: pgError(code), deliveryCount: 99, maxDeliveries: 5 })).toBe('retry');
+    }
+  });
   it('dead-letters typed poison at once', () => {
     const error = new PoisonMessageError('unsupported_currency', 'XYZ');
     expect(decideOutcome({ error, deliveryCount: 1, maxDeliveries: 5 })).toBe('dead-letter');
