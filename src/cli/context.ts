@@ -15,6 +15,8 @@ export interface CliContext {
   /** stderr is a terminal: progress bars and pretty logs are welcome. */
   interactive: boolean;
   hostname: string;
+  /** Where relative paths (`--pipeline ./orders.mjs`) are resolved; default: the process's working directory. */
+  cwd?: string;
   readFile: (path: string) => string;
   /** Aborted on SIGTERM / SIGINT. */
   signal: AbortSignal;

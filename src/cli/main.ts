@@ -106,6 +106,7 @@ if (isEntryPoint() && Number(process.versions.node.split('.')[0]) < MIN_NODE_MAJ
     stderr: process.stderr,
     interactive: Boolean(process.stderr.isTTY),
     hostname: os.hostname(),
+    cwd: process.cwd(),
     readFile: (path) => readFileSync(path, 'utf8'),
     signal: controller.signal,
   };

@@ -1,39 +1,59 @@
+import { loadPipeline } from '../consumers/pipeline-loader.ts';
 import { parseConfig, redactUrl } from '../lib/config.ts';
 import { ConnectionError, describeError } from '../lib/errors.ts';
 import { migrate, REQUIRED_SCHEMA_VERSION } from '../lib/migrations.ts';
 import { createPool } from '../lib/pg.ts';
 import { explainPostgres } from './connections.ts';
-import { type CliContext, parseFlags } from './context.ts';
+import { type CliContext, flagsToEnv, parseFlags } from './context.ts';
 
-const HELP = `Usage: streamsink migrate
+const HELP = `Usage: streamsink migrate [--pipeline P]
 
 Apply the database migrations this build needs, each once and in its own transaction, in the schema the
-connection uses (its search_path). Safe to run from many pods at once: runs take an advisory lock, and a
+connection uses (its search_path); with --pipeline, then the pipeline's own migrations (definePipeline's
+\`migrations\`, in order, recorded per pipeline; an edited applied migration is refused). Safe to run from many pods at once: runs take an advisory lock, and a
 migration already applied is skipped. Prints what it applied. Exit code 0 on success, 1 on failure
 (a connection or credential failure is one line naming the server, secrets masked).
 Configuration: DATABASE_URL (or DATABASE_URL_FILE).
 
 Options:
-  -h, --help   this text
+  --pipeline P   a built-in pipeline (event-log, payments), a file (./orders-pipeline.mjs) or a package
+                 (STREAMSINK_PIPELINE); without it only streamsink's own schema is migrated
+  -h, --help     this text
 `;
 
 export async function run(args: string[], ctx: CliContext): Promise<number> {
-  const help = parseFlags(args, { help: { type: 'boolean', short: 'h' } }, HELP).help === true;
-  if (help) {
+  const flags = parseFlags(
+    args,
+    { pipeline: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    HELP,
+  );
+  if (flags.help === true) {
     ctx.stdout.write(HELP);
     return 0;
   }
-  const config = parseConfig(ctx.env, { readFile: ctx.readFile, hostname: ctx.hostname });
+  const env = flagsToEnv(ctx.env, flags, { pipeline: 'STREAMSINK_PIPELINE' });
+  const config = parseConfig(env, { readFile: ctx.readFile, hostname: ctx.hostname });
+  const pipelines =
+    flags.pipeline === undefined
+      ? []
+      : [
+          await loadPipeline(config.worker.pipeline, {
+            cwd: ctx.cwd ?? '.',
+            env: ctx.env,
+            builtIn: { currencies: config.payments.currencies },
+          }),
+        ];
   // No worker session timeouts: a migration may rightly run (or wait for its lock) longer than a batch.
   const pool = createPool(
     { url: config.postgres.url, poolSize: 1 },
     { applicationName: 'streamsink:migrate' },
   );
   try {
-    const result = await migrate(pool);
+    const result = await migrate(pool, undefined, { pipelines });
     for (const m of result.applied) ctx.stdout.write(`applied ${m.version} ${m.name}\n`);
+    for (const m of result.pipelineApplied) ctx.stdout.write(`applied ${m.pipeline} ${m.name}\n`);
     ctx.stdout.write(
-      result.applied.length === 0
+      result.applied.length === 0 && result.pipelineApplied.length === 0
         ? `schema ${result.schema} is current at version ${result.version} (this build needs ${REQUIRED_SCHEMA_VERSION})\n`
         : `schema ${result.schema} is now at version ${result.version}\n`,
     );

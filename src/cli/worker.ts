@@ -1,11 +1,6 @@
-import { createCommitWatermark } from '../consumers/data-loss.ts';
-import { createDeadLetterer } from '../consumers/dead-letter.ts';
 import { startDependencyMonitor } from '../consumers/dependency-monitor.ts';
-import { startMetricsSampler } from '../consumers/metrics-sampler.ts';
-import { createPgSink } from '../consumers/pg-sink.ts';
-import { createPipeline } from '../consumers/pipelines/index.ts';
-import { checkDataLoss } from '../consumers/stream-watermarks.ts';
-import { createWorker } from '../consumers/worker.ts';
+import { loadPipeline } from '../consumers/pipeline-loader.ts';
+import { startWorker, type WorkerHandle } from '../consumers/start-worker.ts';
 import { parseConfig, redactUrl } from '../lib/config.ts';
 import { toConnectionError } from '../lib/connection-failure.ts';
 import { ConnectionError, describeError, StreamsinkError } from '../lib/errors.ts';
@@ -30,12 +25,15 @@ Options (each overrides its variable):
   --stream S       logical stream name                       STREAMSINK_STREAM
   --group G        consumer group                            STREAMSINK_GROUP
   --consumer C     consumer name (default: the hostname)     STREAMSINK_CONSUMER
-  --pipeline P     event-log | payments                      STREAMSINK_PIPELINE
+  --pipeline P     event-log | payments | ./file.mjs | a package  STREAMSINK_PIPELINE
   --start-id ID    where a new group starts (0, $ or an id)  STREAMSINK_START_ID
   -h, --help       this text
 
+A pipeline is a built-in name or your own module whose default export is definePipeline({...})
+(docs/pipelines.md). The group defaults to the pipeline's (its name; \`streamsink\` for the built-ins).
 Other configuration (REDIS_URL, DATABASE_URL, STREAMSINK_MAX_IN_FLIGHT, ...) is in the README.
-The database schema must be current (run \`streamsink migrate\`), or set STREAMSINK_AUTO_MIGRATE=true.
+The database schema must be current (run \`streamsink migrate --pipeline P\`), or set
+STREAMSINK_AUTO_MIGRATE=true.
 `;
 
 const FLAG_VARIABLES = {
@@ -75,6 +73,11 @@ export async function run(args: string[], ctx: CliContext): Promise<number> {
     });
     cleanups.push(['postgres', () => pool.end()]);
 
+    const pipeline = await loadPipeline(wc.pipeline, {
+      cwd: ctx.cwd ?? '.',
+      env: ctx.env,
+      builtIn: { currencies: config.payments.currencies },
+    });
     try {
       if (wc.autoMigrate) {
         // Its own pool, without the worker's session timeouts: a migration may rightly take longer.
@@ -83,15 +86,14 @@ export async function run(args: string[], ctx: CliContext): Promise<number> {
           { applicationName: 'streamsink:migrate' },
         );
         try {
-          const result = await migrate(migratePool, logger);
+          const result = await migrate(migratePool, logger, { pipelines: [pipeline] });
           logger.info({ version: result.version, applied: result.applied.length }, 'schema migrated');
         } finally {
           await migratePool.end();
         }
-      } else {
-        const version = await assertSchemaCurrent(pool);
-        logger.info({ version }, 'schema is current');
       }
+      const version = await assertSchemaCurrent(pool, pipeline);
+      logger.info({ version, pipeline: pipeline.name }, 'schema is current');
     } catch (error) {
       if (error instanceof StreamsinkError) throw error; // schema behind: main.ts prints it, exit 1
       // Postgres down or refusing the credentials at start: one line, exit 1 (the orchestrator restarts us).
@@ -106,52 +108,21 @@ export async function run(args: string[], ctx: CliContext): Promise<number> {
 
     const redis = createRedis(config.redis, { name: `streamsink:worker:${wc.consumer}` });
     cleanups.push(['redis', () => quit(redis)]);
-    const blockingRedis = createRedis(config.redis, { name: `streamsink:worker:${wc.consumer}:reader` });
-    cleanups.push(['redis-reader', async () => blockingRedis.disconnect()]);
-    for (const [name, client] of [
-      ['redis', redis],
-      ['redis-reader', blockingRedis],
-    ] as const) {
-      client.on('error', (error: Error) => {
-        metrics.redisErrors.inc({ kind: 'connection' });
-        logger.warn({ connection: name, err: describeError(error) }, 'redis connection error');
-      });
-    }
-
-    const pipeline = createPipeline(wc.pipeline, { currencies: config.payments.currencies });
-    // The sink adds stream and group to its lines itself; the consumer completes the logging context.
-    const sinkLogger = logger.child({ consumer: wc.consumer });
-    const sink = createPgSink({
-      pool,
-      pipeline,
-      stream: keys.name,
-      group: wc.group,
-      logger: sinkLogger,
-      metrics,
+    redis.on('error', (error: Error) => {
+      metrics.redisErrors.inc({ kind: 'connection' });
+      logger.warn({ connection: 'redis', err: describeError(error) }, 'redis connection error');
     });
-    const deadLetterer = createDeadLetterer({
-      redis,
-      keys,
-      group: wc.group,
-      consumer: wc.consumer,
-      pipelineName: pipeline.name,
-      pipelineVersion: pipeline.version,
-    });
-    // The highest committed entry id, in memory; the sampler records it with the stream's counters in
-    // Postgres so `streamsink status` and the data-loss gauge can tell when Redis lost entries.
-    const commitWatermark = createCommitWatermark();
-    const worker = createWorker({
-      commitWatermark,
-      redis,
-      blockingRedis,
-      sink,
-      pipeline,
-      deadLetterer,
-      keys,
-      config: wc,
-      logger,
-      metrics,
-    });
+    const group = wc.groupExplicit ? wc.group : pipeline.group;
+    // Built before the ops server and started after it, so /healthz answers while it connects.
+    let worker: WorkerHandle | undefined;
+    const startingHealth = {
+      loopTurnedAt: Date.now(),
+      sinkFailing: false,
+      sinkUnreachable: false,
+      shuttingDown: false,
+      inFlight: 0,
+      oldestTakenAt: undefined,
+    };
     // /metrics, /healthz, /readyz and the Redis-side gauges (docs/metrics.md). Closed after the worker has
     // drained and before the clients they use; readiness fails as soon as shutdown starts.
     registerBuildInfo(registry, { version: packageVersion(ctx) });
@@ -166,56 +137,43 @@ export async function run(args: string[], ctx: CliContext): Promise<number> {
       maxConnections: config.metrics.maxConnections,
       progressDeadlineMs: config.metrics.progressDeadlineMs,
       // ioredis holds the blocked XREADGROUP across a reconnect: a Redis outage stops the loop, not a bug.
-      health: () => ({ ...worker.health(), waitingOnRedis: blockingRedis.status !== 'ready' }),
+      health: () => ({ ...(worker?.health() ?? startingHealth), waitingOnRedis: redis.status !== 'ready' }),
       checks,
     });
     cleanups.push(['ops-server', () => ops.close()]);
     // streamsink_dependency_up: what /readyz sees, as a series an alert can page on (docs/metrics.md).
     const dependencies = startDependencyMonitor({
       checks,
-      sinkFailing: () => worker.health().sinkFailing,
+      sinkFailing: () => worker?.health().sinkFailing ?? false,
       metrics,
-      labels: { stream: keys.name, group: wc.group },
+      labels: { stream: keys.name, group },
       intervalMs: config.metrics.sampleIntervalMs,
       timeoutMs: 1000,
     });
     cleanups.push(['dependency-monitor', async () => dependencies.close()]);
-    const sampler = startMetricsSampler({
-      redis,
-      keys,
-      group: wc.group,
-      metrics,
-      intervalMs: config.metrics.sampleIntervalMs,
-      logger: logger.child({ stream: keys.name, group: wc.group }),
-      checkDataLoss: async () => {
-        // Taken before the check reads Postgres and Redis (see checkDataLoss for why the order matters).
-        const committedId = commitWatermark.take();
-        try {
-          const check = await checkDataLoss({
-            redis,
-            db: pool,
-            streamKey: keys.stream,
-            group: wc.group,
-            committedId,
-            record: true,
-          });
-          return check.verdict;
-        } catch (error) {
-          if (committedId !== null) commitWatermark.observe([committedId]); // recorded next time
-          throw error;
-        }
-      },
-    });
-    cleanups.push(['metrics-sampler', () => sampler.close()]);
-
-    // Stop the worker before the clients it uses (cleanups run last-in first-out).
-    cleanups.push(['worker', () => worker.close()]);
-
     // Starting waits for Redis (it retries while Redis is down); a signal meanwhile still stops us cleanly.
     // Redis refusing the credentials fails the start (ioredis rejects the queued commands): that needs a new
     // secret, not a retry, so it is one line and exit 1. Redis down or a TLS failure is waited out instead.
+    const starting = startWorker({
+      pipeline,
+      stream: wc.stream,
+      redis,
+      pool,
+      group,
+      consumer: wc.consumer,
+      keyPrefix: config.redis.keyPrefix,
+      settings: wc,
+      logger,
+      metrics,
+      sampleIntervalMs: config.metrics.sampleIntervalMs,
+      checkSchema: false, // checked above, with a clearer message on a connection failure
+    }).then((handle) => {
+      worker = handle;
+      // Stop the worker before the clients it uses (cleanups run last-in first-out).
+      cleanups.push(['worker', () => handle.close()]);
+    });
     await Promise.race([
-      worker.start().catch((error: unknown) => Promise.reject(explainRedisStart(config.redis.url, error))),
+      starting.catch((error: unknown) => Promise.reject(explainRedisStart(config.redis.url, error))),
       abortion(ctx.signal),
     ]);
     await abortion(ctx.signal);

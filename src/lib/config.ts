@@ -33,9 +33,6 @@ const streamName = z
   .string()
   .regex(/^[A-Za-z0-9._:-]{1,200}$/, 'a stream name of 1-200 characters from A-Z a-z 0-9 . _ : -');
 
-const PIPELINES = ['event-log', 'payments'] as const;
-export type PipelineName = (typeof PIPELINES)[number];
-
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 const schema = z
@@ -58,7 +55,8 @@ const schema = z
       .string()
       .regex(/^[A-Za-z0-9._:-]{1,200}$/, 'a consumer name')
       .optional(),
-    STREAMSINK_PIPELINE: z.enum(PIPELINES).default('event-log'),
+    // A built-in name, a file path or a package specifier: checked when the worker loads it (pipeline-loader.ts).
+    STREAMSINK_PIPELINE: z.string().min(1).max(1024).default('event-log'),
     STREAMSINK_START_ID: z
       .string()
       .regex(/^(0|\$|\d+(-\d+)?)$/, 'a stream id such as 0, $ or 1700000000000-0')
@@ -160,7 +158,10 @@ export interface WorkerConfig {
   stream: string;
   group: string;
   consumer: string;
-  pipeline: PipelineName;
+  /** `--pipeline`: a built-in name (`event-log`, `payments`), a file path or a package specifier. */
+  pipeline: string;
+  /** STREAMSINK_GROUP was set: otherwise the worker uses its pipeline's group (`definePipeline({ group })`). */
+  groupExplicit: boolean;
   startId: string;
   maxInFlight: number;
   batchSize: number;
@@ -251,7 +252,9 @@ export function parseConfig(env: Env, options: ParseConfigOptions = {}): Readonl
     }
   }
   if (issues.length > 0 || !result.success) throw new ConfigError(issues);
-  return Object.freeze(toConfig(result.data, options.hostname ?? 'streamsink'));
+  return Object.freeze(
+    toConfig(result.data, options.hostname ?? 'streamsink', resolved.STREAMSINK_GROUP !== undefined),
+  );
 }
 
 function describeReceived(variable: string, value: string | undefined): string {
@@ -260,7 +263,7 @@ function describeReceived(variable: string, value: string | undefined): string {
   return JSON.stringify(value.length > 80 ? `${value.slice(0, 77)}...` : value);
 }
 
-function toConfig(raw: Raw, hostname: string): Config {
+function toConfig(raw: Raw, hostname: string, groupExplicit: boolean): Config {
   const concurrency = raw.STREAMSINK_CONCURRENCY;
   return {
     redis: { url: raw.REDIS_URL, keyPrefix: raw.STREAMSINK_KEY_PREFIX },
@@ -284,6 +287,7 @@ function toConfig(raw: Raw, hostname: string): Config {
       group: raw.STREAMSINK_GROUP,
       consumer: raw.STREAMSINK_CONSUMER ?? hostname,
       pipeline: raw.STREAMSINK_PIPELINE,
+      groupExplicit,
       startId: raw.STREAMSINK_START_ID,
       maxInFlight: raw.STREAMSINK_MAX_IN_FLIGHT,
       batchSize: raw.STREAMSINK_BATCH_SIZE,

@@ -3,11 +3,10 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import pino from 'pino';
 import { Registry } from 'prom-client';
-import { createDeadLetterer } from '../../src/consumers/dead-letter.ts';
-import { createPgSink } from '../../src/consumers/pg-sink.ts';
-import { createPipeline } from '../../src/consumers/pipelines/index.ts';
-import type { BatchSink, Pipeline } from '../../src/consumers/types.ts';
-import { createWorker, type Worker } from '../../src/consumers/worker.ts';
+import type { AnyPipeline } from '../../src/consumers/define-pipeline.ts';
+import { BUILT_IN_PIPELINES } from '../../src/consumers/pipelines/index.ts';
+import { startWorker, type WorkerHandle } from '../../src/consumers/start-worker.ts';
+import type { BatchSink } from '../../src/consumers/types.ts';
 import { parseConfig, type WorkerConfig } from '../../src/lib/config.ts';
 import { type Envelope, encodeEnvelope } from '../../src/lib/envelope.ts';
 import { type StreamKeys, streamKeys } from '../../src/lib/keys.ts';
@@ -44,15 +43,15 @@ export interface StartWorkerOptions {
   env?: Record<string, string>;
   /** Wrap the real sink (to slow it down or count calls). */
   wrapSink?: (sink: BatchSink) => BatchSink;
-  /** Wrap the real pipeline (e.g. a handler that throws for some events). */
-  wrapPipeline?: (pipeline: Pipeline) => Pipeline;
+  /** Run this pipeline instead of the configured built-in (e.g. one whose apply throws for some events). */
+  pipeline?: AnyPipeline;
   poolSize?: number;
   /** Connect the worker's Redis connections here instead (a fault-injecting proxy). */
   redisUrl?: string;
 }
 
 export interface InProcessWorker {
-  worker: Worker;
+  worker: WorkerHandle;
   config: WorkerConfig;
   metrics: WorkerMetrics;
   registry: Registry;
@@ -133,37 +132,29 @@ export async function createWorkerBench(
         connectionTimeoutMillis: 2000,
       });
       pool.on('error', () => {});
-      const workerRedisUrl = options.redisUrl ?? redisUrl;
-      const workerRedis = new Redis(workerRedisUrl, { maxRetriesPerRequest: null });
-      const blockingRedis = new Redis(workerRedisUrl, { maxRetriesPerRequest: null });
-      for (const c of [workerRedis, blockingRedis]) c.on('error', () => {}); // reconnects by itself
-      const realPipeline = createPipeline(config.worker.pipeline, { currencies: config.payments.currencies });
-      const pipeline = options.wrapPipeline ? options.wrapPipeline(realPipeline) : realPipeline;
+      const workerRedis = new Redis(options.redisUrl ?? redisUrl, { maxRetriesPerRequest: null });
+      workerRedis.on('error', () => {}); // reconnects by itself
+      const builtIn = BUILT_IN_PIPELINES[config.worker.pipeline];
+      const pipeline = options.pipeline ?? builtIn?.({ currencies: config.payments.currencies });
+      if (!pipeline) throw new Error(`no pipeline ${config.worker.pipeline}`);
       const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
-      const realSink = createPgSink({ pool, pipeline, stream: keys.name, group, logger, metrics });
-      const worker = createWorker({
-        redis: workerRedis,
-        blockingRedis,
-        sink: options.wrapSink ? options.wrapSink(realSink) : realSink,
+      const worker = await startWorker({
         pipeline,
-        deadLetterer: createDeadLetterer({
-          redis: workerRedis,
-          keys,
-          group,
-          consumer,
-          pipelineName: pipeline.name,
-          pipelineVersion: pipeline.version,
-        }),
-        keys,
-        config: config.worker,
+        stream: streamName,
+        redis: workerRedis,
+        pool,
+        group,
+        consumer,
+        keyPrefix: prefix,
+        settings: config.worker,
         logger,
         metrics,
+        ...(options.wrapSink ? { sinkMiddleware: options.wrapSink } : {}),
       });
-      await worker.start();
       let closed: Promise<void> | undefined;
       const handle: InProcessWorker = {
         worker,
-        config: config.worker,
+        config: worker.config,
         metrics,
         registry,
         pool,
@@ -171,7 +162,6 @@ export async function createWorkerBench(
           closed ??= (async () => {
             await worker.close();
             workerRedis.disconnect();
-            blockingRedis.disconnect();
             await pool.end();
           })();
           return closed;

@@ -1,7 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { Pipeline } from '../../src/consumers/types.ts';
+import { definePipeline } from '../../src/consumers/define-pipeline.ts';
+import { createPaymentsPipeline } from '../../src/consumers/pipelines/payments/index.ts';
 import { decodeDeadLetter } from '../../src/lib/dead-letter-entry.ts';
 import { encodeEnvelope } from '../../src/lib/envelope.ts';
 import {
@@ -21,7 +22,8 @@ import { createWorkerBench, type WorkerBench } from '../helpers/worker-harness.t
  * stays pending, and a message that kills its worker process on every delivery ends there too.
  */
 
-const KILLER = fileURLToPath(new URL('../fixtures/killer-worker.ts', import.meta.url));
+const KILLER = fileURLToPath(new URL('../fixtures/killer-pipeline.ts', import.meta.url));
+const CLI = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 const MAX_DELIVERIES = 3;
 
 async function processedCount(bench: WorkerBench): Promise<number> {
@@ -64,7 +66,7 @@ function payment(id: string, overrides: Partial<PaymentEventInput['data']> = {},
 function killerFleet(bench: WorkerBench, killId: string, env: Record<string, string>) {
   const children: Array<{ child: ChildProcess; exited: Promise<unknown>; output: () => string }> = [];
   const spawnOne = () => {
-    const child = spawn(process.execPath, [KILLER], {
+    const child = spawn(process.execPath, [CLI, 'worker', '--pipeline', KILLER], {
       env: {
         ...process.env,
         ...bench.env,
@@ -155,16 +157,17 @@ describe('dead-letter routing', () => {
     const badEntryIds = new Set(ids.filter((_, i) => (entries[i]?.[1] ?? '').startsWith('bad-')));
     expect(badEntryIds.size).toBe(500);
 
-    const wrapPipeline = (real: Pipeline): Pipeline => ({
-      ...real,
-      accept: (envelope, where) => real.accept(envelope, where),
-      async apply(tx, items, context) {
-        const victim = items.find((i) => throwing.has(i.envelope.id));
-        if (victim) throw new Error(`handler bug: cannot apply ${victim.envelope.id}`);
-        await real.apply(tx, items, context);
+    // The payments pipeline with a handler bug: apply throws a plain Error for some events.
+    const payments = createPaymentsPipeline({ currencies: ['EUR', 'USD', 'GBP'] });
+    const buggy = definePipeline({
+      ...payments,
+      async apply(tx, events, ctx) {
+        const victim = events.find((e) => throwing.has(e.id));
+        if (victim) throw new Error(`handler bug: cannot apply ${victim.id}`);
+        await payments.apply?.(tx, events, ctx);
       },
     });
-    const worker = await bench.startWorker({ consumer: 'routing', wrapPipeline });
+    const worker = await bench.startWorker({ consumer: 'routing', pipeline: buggy });
     await waitFor(
       async () =>
         (await processedCount(bench)) === good.length &&

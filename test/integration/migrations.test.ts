@@ -64,6 +64,7 @@ describe('migrations', () => {
       'payments',
       'streamsink_inbox',
       'streamsink_inbox_adoptions',
+      'streamsink_pipeline_migrations',
       'streamsink_processed_v1',
       'streamsink_schema_migrations',
       'streamsink_stream_watermarks',

@@ -1,0 +1,193 @@
+import os from 'node:os';
+import type { Redis } from 'ioredis';
+import pino from 'pino';
+import { parseConfig, type WorkerConfig } from '../lib/config.ts';
+import { describeError } from '../lib/errors.ts';
+import { streamKeys } from '../lib/keys.ts';
+import type { Logger } from '../lib/logger.ts';
+import type { WorkerMetrics } from '../lib/metrics.ts';
+import { assertSchemaCurrent } from '../lib/migrations.ts';
+import type { Pool } from '../lib/pg.ts';
+import { createCommitWatermark } from './data-loss.ts';
+import { createDeadLetterer } from './dead-letter.ts';
+import type { AnyPipeline } from './define-pipeline.ts';
+import { startMetricsSampler } from './metrics-sampler.ts';
+import { createPgSink } from './pg-sink.ts';
+import { toRuntimePipeline } from './pipeline-adapter.ts';
+import { checkDataLoss } from './stream-watermarks.ts';
+import type { BatchSink } from './types.ts';
+import { createWorker, type WorkerHealth } from './worker.ts';
+
+/**
+ * The one composition of a worker: the CLI (`streamsink worker`), the test harness, the fixtures and users who
+ * embed a worker in their own process all start one here. It takes clients the caller owns (and closes), and
+ * builds everything else: the runtime pipeline, the Postgres sink, the dead-letterer, the worker with its
+ * blocking reader (a duplicate of `redis`), and, with metrics, the Redis-side sampler and the data-loss
+ * watermark.
+ */
+export interface WorkerSettings
+  extends Omit<
+    WorkerConfig,
+    'stream' | 'group' | 'consumer' | 'pipeline' | 'groupExplicit' | 'autoMigrate'
+  > {}
+
+export interface StartWorkerOptions {
+  /** What `definePipeline` returned (or a built-in). */
+  pipeline: AnyPipeline;
+  /** Logical stream name. */
+  stream: string;
+  /** Commands, acknowledgements and scripts; the blocking reader is `redis.duplicate()`. Yours to close. */
+  redis: Redis;
+  /** The worker's Postgres pool. Yours to close. */
+  pool: Pool;
+  /** Default: the pipeline's group (its name, unless it says otherwise). */
+  group?: string;
+  /** Default: the hostname (the pod name in Kubernetes). */
+  consumer?: string;
+  /** Prefix of every Redis key. Default `streamsink`. */
+  keyPrefix?: string;
+  /** Override defaults (the README's configuration table: maxInFlight, batchSize, concurrency, ...). */
+  settings?: Partial<WorkerSettings>;
+  /** A pino logger; default: silent. */
+  logger?: Logger;
+  /** Worker metrics on your registry (`createWorkerMetrics(registry)`); with them the Redis gauges are sampled. */
+  metrics?: WorkerMetrics;
+  /** How often the Redis-side gauges are sampled (with `metrics`). Default 5000 ms. */
+  sampleIntervalMs?: number;
+  /** Refuse to start when streamsink's or the pipeline's migrations are not applied. Default true. */
+  checkSchema?: boolean;
+  /** Middleware around the Postgres sink (`(sink) => sink`): e.g. to time or fault-inject writes. */
+  sinkMiddleware?: (sink: BatchSink) => BatchSink;
+}
+
+export interface WorkerHandle {
+  readonly stream: string;
+  readonly group: string;
+  readonly consumer: string;
+  /** The settings in force (defaults filled in). */
+  readonly config: WorkerConfig;
+  health(): WorkerHealth;
+  /**
+   * Stop reading, finish and acknowledge what is in flight within `shutdownTimeoutMs`, then stop the sampler
+   * and the blocking reader. Unfinished entries stay pending for another worker. Safe to call twice.
+   */
+  close(): Promise<void>;
+}
+
+/** Build and start a worker; resolves once it reads. See {@link StartWorkerOptions}. */
+export async function startWorker(options: StartWorkerOptions): Promise<WorkerHandle> {
+  const { pipeline: definition, redis, pool, metrics } = options;
+  const consumer = options.consumer ?? os.hostname();
+  const group = options.group ?? definition.group;
+  const logger = options.logger ?? pino({ level: 'silent' });
+  const config: WorkerConfig = {
+    ...defaultSettings(),
+    ...options.settings,
+    stream: options.stream,
+    group,
+    groupExplicit: options.group !== undefined,
+    consumer,
+    pipeline: definition.name,
+    autoMigrate: false,
+  };
+  if (options.checkSchema !== false) await assertSchemaCurrent(pool, definition);
+
+  const keys = streamKeys(options.keyPrefix ?? 'streamsink', options.stream);
+  const pipeline = toRuntimePipeline(definition);
+  const realSink = createPgSink({
+    pool,
+    pipeline,
+    stream: keys.name,
+    group,
+    logger: logger.child({ consumer }),
+    ...(metrics ? { metrics } : {}),
+  });
+  const sink = options.sinkMiddleware ? options.sinkMiddleware(realSink) : realSink;
+  const deadLetterer = createDeadLetterer({
+    redis,
+    keys,
+    group,
+    consumer,
+    pipelineName: pipeline.name,
+    pipelineVersion: pipeline.version,
+  });
+  const blockingRedis = redis.duplicate({ connectionName: `streamsink:worker:${consumer}:reader` });
+  blockingRedis.on('error', (error: Error) => {
+    metrics?.redisErrors.inc({ kind: 'connection' });
+    logger.warn({ connection: 'redis-reader', err: describeError(error) }, 'redis connection error');
+  });
+  // The highest committed entry id, in memory; the sampler records it with the stream's counters in Postgres
+  // so `streamsink status` and the data-loss gauge can tell when Redis lost entries.
+  const commitWatermark = createCommitWatermark();
+  const worker = createWorker({
+    commitWatermark,
+    redis,
+    blockingRedis,
+    sink,
+    pipeline,
+    deadLetterer,
+    keys,
+    config,
+    logger,
+    ...(metrics ? { metrics } : {}),
+  });
+  const sampler = metrics
+    ? startMetricsSampler({
+        redis,
+        keys,
+        group,
+        metrics,
+        intervalMs: options.sampleIntervalMs ?? 5000,
+        logger: logger.child({ stream: keys.name, group }),
+        checkDataLoss: async () => {
+          // Taken before the check reads Postgres and Redis (see checkDataLoss for why the order matters).
+          const committedId = commitWatermark.take();
+          try {
+            const check = await checkDataLoss({
+              redis,
+              db: pool,
+              streamKey: keys.stream,
+              group,
+              committedId,
+              record: true,
+            });
+            return check.verdict;
+          } catch (error) {
+            if (committedId !== null) commitWatermark.observe([committedId]); // recorded next time
+            throw error;
+          }
+        },
+      })
+    : undefined;
+
+  try {
+    await worker.start();
+  } catch (error) {
+    await sampler?.close();
+    blockingRedis.disconnect();
+    throw error;
+  }
+  let closing: Promise<void> | undefined;
+  return {
+    stream: keys.name,
+    group,
+    consumer,
+    config,
+    health: () => worker.health(),
+    close() {
+      closing ??= (async () => {
+        // Every step runs even when one fails (the worker's close never throws; the others are best effort).
+        await worker.close();
+        await sampler?.close().catch(() => undefined);
+        blockingRedis.disconnect();
+      })();
+      return closing;
+    },
+  };
+}
+
+/** The documented defaults, from the one config schema (nothing read from the environment here). */
+function defaultSettings(): WorkerSettings {
+  const { stream, group, consumer, pipeline, groupExplicit, autoMigrate, ...rest } = parseConfig({}).worker;
+  return rest;
+}
