@@ -1,12 +1,12 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import pino from 'pino';
+import pino, { type Logger } from 'pino';
 import { Registry } from 'prom-client';
 import { createDeadLetterer } from '../../src/consumers/dead-letter.ts';
 import { createPgSink } from '../../src/consumers/pg-sink.ts';
 import { createPipeline } from '../../src/consumers/pipelines/index.ts';
-import type { BatchSink, Pipeline } from '../../src/consumers/types.ts';
+import type { BatchSink, DeadLetterer, Pipeline } from '../../src/consumers/types.ts';
 import { createWorker, type Worker } from '../../src/consumers/worker.ts';
 import { parseConfig, type WorkerConfig } from '../../src/lib/config.ts';
 import { type Envelope, encodeEnvelope } from '../../src/lib/envelope.ts';
@@ -46,6 +46,10 @@ export interface StartWorkerOptions {
   wrapSink?: (sink: BatchSink) => BatchSink;
   /** Wrap the real pipeline (e.g. a handler that throws for some events). */
   wrapPipeline?: (pipeline: Pipeline) => Pipeline;
+  /** Wrap the real dead-letterer (e.g. to destroy the group just before a move). */
+  wrapDeadLetterer?: (deadLetterer: DeadLetterer) => DeadLetterer;
+  /** The worker's logger (default: silent, or TEST_LOG_LEVEL). */
+  logger?: Logger;
   poolSize?: number;
   /** Connect the worker's Redis connections here instead (a fault-injecting proxy). */
   redisUrl?: string;
@@ -139,21 +143,24 @@ export async function createWorkerBench(
       for (const c of [workerRedis, blockingRedis]) c.on('error', () => {}); // reconnects by itself
       const realPipeline = createPipeline(config.worker.pipeline, { currencies: config.payments.currencies });
       const pipeline = options.wrapPipeline ? options.wrapPipeline(realPipeline) : realPipeline;
-      const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+      const logger = options.logger ?? pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+      const wrapDeadLetterer = options.wrapDeadLetterer ?? ((d: DeadLetterer) => d);
       const realSink = createPgSink({ pool, pipeline, stream: keys.name, group, logger, metrics });
       const worker = createWorker({
         redis: workerRedis,
         blockingRedis,
         sink: options.wrapSink ? options.wrapSink(realSink) : realSink,
         pipeline,
-        deadLetterer: createDeadLetterer({
-          redis: workerRedis,
-          keys,
-          group,
-          consumer,
-          pipelineName: pipeline.name,
-          pipelineVersion: pipeline.version,
-        }),
+        deadLetterer: wrapDeadLetterer(
+          createDeadLetterer({
+            redis: workerRedis,
+            keys,
+            group,
+            consumer,
+            pipelineName: pipeline.name,
+            pipelineVersion: pipeline.version,
+          }),
+        ),
         keys,
         config: config.worker,
         logger,
