@@ -10,6 +10,7 @@ import {
   type ReasonCode,
   UsageError,
 } from '../lib/errors.ts';
+import { checkJsonText } from '../lib/json-text.ts';
 import type { PublishInput } from '../producers/prepare-event.ts';
 import { createProducer, type Producer, type PublishResult } from '../producers/producer.ts';
 import { oneShotRedis } from './connections.ts';
@@ -216,6 +217,12 @@ export async function publishLines(
       parsed = JSON.parse(text);
     } catch (error) {
       reject(summary.lines, 'invalid_json', `not valid JSON: ${(error as Error).message}`);
+      continue;
+    }
+    // JSON.parse has already resolved a repeated key and rounded long numbers: only the text can tell.
+    const textIssue = checkJsonText(text, parsed);
+    if (textIssue) {
+      reject(summary.lines, textIssue.reason, `${textIssue.path.slice(1) || '(root)'}: ${textIssue.message}`);
       continue;
     }
     lineNumbers.push(summary.lines);

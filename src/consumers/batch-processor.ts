@@ -12,6 +12,7 @@ import type {
   BatchSink,
   DeadLetterer,
   DeadLetterRecord,
+  DeadLetterResult,
   Pipeline,
   StreamEntry,
 } from './types.ts';
@@ -71,24 +72,36 @@ export function createBatchProcessor(deps: BatchProcessorDeps): BatchProcessor {
   const delay = (attempt: number) =>
     backoffDelay(attempt, { baseMs: config.backoffBaseMs, maxMs: config.backoffMaxMs, random: deps.random });
 
-  /** Run a Redis step until it succeeds or the worker gives up; false when given up. */
-  async function redisStep(kind: RedisErrorKind, step: () => Promise<unknown>): Promise<boolean> {
+  /**
+   * Run a Redis step until it succeeds or the worker gives up. NOGROUP is not retried: the group and its
+   * pending list are gone (the read loop recreates the group), and what that means is the caller's to say.
+   */
+  async function redisStep(
+    kind: RedisErrorKind,
+    step: () => Promise<unknown>,
+  ): Promise<'done' | 'given_up' | 'group_gone'> {
     for (let attempt = 0; ; attempt++) {
       try {
         await step();
-        return true;
+        return 'done';
       } catch (error) {
-        // NOGROUP: the group (and its pending list) is gone; there is nothing left to acknowledge.
-        if (isNoGroupError(error)) return true;
+        if (isNoGroupError(error)) return 'group_gone';
         metrics?.redisErrors.inc({ kind });
         logger.warn({ err: describeError(error), kind, attempt }, 'redis step failed, retrying');
-        if (giveUp.aborted) return false;
+        if (giveUp.aborted) return 'given_up';
         await sleep(delay(attempt), giveUp);
-        if (giveUp.aborted) return false;
+        if (giveUp.aborted) return 'given_up';
       }
     }
   }
 
+  /**
+   * Move poison to the dead-letter stream, and count and log only what this worker moved. An entry the group
+   * lost (NOGROUP, or a group recreated behind it) was NOT moved: it is left for the recreated group to
+   * deliver again, and dead-lettered then. An entry no longer pending (`skipped`) was moved by this call's
+   * own earlier attempt when the call was retried; otherwise another batch or consumer finished it (after a
+   * redelivery) and counted it there.
+   */
   async function deadLetter(records: DeadLetterRecord[], result: BatchResult): Promise<void> {
     if (records.length === 0) return;
     const { deadLetterer } = deps;
@@ -100,20 +113,54 @@ export function createBatchProcessor(deps: BatchProcessorDeps): BatchProcessor {
       );
       return;
     }
-    const done = await redisStep('dead_letter', () => deadLetterer.deadLetter(records));
-    if (!done) {
+    let reply: DeadLetterResult | undefined;
+    let attempts = 0;
+    const step = await redisStep('dead_letter', async () => {
+      attempts += 1;
+      reply = await deadLetterer.deadLetter(records);
+    });
+    if (step === 'given_up') {
       result.leftPending += records.length;
       return;
     }
-    result.deadLettered += records.length;
-    metrics?.messages.inc({ ...labels, outcome: 'dead_lettered' }, records.length);
-    for (const r of records)
-      logger.warn({ entryId: r.entry.id, eventId: r.eventId, reason: r.reason }, 'entry dead-lettered');
+    const moved: DeadLetterRecord[] = [];
+    const lost: DeadLetterRecord[] = [];
+    const elsewhere: DeadLetterRecord[] = [];
+    records.forEach((r, i) => {
+      const status = step === 'group_gone' ? 'group_gone' : (reply?.statuses?.[i] ?? 'moved');
+      if (status === 'group_gone') lost.push(r);
+      else if (status === 'skipped' && attempts === 1) elsewhere.push(r);
+      else moved.push(r);
+    });
+    if (elsewhere.length > 0)
+      logger.info(
+        { count: elsewhere.length, entryIds: elsewhere.slice(0, 20).map((r) => r.entry.id) },
+        'poison no longer pending: already dead-lettered or acknowledged by another batch or consumer',
+      );
+    if (moved.length > 0) {
+      result.deadLettered += moved.length;
+      metrics?.messages.inc({ ...labels, outcome: 'dead_lettered' }, moved.length);
+      for (const r of moved)
+        logger.warn({ entryId: r.entry.id, eventId: r.eventId, reason: r.reason }, 'entry dead-lettered');
+    }
+    if (lost.length > 0) {
+      result.leftPending += lost.length;
+      logger.warn(
+        {
+          count: lost.length,
+          entryIds: lost.slice(0, 20).map((r) => r.entry.id),
+          reasons: [...new Set(lost.map((r) => r.reason))],
+        },
+        'consumer group gone: entries not dead-lettered; the recreated group delivers them again',
+      );
+    }
   }
 
   async function ack(items: readonly AcceptedItem[]): Promise<boolean> {
     if (items.length === 0) return true;
-    return await redisStep('ack', () => client.ack(items.map((i) => i.entry.id)));
+    // NOGROUP: nothing is left to acknowledge. The commit stands; if the recreated group delivers these
+    // entries again, the inbox makes them duplicates.
+    return (await redisStep('ack', () => client.ack(items.map((i) => i.entry.id)))) !== 'given_up';
   }
 
   function observeCommitted(applied: readonly AcceptedItem[], committedAt: number): void {

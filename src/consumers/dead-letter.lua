@@ -18,6 +18,10 @@
 --   1, <dead-letter entry id>   moved
 --   0, ""                       not pending for the group any more (already moved by an earlier, retried call,
 --                               or acknowledged by another consumer): nothing written
+--   2, ""                       not pending because the group has not delivered it yet: the group was destroyed
+--                               and recreated behind it (at an id before the entry), so it will be delivered
+--                               again; nothing written
+-- A group that does not exist fails the call with NOGROUP before anything is written.
 --
 -- Why check XPENDING first and XACK last: a retried call (the reply to the first was lost) must not add a
 -- second dead-letter entry, and XADD is the step that can fail (OOM, wrong key type); failing before the XACK
@@ -28,6 +32,32 @@ local dlq = KEYS[2]
 local group = ARGV[1]
 local out = {}
 local pos = 2
+
+-- Whether stream id a comes after stream id b (ids are <ms>-<seq> in decimal, no leading zeros; compared as
+-- digit strings, so exactly at any size).
+local function after(a, b)
+  local ams, aseq = string.match(a, '^(%d+)-(%d+)$')
+  local bms, bseq = string.match(b, '^(%d+)-(%d+)$')
+  if not ams or not bms then return false end
+  if #ams ~= #bms then return #ams > #bms end
+  if ams ~= bms then return ams > bms end
+  if #aseq ~= #bseq then return #aseq > #bseq end
+  return aseq > bseq
+end
+
+-- The group's last-delivered id, read once and only when an entry is found not pending.
+local lastDelivered = nil
+local function groupLastDelivered()
+  if lastDelivered == nil then
+    lastDelivered = ''
+    for _, info in ipairs(redis.call('XINFO', 'GROUPS', stream)) do
+      local fields = {}
+      for i = 1, #info, 2 do fields[info[i]] = info[i + 1] end
+      if fields['name'] == group then lastDelivered = fields['last-delivered-id'] end
+    end
+  end
+  return lastDelivered
+end
 
 while pos <= #ARGV do
   local id = ARGV[pos]
@@ -56,7 +86,7 @@ while pos <= #ARGV do
     out[#out + 1] = 1
     out[#out + 1] = added
   else
-    out[#out + 1] = 0
+    if after(id, groupLastDelivered()) then out[#out + 1] = 2 else out[#out + 1] = 0 end
     out[#out + 1] = ''
   end
 end

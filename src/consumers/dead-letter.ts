@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import { encodeDeadLetter, entryIdTime } from '../lib/dead-letter-entry.ts';
 import type { StreamKeys } from '../lib/keys.ts';
 import { loadLuaScript } from '../lib/lua-script.ts';
+import { isNoGroupError } from './stream-client.ts';
 import type { DeadLetterer, DeadLetterResult } from './types.ts';
 
 const SCRIPT = loadLuaScript(new URL('./dead-letter.lua', import.meta.url));
@@ -25,7 +26,9 @@ export interface CreateDeadLettererOptions {
  * The dead-letterer of one stream and group. Each record is moved by one atomic script step (XPENDING check,
  * XADD to the dead-letter stream, XACK on the source), so a crash leaves every entry either pending on the
  * source or in the dead-letter stream and acknowledged, and calling again with the same records after a lost
- * reply adds nothing. Errors (Redis down, NOGROUP) are thrown: the entries stay pending and come back.
+ * reply adds nothing. A missing group (NOGROUP) moves nothing: those records come back as `group_gone`, as do
+ * records the group has not delivered since it was recreated. Other errors (Redis down) are thrown: the
+ * entries stay pending and come back.
  * The original fields are copied by the script from the source entry, so bytes that are not UTF-8 survive.
  */
 export function createDeadLetterer(options: CreateDeadLettererOptions): DeadLetterer {
@@ -34,19 +37,34 @@ export function createDeadLetterer(options: CreateDeadLettererOptions): DeadLett
 
   return {
     async deadLetter(records) {
-      const result: DeadLetterResult = { moved: 0, skipped: 0 };
+      const result: DeadLetterResult = { moved: 0, skipped: 0, statuses: [] };
+      const statuses = result.statuses as NonNullable<DeadLetterResult['statuses']>;
+      let groupGone = false;
       const deadLetteredAt = new Date(now()).toISOString();
       let args: string[] = [group];
       let inCall = 0;
       let bytes = 0;
       const flush = async () => {
         if (inCall === 0) return;
-        const reply = (await SCRIPT.run(redis, [keys.stream, keys.deadLetter], args)) as Array<
-          number | string
-        >;
-        for (let i = 0; i < reply.length; i += 2) {
-          if (Number(reply[i]) === 1) result.moved += 1;
-          else result.skipped += 1;
+        let reply: Array<number | string> = [];
+        if (!groupGone) {
+          try {
+            reply = (await SCRIPT.run(redis, [keys.stream, keys.deadLetter], args)) as Array<number | string>;
+          } catch (error) {
+            // The script fails on its first XPENDING, before writing anything; later calls would too.
+            if (!isNoGroupError(error)) throw error;
+            groupGone = true;
+          }
+        }
+        for (let i = 0; i < inCall; i++) {
+          const status = groupGone ? 2 : Number(reply[2 * i]);
+          if (status === 1) {
+            result.moved += 1;
+            statuses.push('moved');
+          } else if (status === 0) {
+            result.skipped += 1;
+            statuses.push('skipped');
+          } else statuses.push('group_gone');
         }
         args = [group];
         inCall = 0;

@@ -15,7 +15,7 @@ import { startMetricsSampler } from './metrics-sampler.ts';
 import { createPgSink } from './pg-sink.ts';
 import { toRuntimePipeline } from './pipeline-adapter.ts';
 import { checkDataLoss } from './stream-watermarks.ts';
-import type { BatchSink } from './types.ts';
+import type { BatchSink, DeadLetterer } from './types.ts';
 import { createWorker, type WorkerHealth } from './worker.ts';
 
 /**
@@ -58,6 +58,8 @@ export interface StartWorkerOptions {
   checkSchema?: boolean;
   /** Middleware around the Postgres sink (`(sink) => sink`): e.g. to time or fault-inject writes. */
   sinkMiddleware?: (sink: BatchSink) => BatchSink;
+  /** Middleware around the dead-letterer (`(d) => d`): e.g. to observe or fault-inject moves. */
+  deadLettererMiddleware?: (deadLetterer: DeadLetterer) => DeadLetterer;
 }
 
 export interface WorkerHandle {
@@ -103,7 +105,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
     ...(metrics ? { metrics } : {}),
   });
   const sink = options.sinkMiddleware ? options.sinkMiddleware(realSink) : realSink;
-  const deadLetterer = createDeadLetterer({
+  const realDeadLetterer = createDeadLetterer({
     redis,
     keys,
     group,
@@ -111,6 +113,9 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
     pipelineName: pipeline.name,
     pipelineVersion: pipeline.version,
   });
+  const deadLetterer = options.deadLettererMiddleware
+    ? options.deadLettererMiddleware(realDeadLetterer)
+    : realDeadLetterer;
   const blockingRedis = redis.duplicate({ connectionName: `streamsink:worker:${consumer}:reader` });
   blockingRedis.on('error', (error: Error) => {
     metrics?.redisErrors.inc({ kind: 'connection' });

@@ -111,4 +111,12 @@ export interface DeadLetterResult {
   moved: number;
   /** Entries no longer pending for the group (moved by an earlier, retried call): nothing written. */
   skipped: number;
+  /**
+   * Optional: what became of each record, in the order given. `group_gone`: the group did not exist (NOGROUP)
+   * or was recreated behind the entry, so nothing was moved and the entry will be delivered again by the
+   * recreated group; it must not be counted as dead-lettered.
+   */
+  statuses?: DeadLetterStatus[];
 }
+
+export type DeadLetterStatus = 'moved' | 'skipped' | 'group_gone';

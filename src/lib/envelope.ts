@@ -1,4 +1,7 @@
 import type { FieldIssue, ReasonCode } from './errors.ts';
+import { findJsonTextIssue, scanJsonText } from './json-text.ts';
+import { checkShape, cleanShapeKeys } from './payload-shape.ts';
+import { isValidTimestamp } from './timestamp.ts';
 
 /**
  * The event envelope and its Redis field layout, a public contract (docs/wire-format.md). One stream entry is
@@ -8,11 +11,12 @@ import type { FieldIssue, ReasonCode } from './errors.ts';
  *   type         event type, e.g. `payment.captured`
  *   v            schema version, a positive integer in decimal
  *   key          ordering / partition key
- *   ts           occurred-at time, ISO-8601 with a zone (`2026-11-21T10:00:00.000Z`)
- *   data         the payload: a JSON object
+ *   ts           occurred-at time, ISO-8601 with a zone (`2026-11-21T10:00:00.000Z`; timestamp.ts)
+ *   data         the payload: a JSON object, each key once per object, every number exact (json-text.ts)
  *   traceparent  optional W3C trace context
  *
- * Encoding and decoding are pure; decoding never throws, it returns the reason an entry is unusable.
+ * The fields come in exactly this order. Encoding and decoding are pure; decoding never throws, it returns
+ * the reason an entry is unusable.
  */
 export interface Envelope<D = Record<string, unknown>> {
   id: string;
@@ -31,11 +35,7 @@ export const TYPE_PATTERN = /^[A-Za-z][A-Za-z0-9_.:-]{0,127}$/;
 // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what is refused
 const KEY_PATTERN = /^[^\u0000-\u001f]{1,256}$/;
 const VERSION_PATTERN = /^[1-9][0-9]{0,8}$/;
-const TS_PATTERN = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
 const TRACEPARENT_PATTERN = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
-
-/** Keys refused anywhere in a payload: they have no business in an event and invite prototype pollution. */
-const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
 export interface DecodeLimits {
   /** Largest total size of an entry's field names and values, in UTF-8 bytes. */
@@ -50,6 +50,9 @@ export type DecodeResult =
   /** `dataText` is the `data` field exactly as read, which parsed to `envelope.data`. */
   | { ok: true; envelope: Envelope; dataText: string }
   | { ok: false; reason: ReasonCode; message: string; issues: FieldIssue[] };
+
+/** Where encodeEnvelope puts the `data` text in its field list. */
+export const DATA_TEXT_INDEX = 11;
 
 /** Field list of an envelope, in wire order, ready for XADD. */
 export function encodeEnvelope(envelope: Envelope<unknown>): string[] {
@@ -96,8 +99,11 @@ export function checkEnvelopeFields(e: {
     issues.push({ path: 'v', message: 'expected a positive integer version' });
   if (typeof e.key !== 'string' || !KEY_PATTERN.test(e.key))
     issues.push({ path: 'key', message: 'expected 1-256 characters without control characters' });
-  if (typeof e.ts !== 'string' || !TS_PATTERN.test(e.ts) || Number.isNaN(Date.parse(e.ts)))
-    issues.push({ path: 'ts', message: 'expected an ISO-8601 time with a zone' });
+  if (typeof e.ts !== 'string' || !isValidTimestamp(e.ts))
+    issues.push({
+      path: 'ts',
+      message: 'expected an existing time as YYYY-MM-DDTHH:MM:SS[.fraction] with Z or an offset up to ±15:59',
+    });
   if (
     e.traceparent !== undefined &&
     (typeof e.traceparent !== 'string' || !TRACEPARENT_PATTERN.test(e.traceparent))
@@ -119,7 +125,9 @@ export function decodeEntry(
     return fail('oversize', `entry is over the limit of ${limits.maxBytes} bytes`, '');
   if (fields.length % 2 !== 0) return fail('malformed_envelope', 'odd number of field items', '');
 
-  // One pass over the names into locals (no Map): the first unexpected or repeated name, in wire order, wins.
+  // One pass over the names into locals (no Map): the first unexpected, repeated or out-of-order name wins.
+  // `rank` is the position in ENVELOPE_FIELDS of the last name read: each name must come after it.
+  let rank = -1;
   let id: string | undefined;
   let type: string | undefined;
   let vText: string | undefined;
@@ -131,34 +139,42 @@ export function decodeEntry(
     const name = fields[i] as string;
     const value = fields[i + 1] as string;
     let seen: boolean;
+    let order: number;
     switch (name) {
       case 'id':
         seen = id !== undefined;
         id = value;
+        order = 0;
         break;
       case 'type':
         seen = type !== undefined;
         type = value;
+        order = 1;
         break;
       case 'v':
         seen = vText !== undefined;
         vText = value;
+        order = 2;
         break;
       case 'key':
         seen = key !== undefined;
         key = value;
+        order = 3;
         break;
       case 'ts':
         seen = ts !== undefined;
         ts = value;
+        order = 4;
         break;
       case 'data':
         seen = dataText !== undefined;
         dataText = value;
+        order = 5;
         break;
       case 'traceparent':
         seen = traceparent !== undefined;
         traceparent = value;
+        order = 6;
         break;
       default:
         return fail(
@@ -168,6 +184,8 @@ export function decodeEntry(
         );
     }
     if (seen) return fail('malformed_envelope', `field ${name} appears twice`, name);
+    if (order < rank) return outOfOrder(name, ENVELOPE_FIELDS[rank] as string);
+    rank = order;
   }
   if (id === undefined) return missing('id');
   if (type === undefined) return missing('type');
@@ -198,8 +216,15 @@ export function decodeEntry(
   if (typeof data !== 'object' || data === null || Array.isArray(data))
     return fail('schema_violation', 'data must be a JSON object', 'data');
   // The common case (nothing wrong) walks without building paths; only a bad payload pays for the report.
-  const shape = shapeIsClean(data, 1, limits.maxDepth) ? undefined : checkShape(data, limits.maxDepth);
+  const keys = cleanShapeKeys(data, 1, limits.maxDepth);
+  const shape = keys < 0 ? checkShape(data, limits.maxDepth) : undefined;
   if (shape) return fail(shape.reason, shape.message, `data${shape.path}`);
+  // JSON.parse kept the last of a repeated key and rounded long numbers: the text says whether it had to.
+  // Fewer keys parsed than members written means a key was repeated.
+  if (scanJsonText(dataText) !== keys) {
+    const issue = findJsonTextIssue(dataText);
+    if (issue) return fail(issue.reason, issue.message, `data${issue.path}`);
+  }
 
   const envelope: Envelope = {
     id: candidate.id,
@@ -213,63 +238,19 @@ export function decodeEntry(
   return { ok: true, envelope, dataText };
 }
 
-/** Walk a parsed payload once: refuse forbidden keys and nesting deeper than `maxDepth`. */
-export function checkShape(
-  value: unknown,
-  maxDepth: number,
-): { reason: ReasonCode; message: string; path: string } | undefined {
-  const stack: Array<{ value: unknown; depth: number; path: string }> = [{ value, depth: 1, path: '' }];
-  while (stack.length > 0) {
-    const item = stack.pop() as { value: unknown; depth: number; path: string };
-    if (typeof item.value !== 'object' || item.value === null) continue;
-    if (item.depth > maxDepth)
-      return {
-        reason: 'payload_too_deep',
-        message: `data nests deeper than ${maxDepth} levels`,
-        path: item.path,
-      };
-    if (Array.isArray(item.value)) {
-      for (let i = 0; i < item.value.length; i++)
-        stack.push({ value: item.value[i], depth: item.depth + 1, path: `${item.path}[${i}]` });
-      continue;
-    }
-    for (const key of Object.keys(item.value)) {
-      if (FORBIDDEN_KEYS.has(key))
-        return {
-          reason: 'forbidden_key',
-          message: `data has a forbidden key ${key}`,
-          path: `${item.path}.${key}`,
-        };
-      stack.push({
-        value: (item.value as Record<string, unknown>)[key],
-        depth: item.depth + 1,
-        path: `${item.path}.${key}`,
-      });
-    }
-  }
-  return undefined;
-}
-
-/** Whether checkShape would find nothing, without allocating: recursion is bounded by `maxDepth`. */
-function shapeIsClean(value: unknown, depth: number, maxDepth: number): boolean {
-  if (typeof value !== 'object' || value === null) return true;
-  if (depth > maxDepth) return false;
-  if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) if (!shapeIsClean(value[i], depth + 1, maxDepth)) return false;
-    return true;
-  }
-  const record = value as Record<string, unknown>;
-  for (const key of Object.keys(record)) {
-    if (FORBIDDEN_KEYS.has(key) || !shapeIsClean(record[key], depth + 1, maxDepth)) return false;
-  }
-  return true;
-}
-
 /** Whether the fields' UTF-8 size exceeds `maxBytes`; counts bytes only when 3 bytes per code unit could. */
 function overLimit(fields: readonly string[], maxBytes: number): boolean {
   let units = 0;
   for (let i = 0; i < fields.length; i++) units += (fields[i] as string).length;
   return units * 3 > maxBytes && encodedSize(fields) > maxBytes;
+}
+
+function outOfOrder(name: string, after: string): DecodeResult {
+  return fail(
+    'malformed_envelope',
+    `field ${name} comes after ${after}; the order is ${ENVELOPE_FIELDS.join(', ')}`,
+    name,
+  );
 }
 
 function missing(name: string): DecodeResult {

@@ -29,6 +29,8 @@ export const REASON_CODES = [
   'oversize',
   'payload_too_deep',
   'forbidden_key',
+  'duplicate_key',
+  'imprecise_number',
   'unknown_type',
   'unsupported_version',
   'schema_violation',

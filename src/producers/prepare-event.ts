@@ -1,6 +1,6 @@
 import {
   checkEnvelopeFields,
-  checkShape,
+  DATA_TEXT_INDEX,
   DEFAULT_DECODE_LIMITS,
   type Envelope,
   encodedSize,
@@ -8,6 +8,8 @@ import {
 } from '../lib/envelope.ts';
 import { type FieldIssue, PayloadTooLargeError, ValidationError } from '../lib/errors.ts';
 import type { EventRegistry } from '../lib/event-registry.ts';
+import { findJsonTextIssue, scanJsonText } from '../lib/json-text.ts';
+import { checkShape } from '../lib/payload-shape.ts';
 
 /**
  * What a caller hands to `publish`: only `type` and `data` are required. `id` defaults to a fresh UUIDv7
@@ -105,6 +107,13 @@ export function prepareEvent(input: unknown, options: PrepareOptions): Prepared 
     return reject(idText, 'invalid_json', [
       { path: 'data', message: `not serializable as JSON: ${(error as Error).message}` },
     ]);
+  }
+  // The text is JSON.stringify's, so no key repeats; but an integer past 2^53 (already rounded in the caller's
+  // hands) prints as a plain integer that the consumer refuses. Same rule, same reason, before anything is sent.
+  const dataText = fields[DATA_TEXT_INDEX] as string;
+  if (scanJsonText(dataText) < 0) {
+    const issue = findJsonTextIssue(dataText);
+    if (issue) return reject(idText, issue.reason, [{ path: `data${issue.path}`, message: issue.message }]);
   }
   const size = encodedSize(fields);
   if (size > options.maxPayloadBytes) {

@@ -206,8 +206,31 @@ const KINDS: Record<string, Maker> = {
         `"amountMinor":${pick(rng, ['9007199254740993', '9007199254740992', '1e21', '1e400', '18446744073709551616', '-1e400'])}`,
       ),
     ),
-    reasons: ['schema_violation'],
+    // 1e21 is exact and refused by the payments schema; the others are refused as numbers on decode.
+    reasons: ['schema_violation', 'imprecise_number'],
   }),
+  'number.imprecise': (i, rng, o) => ({
+    // Each parses to a valid amount (100, 1250, ...): JSON.parse alone would apply a rounded number.
+    fields: withRawData(
+      o,
+      i,
+      JSON.stringify(GOOD_DATA(o, i)).replace(
+        /"amountMinor":\d+/,
+        `"amountMinor":${pick(rng, ['100.0000000000000001', '1250.00000000000000001', '99.99999999999999999', '1234567890123456789'])}`,
+      ),
+    ),
+    reasons: ['imprecise_number'],
+  }),
+  'json.duplicate-key': (i, rng, o) => {
+    const text = JSON.stringify(GOOD_DATA(o, i));
+    const repeated = pick(rng, [
+      text.replace('"currency"', '"amountMinor":1000000,"currency"'),
+      text.replace('"paymentId"', '"accountId":"someone-else","paymentId"'),
+      `${text.slice(0, -1)},"meta":{"a":1,"b":{"c":[{"d":1,"d":2}]}}}`,
+      `${text.slice(0, -1)},"\\u0061mountMinor":1}`,
+    ]);
+    return { fields: withRawData(o, i, repeated), reasons: ['duplicate_key'] };
+  },
   'number.negative': (i, rng, o) => ({
     fields: withData(o, i, { amountMinor: -randomInt(rng, 1, 1_000_000) }),
     reasons: ['schema_violation'],
@@ -300,6 +323,29 @@ const KINDS: Record<string, Maker> = {
     }),
     reasons: ['malformed_envelope'],
   }),
+  'bad.ts-impossible': (i, rng, o) => ({
+    fields: flat({
+      ...goodFields(o, i),
+      ts: pick(rng, [
+        '2026-02-30T10:00:00Z',
+        '2026-04-31T10:00:00.000Z',
+        '2025-02-29T00:00:00Z',
+        '2026-11-21T24:00:00Z',
+        '2026-11-21T24:00:01Z',
+        '2026-11-21T10:00:60Z',
+        '0000-01-01T00:00:00Z',
+        '2026-11-21T10:00:00+16:00',
+      ]),
+    }),
+    reasons: ['malformed_envelope'],
+  }),
+  'order.swapped': (i, rng, o) => {
+    // Every field present once, valid, and two neighbours in the wrong order.
+    const fields = flat(goodFields(o, i));
+    const at = 2 * randomInt(rng, 0, 4);
+    const swapped = [...fields.slice(0, at), ...fields.slice(at + 2, at + 4), ...fields.slice(at, at + 2)];
+    return { fields: [...swapped, ...fields.slice(at + 4)], reasons: ['malformed_envelope'] };
+  },
   'bad.key': (i, rng, o) => ({
     fields: flat({ ...goodFields(o, i), key: pick(rng, ['a\nb', '\u0000', '', 'k'.repeat(257)]) }),
     reasons: ['malformed_envelope'],
@@ -400,7 +446,8 @@ export function generateSdkBadInputs(
   const variants: Array<[string, (i: number) => SdkBadInput['input'], ReasonCode]> = [
     ['sdk.unknown-type', (i) => ({ ...base(i), type: 'payment.voided' }), 'unknown_type'],
     ['sdk.unknown-version', (i) => ({ ...base(i), v: randomInt(rng, 2, 9) }), 'unsupported_version'],
-    ['sdk.amount-unsafe', (i) => withAmount(i, 2 ** 53 + 2), 'schema_violation'],
+    // Exact as a double, so the SDK sends it (2 ** 53 + 2 it refuses itself), but no safe integer.
+    ['sdk.amount-unsafe', (i) => withAmount(i, 1e21), 'schema_violation'],
     ['sdk.amount-negative', (i) => withAmount(i, -randomInt(rng, 1, 1000)), 'schema_violation'],
     ['sdk.amount-fractional', (i) => withAmount(i, 12.5), 'schema_violation'],
     ['sdk.amount-string', (i) => withAmount(i, '100'), 'schema_violation'],

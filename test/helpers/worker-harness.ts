@@ -1,12 +1,12 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import pino from 'pino';
+import pino, { type Logger } from 'pino';
 import { Registry } from 'prom-client';
 import type { AnyPipeline } from '../../src/consumers/define-pipeline.ts';
 import { BUILT_IN_PIPELINES } from '../../src/consumers/pipelines/index.ts';
 import { startWorker, type WorkerHandle } from '../../src/consumers/start-worker.ts';
-import type { BatchSink } from '../../src/consumers/types.ts';
+import type { BatchSink, DeadLetterer } from '../../src/consumers/types.ts';
 import { parseConfig, type WorkerConfig } from '../../src/lib/config.ts';
 import { type Envelope, encodeEnvelope } from '../../src/lib/envelope.ts';
 import { type StreamKeys, streamKeys } from '../../src/lib/keys.ts';
@@ -45,6 +45,10 @@ export interface StartWorkerOptions {
   wrapSink?: (sink: BatchSink) => BatchSink;
   /** Run this pipeline instead of the configured built-in (e.g. one whose apply throws for some events). */
   pipeline?: AnyPipeline;
+  /** Wrap the real dead-letterer (e.g. to destroy the group just before a move). */
+  wrapDeadLetterer?: (deadLetterer: DeadLetterer) => DeadLetterer;
+  /** The worker's logger (default: silent, or TEST_LOG_LEVEL). */
+  logger?: Logger;
   poolSize?: number;
   /** Connect the worker's Redis connections here instead (a fault-injecting proxy). */
   redisUrl?: string;
@@ -137,7 +141,7 @@ export async function createWorkerBench(
       const builtIn = BUILT_IN_PIPELINES[config.worker.pipeline];
       const pipeline = options.pipeline ?? builtIn?.({ currencies: config.payments.currencies });
       if (!pipeline) throw new Error(`no pipeline ${config.worker.pipeline}`);
-      const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+      const logger = options.logger ?? pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
       const worker = await startWorker({
         pipeline,
         stream: streamName,
@@ -150,6 +154,7 @@ export async function createWorkerBench(
         logger,
         metrics,
         ...(options.wrapSink ? { sinkMiddleware: options.wrapSink } : {}),
+        ...(options.wrapDeadLetterer ? { deadLettererMiddleware: options.wrapDeadLetterer } : {}),
       });
       let closed: Promise<void> | undefined;
       const handle: InProcessWorker = {

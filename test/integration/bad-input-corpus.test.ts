@@ -128,8 +128,17 @@ describe('bad-input corpus', () => {
       },
       { id: 'has space', type: 'payment.captured', data: {} },
       { id: `${prefix}-r4`, type: '__proto__', data: {} },
+      { id: `${prefix}-r5`, type: 'payment.captured', data: { amountMinor: 2 ** 53 + 2 } },
+      { id: `${prefix}-r6`, type: 'payment.captured', ts: '2026-02-30T10:00:00Z', data: {} },
     ]);
-    expect(refused.map((r) => r.status)).toEqual(['rejected', 'rejected', 'rejected', 'rejected']);
+    expect(refused.map((r) => (r.status === 'rejected' ? r.error.message.split(':')[0] : r.status))).toEqual([
+      'forbidden_key',
+      'payload_too_deep',
+      'malformed_envelope',
+      'malformed_envelope',
+      'imprecise_number',
+      'malformed_envelope',
+    ]);
 
     const expectedBad = new Map<
       string,

@@ -112,6 +112,37 @@ describe('streamsink publish', () => {
     ]);
   }, 60_000);
 
+  it('rejects lines whose text JSON.parse would silently resolve: repeated keys, inexact numbers', async () => {
+    const stream = uniqueName('clistrict');
+    const lines = [
+      '{"id":"s-1","type":"payment.captured","data":{"amountMinor":100,"amountMinor":1000000}}',
+      '{"id":"s-2","type":"payment.captured","data":{"amountMinor":100.0000000000000001}}',
+      '{"id":"s-3","type":"payment.captured","data":{"n":[1,9007199254740993]}}',
+      '{"id":"s-4","type":"payment.captured","type":"refund.issued","data":{}}',
+      '{"id":"s-5","type":"payment.captured","ts":"2026-02-30T10:00:00Z","data":{}}',
+      '{"id":"s-6","type":"payment.captured","data":{"amountMinor":1.50,"n":9007199254740991}}',
+    ];
+    const run = await cli(['--stream', stream, '--json'], `${lines.join('\n')}\n`);
+    expect(run.code).toBe(1);
+    const summary = JSON.parse(run.stdout);
+    expect(summary).toMatchObject({ published: 1, rejectedCount: 5 });
+    expect(
+      summary.rejected.map((r: { line: number; reason: string; message: string }) => [
+        r.line,
+        r.reason,
+        r.message.split(':')[0],
+      ]),
+    ).toEqual([
+      [1, 'duplicate_key', 'data.amountMinor'],
+      [2, 'imprecise_number', 'data.amountMinor'],
+      [3, 'imprecise_number', 'data.n[1]'],
+      [4, 'duplicate_key', 'type'],
+      [5, 'malformed_envelope', 'ts'],
+    ]);
+    const entries = await redis.xrange(streamKeys(prefix, stream).stream, '-', '+');
+    expect(entries.map(([, f]) => f[1])).toEqual(['s-6']);
+  }, 60_000);
+
   it('reads stdin in small batches and exits 0 when nothing is rejected', async () => {
     const stream = uniqueName('clistdin');
     const input = Array.from({ length: 250 }, (_, i) =>

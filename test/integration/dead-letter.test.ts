@@ -79,7 +79,7 @@ describe('createDeadLetterer', () => {
       { ...record(good), eventType: 'payment.captured', eventId: 'e1' },
       record(odd, 'malformed_envelope'),
     ]);
-    expect(result).toEqual({ moved: 2, skipped: 0 });
+    expect(result).toEqual({ moved: 2, skipped: 0, statuses: ['moved', 'moved'] });
 
     expect(await redis.xpending(s.keys.stream, s.group)).toEqual([0, null, null, null]);
     const dlq = (await redis.xrange(s.keys.deadLetter, '-', '+')) as Array<[string, string[]]>;
@@ -121,9 +121,13 @@ describe('createDeadLetterer', () => {
     ]);
     const dl = deadLetterer(s.keys, s.group, s.consumer);
     const records = s.entries.map((e) => record(e));
-    expect(await dl.deadLetter(records.slice(0, 2))).toEqual({ moved: 2, skipped: 0 });
+    expect(await dl.deadLetter(records.slice(0, 2))).toMatchObject({ moved: 2, skipped: 0 });
     // The reply to the first call was "lost": the caller retries the whole set.
-    expect(await dl.deadLetter(records)).toEqual({ moved: 1, skipped: 2 });
+    expect(await dl.deadLetter(records)).toEqual({
+      moved: 1,
+      skipped: 2,
+      statuses: ['skipped', 'skipped', 'moved'],
+    });
     expect(await redis.xlen(s.keys.deadLetter)).toBe(3);
     expect(await redis.xpending(s.keys.stream, s.group)).toEqual([0, null, null, null]);
     // The source entries are acknowledged, not deleted: the stream keeps its history.
@@ -140,6 +144,7 @@ describe('createDeadLetterer', () => {
     expect(await deadLetterer(s.keys, s.group, s.consumer).deadLetter([record(a), record(b)])).toEqual({
       moved: 1,
       skipped: 1,
+      statuses: ['skipped', 'moved'],
     });
     const dlq = (await redis.xrange(s.keys.deadLetter, '-', '+')) as Array<[string, string[]]>;
     expect(
@@ -157,7 +162,7 @@ describe('createDeadLetterer', () => {
     const result = await deadLetterer(s.keys, s.group, s.consumer).deadLetter(
       s.entries.map((e) => record(e, 'oversize')),
     );
-    expect(result).toEqual({ moved: 251, skipped: 0 });
+    expect(result).toMatchObject({ moved: 251, skipped: 0 });
     expect(await redis.xpending(s.keys.stream, s.group)).toEqual([0, null, null, null]);
     const last = (await redis.xrevrange(s.keys.deadLetter, '+', '-', 'COUNT', 1)) as Array<
       [string, string[]]
@@ -166,14 +171,35 @@ describe('createDeadLetterer', () => {
     expect(decoded.ok && decoded.value.original).toEqual(huge);
   });
 
-  it('throws when the group does not exist, leaving nothing behind', async () => {
+  it('moves nothing and says group_gone when the group does not exist', async () => {
     const keys = streamKeys(uniqueName('dlqtest'), 's');
     created.push(keys.stream, keys.deadLetter);
     const id = (await redis.xadd(keys.stream, '*', 'id', 'a')) as string;
-    await expect(
-      deadLetterer(keys, 'nogroup', 'c').deadLetter([record({ id, fields: ['id', 'a'], deliveryCount: 1 })]),
-    ).rejects.toThrow(/NOGROUP/);
+    const r = record({ id, fields: ['id', 'a'], deliveryCount: 1 });
+    expect(await deadLetterer(keys, 'nogroup', 'c').deadLetter([r, r])).toEqual({
+      moved: 0,
+      skipped: 0,
+      statuses: ['group_gone', 'group_gone'],
+    });
     expect(await redis.exists(keys.deadLetter)).toBe(0);
+  });
+
+  it('says group_gone, not skipped, for entries a recreated group has not delivered yet', async () => {
+    const s = await pendingStream([
+      ['id', 'a'],
+      ['id', 'b'],
+    ]);
+    const [a, b] = s.entries as [StreamEntry, StreamEntry];
+    // The group is destroyed and recreated between the read and the move, at an id between the two entries:
+    // `a` counts as delivered for the new group (and is lost to it), `b` will be delivered again.
+    await redis.xgroup('DESTROY', s.keys.stream, s.group);
+    await redis.xgroup('CREATE', s.keys.stream, s.group, a.id);
+    expect(await deadLetterer(s.keys, s.group, s.consumer).deadLetter([record(a), record(b)])).toEqual({
+      moved: 0,
+      skipped: 1,
+      statuses: ['skipped', 'group_gone'],
+    });
+    expect(await redis.exists(s.keys.deadLetter)).toBe(0);
   });
   it('keeps the original bytes exactly, even when they are not UTF-8 (binary garbage)', async () => {
     const prefix = uniqueName('dlqtest');

@@ -29,6 +29,17 @@ function withField(name: string, value: string | undefined, base: Envelope = env
   return out;
 }
 
+/** An encoded entry with two fields' (name, value) pairs swapped. */
+function swapped(a: string, b: string): string[] {
+  const fields = encodeEnvelope(envelope);
+  const i = fields.indexOf(a);
+  const j = fields.indexOf(b);
+  const out = [...fields];
+  out.splice(i, 2, b, fields[j + 1] as string);
+  out.splice(j, 2, a, fields[i + 1] as string);
+  return out;
+}
+
 function reasonOf(fields: string[], limits = DEFAULT_DECODE_LIMITS): ReasonCode | 'ok' {
   const r = decodeEntry(fields, limits);
   return r.ok ? 'ok' : r.reason;
@@ -94,6 +105,27 @@ describe('decodeEntry reason codes', () => {
     ['key with control character', withField('key', 'a\nb'), 'malformed_envelope', 'key'],
     ['ts without zone', withField('ts', '2026-11-21T10:00:00'), 'malformed_envelope', 'ts'],
     ['impossible date', withField('ts', '2026-13-45T10:00:00Z'), 'malformed_envelope', 'ts'],
+    ['February 30th', withField('ts', '2026-02-30T10:00:00Z'), 'malformed_envelope', 'ts'],
+    ['February 29th of a common year', withField('ts', '2100-02-29T10:00:00Z'), 'malformed_envelope', 'ts'],
+    ['April 31st', withField('ts', '2026-04-31T10:00:00Z'), 'malformed_envelope', 'ts'],
+    ['month 13', withField('ts', '2026-13-01T10:00:00Z'), 'malformed_envelope', 'ts'],
+    ['month 0', withField('ts', '2026-00-10T10:00:00Z'), 'malformed_envelope', 'ts'],
+    ['day 0', withField('ts', '2026-01-00T10:00:00Z'), 'malformed_envelope', 'ts'],
+    ['year 0', withField('ts', '0000-01-01T10:00:00Z'), 'malformed_envelope', 'ts'],
+    ['hour 24', withField('ts', '2026-01-01T24:00:00Z'), 'malformed_envelope', 'ts'],
+    ['24:00:01', withField('ts', '2026-01-01T24:00:01Z'), 'malformed_envelope', 'ts'],
+    ['minute 60', withField('ts', '2026-01-01T10:60:00Z'), 'malformed_envelope', 'ts'],
+    ['leap second', withField('ts', '2026-12-31T23:59:60Z'), 'malformed_envelope', 'ts'],
+    ['offset beyond 15:59', withField('ts', '2026-01-01T10:00:00+16:00'), 'malformed_envelope', 'ts'],
+    ['offset minutes 60', withField('ts', '2026-01-01T10:00:00-05:60'), 'malformed_envelope', 'ts'],
+    ['fields out of order', swapped('id', 'type'), 'malformed_envelope', 'id'],
+    ['data before ts', swapped('ts', 'data'), 'malformed_envelope', 'ts'],
+    [
+      'traceparent first',
+      ['traceparent', '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01', ...encodeEnvelope(envelope)],
+      'malformed_envelope',
+      'id',
+    ],
     [
       'bad traceparent',
       [...encodeEnvelope(envelope), 'traceparent', 'nope'],
@@ -114,6 +146,46 @@ describe('decodeEntry reason codes', () => {
       withField('data', '{"x":{"__proto__":{"admin":true}}}'),
       'forbidden_key',
       'data.x.__proto__',
+    ],
+    [
+      'duplicate key',
+      withField('data', '{"amountMinor":1,"amountMinor":1000000}'),
+      'duplicate_key',
+      'data.amountMinor',
+    ],
+    [
+      'duplicate key, nested in an array',
+      withField('data', '{"a":{"l":[1,{"x":1,"y":":,\\"x\\":","x":2}]}}'),
+      'duplicate_key',
+      'data.a.l[1].x',
+    ],
+    [
+      'duplicate key spelled with an escape',
+      withField('data', '{"ab":1,"a\\u0062":2}'),
+      'duplicate_key',
+      'data.ab',
+    ],
+    [
+      'decimal beyond a double',
+      withField('data', '{"amount":100.0000000000000001}'),
+      'imprecise_number',
+      'data.amount',
+    ],
+    ['integer beyond 2^53', withField('data', '{"n":[9007199254740993]}'), 'imprecise_number', 'data.n[0]'],
+    ['integer 2^53', withField('data', '{"n":9007199254740992}'), 'imprecise_number', 'data.n'],
+    [
+      'negative integer beyond 2^53',
+      withField('data', '{"n":-18446744073709551616}'),
+      'imprecise_number',
+      'data.n',
+    ],
+    ['number overflowing a double', withField('data', '{"n":1e400}'), 'imprecise_number', 'data.n'],
+    ['number underflowing a double', withField('data', '{"n":-2.5e-324}'), 'imprecise_number', 'data.n'],
+    [
+      'seventeen significant digits',
+      withField('data', '{"n":0.12345678901234567}'),
+      'imprecise_number',
+      'data.n',
     ],
     [
       'constructor key in an array item',
@@ -159,9 +231,32 @@ describe('decodeEntry reason codes', () => {
         'oversize',
         'payload_too_deep',
         'schema_violation',
+        'duplicate_key',
+        'imprecise_number',
       ].sort(),
     );
     for (const reason of reached) expect(REASON_CODES).toContain(reason);
+  });
+
+  it('accepts exact numbers in any notation, and repeated keys in different objects', () => {
+    const accepted = [
+      '{"a":1.50,"b":15e-1,"c":-0,"d":0.30000000000000004,"e":1e21,"f":1E+21}',
+      '{"g":-9007199254740991,"h":9007199254740991.0,"i":0.1,"j":5e-324,"k":1.7976931348623157e308}',
+      '{"l":12345678901234500000e-17,"m":0.000000000000000000001,"n":100.00000000000000000}',
+      '{"x":{"a":1},"y":{"a":2},"z":[{"a":1},{"a":2}],"s":"a:b,\\"a\\":1","e":{},"f":[]}',
+    ];
+    for (const data of accepted) expect(reasonOf(withField('data', data)), data).toBe('ok');
+  });
+
+  it('accepts the documented time formats and the days that exist', () => {
+    for (const ts of [
+      '2024-02-29T00:00:00Z',
+      '2000-02-29T23:59:59.999999999+15:59',
+      '0001-01-01T00:00:00-15:59',
+      '9999-12-31T23:59:59Z',
+      '2026-04-30T12:00:00.5+05:45',
+    ])
+      expect(reasonOf(withField('ts', ts)), ts).toBe('ok');
   });
 
   it('is total: arbitrary field lists never throw', () => {

@@ -115,6 +115,11 @@ describe('prepareEvent', () => {
       [{ type: 't', data: JSON.parse('{"a":{"__proto__":{}}}') }, 'forbidden_key', 'data.a.__proto__'],
       [{ type: 't', data: { big: 10n } }, 'invalid_json', 'data'],
       [{ type: 't', ts: new Date(Number.NaN), data: {} }, 'malformed_envelope', 'ts'],
+      [{ type: 't', ts: '2026-02-30T10:00:00Z', data: {} }, 'malformed_envelope', 'ts'],
+      [{ type: 't', ts: '2026-11-21T24:00:01Z', data: {} }, 'malformed_envelope', 'ts'],
+      // Past 2^53 a caller's integer may already be rounded (2^53 + 1 arrives as 2^53): refused as the consumer would.
+      [{ type: 't', data: { n: [1, 2 ** 53 + 2] } }, 'imprecise_number', 'data.n[1]'],
+      [{ type: 't', data: { n: -(2 ** 60) } }, 'imprecise_number', 'data.n'],
     ];
     for (const [input, reason, path] of cases) {
       const error = rejection(input, noRegistry).error as ValidationError;
@@ -134,6 +139,16 @@ describe('prepareEvent', () => {
     expect((rejection({ type: 't', data: root }, noRegistry).error as ValidationError).reason).toBe(
       'payload_too_deep',
     );
+  });
+
+  it('publishes any double a consumer reads back exactly, and every real calendar day', () => {
+    const noRegistry = { ...options, registry: undefined };
+    for (const n of [0.1 + 0.2, 1e21, -0, 5e-324, Number.MAX_VALUE, 2 ** 53 - 1, 1 / 3]) {
+      const r = prepareEvent({ type: 't', data: { n } }, noRegistry);
+      if (!r.ok) throw r.error;
+      expect(decodeEntry(r.fields).ok).toBe(true);
+    }
+    expect(prepareEvent({ type: 't', ts: '2024-02-29T23:59:59Z', data: {} }, noRegistry).ok).toBe(true);
   });
 
   it('refuses an entry over the size limit with sizes in the error', () => {

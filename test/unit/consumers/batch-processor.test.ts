@@ -6,6 +6,7 @@ import type {
   AcceptedItem,
   BatchSink,
   DeadLetterRecord,
+  DeadLetterResult,
   Pipeline,
   SinkResult,
   StreamEntry,
@@ -48,7 +49,14 @@ const ok = (items: readonly AcceptedItem[]): SinkResult => ({
   failed: [],
 });
 
-function setup(sink: BatchSink, options: { ackFailures?: number; giveUp?: AbortSignal } = {}) {
+interface SetupOptions {
+  ackFailures?: number;
+  giveUp?: AbortSignal;
+  /** Replaces the stand-in dead-letterer's answer (it moves everything by default). */
+  deadLetter?: (records: readonly DeadLetterRecord[]) => Promise<DeadLetterResult>;
+}
+
+function setup(sink: BatchSink, options: SetupOptions = {}) {
   const events: string[] = [];
   const acks: string[][] = [];
   const dead: DeadLetterRecord[] = [];
@@ -86,6 +94,7 @@ function setup(sink: BatchSink, options: { ackFailures?: number; giveUp?: AbortS
     deadLetterer: {
       async deadLetter(records) {
         events.push('dead-letter');
+        if (options.deadLetter) return await options.deadLetter(records);
         dead.push(...records);
         return { moved: records.length, skipped: 0 };
       },
@@ -206,5 +215,52 @@ describe('batch processor', () => {
       ['1700000000000-4', 'max_deliveries_exceeded'],
     ]);
     expect(result).toEqual({ acked: 1, duplicates: 0, deadLettered: 2, leftPending: 1 });
+  });
+
+  it('does not count poison as dead-lettered when the dead-letter move meets NOGROUP: it is left pending', async () => {
+    const groupGone = new Error("NOGROUP No such key 's' or consumer group 'g'");
+    const t = setup(
+      { write: async (items) => ok(items) },
+      {
+        deadLetter: async () => {
+          throw groupGone;
+        },
+      },
+    );
+    const poison = entry(5, 1, ['id', 'e5', 'nonsense', 'x']);
+    const result = await t.processor.process([entry(1), poison]);
+    expect(result).toEqual({ acked: 1, duplicates: 0, deadLettered: 0, leftPending: 1 });
+    expect(t.events).toEqual(['write:1', 'ack', 'dead-letter']); // not retried: the group is gone
+  });
+
+  it('counts only the records this worker moved: not those the group lost, nor those finished elsewhere', async () => {
+    const t = setup(
+      { write: async (items) => ok(items) },
+      {
+        deadLetter: async (records) => ({
+          moved: 1,
+          skipped: 1,
+          statuses: records.map((_, i) => (['moved', 'skipped', 'group_gone'] as const)[i % 3] ?? 'moved'),
+        }),
+      },
+    );
+    const bad = (n: number) => entry(n, 1, ['id', `e${n}`]);
+    const result = await t.processor.process([bad(1), bad(2), bad(3)]);
+    expect(result).toEqual({ acked: 0, duplicates: 0, deadLettered: 1, leftPending: 1 });
+  });
+
+  it('counts records a retried move finds already moved: its own lost first attempt moved them', async () => {
+    let calls = 0;
+    const t = setup(
+      { write: async (items) => ok(items) },
+      {
+        deadLetter: async (records) => {
+          if (++calls === 1) throw new Error('connection reset'); // the script ran, the reply was lost
+          return { moved: 0, skipped: records.length, statuses: records.map(() => 'skipped' as const) };
+        },
+      },
+    );
+    const result = await t.processor.process([entry(1, 1, ['id', 'e1']), entry(2, 1, ['id', 'e2'])]);
+    expect(result).toEqual({ acked: 0, duplicates: 0, deadLettered: 2, leftPending: 0 });
   });
 });
