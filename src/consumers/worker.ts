@@ -10,7 +10,7 @@ import { createBatchProcessor, type SinkHealth } from './batch-processor.ts';
 import { splitIntoBatches } from './batching.ts';
 import { createInFlight } from './in-flight.ts';
 import { runLeaseRenewer } from './lease-renewer.ts';
-import { createQuarantine, isSuspect } from './quarantine.ts';
+import { createQuarantine, isSuspect, suspectThreshold } from './quarantine.ts';
 import { runReadLoop } from './read-loop.ts';
 import { createReclaimer, runConsumerSweeper } from './reclaimer.ts';
 import { createStreamClient } from './stream-client.ts';
@@ -70,7 +70,20 @@ export function createWorker(options: CreateWorkerOptions): Worker {
   const batchLabels = { ...labels, pipeline: options.pipeline.name };
   const log = logger.child({ stream: keys.name, group: config.group, consumer: config.consumer });
 
-  const clientOptions = { stream: keys.stream, group: config.group, consumer: config.consumer };
+  const clientOptions = {
+    stream: keys.stream,
+    group: config.group,
+    consumer: config.consumer,
+    limits: {
+      maxPayloadBytes: config.maxPayloadBytes,
+      maxDeliveries: config.maxDeliveries,
+      suspectThreshold: suspectThreshold(config.maxDeliveries),
+      pipelineName: options.pipeline.name,
+      pipelineVersion: options.pipeline.version,
+      deadLetterKey: keys.deadLetter,
+      now,
+    },
+  };
   const client = createStreamClient({ redis: options.redis, ...clientOptions });
   const blockingClient = createStreamClient({ redis: options.blockingRedis, ...clientOptions });
 
@@ -143,10 +156,18 @@ export function createWorker(options: CreateWorkerOptions): Worker {
     logger: log,
   });
 
+  /** Entries the read script moved to the dead-letter stream inside Redis: they never reached this process. */
+  function onDeadLettered(records: ReadonlyArray<{ id: string; reason: string }>): void {
+    metrics?.messages.inc({ ...batchLabels, outcome: 'dead_lettered' }, records.length);
+    for (const r of records)
+      log.warn({ entryId: r.id, reason: r.reason }, 'entry dead-lettered inside Redis without being loaded');
+  }
+
   function dispatch(entries: StreamEntry[]): void {
     inFlight.add(
       entries.map((e) => e.id),
       now(),
+      entries.map((e) => e.size ?? 0),
     );
     const suspect = (e: StreamEntry) => isSuspect(e.deliveryCount, config.maxDeliveries);
     const suspects = entries.filter(suspect);
@@ -198,7 +219,12 @@ export function createWorker(options: CreateWorkerOptions): Worker {
       metrics?.inFlight.set(labels, 0);
       await ensureGroup();
       log.info(
-        { maxInFlight: config.maxInFlight, batchSize: config.batchSize, concurrency: config.concurrency },
+        {
+          maxInFlight: config.maxInFlight,
+          maxInFlightBytes: config.maxInFlightBytes,
+          batchSize: config.batchSize,
+          concurrency: config.concurrency,
+        },
         'worker started',
       );
       const reclaimerDeps = {
@@ -207,6 +233,7 @@ export function createWorker(options: CreateWorkerOptions): Worker {
         sinkHealth,
         config,
         dispatch,
+        onDeadLettered,
         logger: log,
         metrics,
         labels,
@@ -224,6 +251,7 @@ export function createWorker(options: CreateWorkerOptions): Worker {
           recreateGroup: ensureGroup,
           reclaimer: createReclaimer(reclaimerDeps),
           dispatch,
+          onDeadLettered,
           holdReading: () => quarantine.active,
           logger: log,
           metrics,
