@@ -91,7 +91,12 @@ export async function reclaimOnce(deps: ReclaimerDeps): Promise<number> {
       maxInFlightBytes: config.maxInFlightBytes,
     });
     if (free === 0 || bytes === 0) break;
-    const result = await client.autoClaim(config.claimIdleMs, cursor, Math.min(free, config.batchSize), bytes);
+    const result = await client.autoClaim(
+      config.claimIdleMs,
+      cursor,
+      Math.min(free, config.batchSize),
+      bytes,
+    );
     cursor = result.cursor;
     if (result.deadLettered.length > 0) deps.onDeadLettered?.(result.deadLettered);
     if (result.deletedIds.length > 0) {

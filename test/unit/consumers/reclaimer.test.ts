@@ -81,7 +81,12 @@ function deps(client: StreamClient, maxInFlight = 10, held: string[] = []) {
 describe('reclaimOnce', () => {
   it('pages through the cursor, fills in delivery counts, acks deleted ids, skips entries it already holds', async () => {
     const { client, calls } = fakeClient([
-      { cursor: '5-0', entries: [entry('1-0'), entry('2-0'), entry('3-0')], deletedIds: ['4-0'], deadLettered: [] },
+      {
+        cursor: '5-0',
+        entries: [entry('1-0'), entry('2-0'), entry('3-0')],
+        deletedIds: ['4-0'],
+        deadLettered: [],
+      },
       { cursor: '0-0', entries: [], deletedIds: [], deadLettered: [] },
     ]);
     const t = deps(client, 10, ['3-0']);
