@@ -60,7 +60,7 @@ const schema = z
       .regex(/^(0|\$|\d+(-\d+)?)$/, 'a stream id such as 0, $ or 1700000000000-0')
       .default('0'),
     STREAMSINK_MAX_IN_FLIGHT: int(1, 1_000_000).default(2000),
-    STREAMSINK_MAX_IN_FLIGHT_BYTES: int(1024, 16 * 1024 * 1024 * 1024).default(64 * 1024 * 1024),
+    STREAMSINK_MAX_IN_FLIGHT_BYTES: int(1024, 16 * 1024 * 1024 * 1024).default(32 * 1024 * 1024),
     STREAMSINK_POLL_MS: int(1, 60_000).default(10),
     STREAMSINK_BATCH_SIZE: int(1, 10_000).default(500),
     STREAMSINK_CONCURRENCY: int(1, 64).default(4),
