@@ -29,7 +29,8 @@ Options (each overrides its variable):
   --start-id ID    where a new group starts (0, $ or an id)  STREAMSINK_START_ID
   -h, --help       this text
 
-Other configuration (REDIS_URL, DATABASE_URL, STREAMSINK_MAX_IN_FLIGHT, ...) is in the README.
+Other configuration (REDIS_URL, DATABASE_URL, STREAMSINK_MAX_IN_FLIGHT, STREAMSINK_MAX_IN_FLIGHT_BYTES, ...)
+is in the README; the memory model is in docs/operations.md#memory.
 The database schema must be current (run \`streamsink migrate\`), or set STREAMSINK_AUTO_MIGRATE=true.
 `;
 

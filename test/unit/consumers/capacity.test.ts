@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { freeCapacity, readCount } from '../../../src/consumers/capacity.ts';
+import { freeCapacity, readBytes, readCount } from '../../../src/consumers/capacity.ts';
 
 describe('readCount', () => {
   it('asks for the whole limit when idle', () => {
@@ -33,5 +33,22 @@ describe('freeCapacity', () => {
   it('is the room left, never negative', () => {
     expect(freeCapacity({ inFlight: 1999, maxInFlight: 2000 })).toBe(1);
     expect(freeCapacity({ inFlight: 3000, maxInFlight: 2000 })).toBe(0);
+  });
+});
+
+describe('readBytes', () => {
+  const MiB = 1024 * 1024;
+  it('gives an idle worker the whole budget, so one entry up to the payload limit is always readable', () => {
+    expect(readBytes({ inFlight: 0, inFlightBytes: 0, maxInFlightBytes: 32 * MiB })).toBe(32 * MiB);
+  });
+
+  it('gives a busy worker what is free, once at least a quarter of the budget is', () => {
+    expect(readBytes({ inFlight: 10, inFlightBytes: 8 * MiB, maxInFlightBytes: 32 * MiB })).toBe(24 * MiB);
+    expect(readBytes({ inFlight: 10, inFlightBytes: 24 * MiB, maxInFlightBytes: 32 * MiB })).toBe(8 * MiB);
+    expect(readBytes({ inFlight: 10, inFlightBytes: 25 * MiB, maxInFlightBytes: 32 * MiB })).toBe(0);
+  });
+
+  it('is 0 while over the budget (the last entry of a read may overshoot it)', () => {
+    expect(readBytes({ inFlight: 3, inFlightBytes: 33 * MiB, maxInFlightBytes: 32 * MiB })).toBe(0);
   });
 });
