@@ -141,9 +141,9 @@ export async function run(args: string[], ctx: CliContext): Promise<number> {
       registry,
       logger,
       livenessDeadlineMs: config.metrics.livenessDeadlineMs,
-      // ioredis holds the blocked XREADGROUP across a reconnect: a Redis outage stops the loop, not a bug.
+      // ioredis holds the read script call across a reconnect: a Redis outage stops the loop, not a bug.
       health: () => ({ ...worker.health(), waitingOnRedis: blockingRedis.status !== 'ready' }),
-      // The non-blocking connection: a PING behind a blocked XREADGROUP would wait out STREAMSINK_BLOCK_MS.
+      // Not the read loop's connection: a PING there would wait behind a read script.
       checks: { redis: () => redis.ping(), postgres: () => pool.query('SELECT 1') },
     });
     cleanups.push(['ops-server', () => ops.close()]);

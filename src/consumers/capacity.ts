@@ -46,6 +46,15 @@ export function readBytes({ inFlight, inFlightBytes, maxInFlightBytes }: ByteBud
   return free >= maxInFlightBytes / 4 ? free : 0;
 }
 
+/**
+ * How long an idle read loop waits before reading again, after `emptyReads` reads in a row found nothing:
+ * 1 ms, doubling, up to `maxMs` (STREAMSINK_POLL_MS). Pure. Right after a burst the next events are likely
+ * moments away; after a quiet spell an idle worker costs Redis one cheap script call per `maxMs`.
+ */
+export function idlePollDelay(emptyReads: number, maxMs: number): number {
+  return Math.min(maxMs, 2 ** Math.min(emptyReads, 20));
+}
+
 /** Free capacity without the sliver rule: what reclaiming may take (claimed entries are already old). */
 export function freeCapacity({ inFlight, maxInFlight }: Omit<CapacityInput, 'batchSize'>): number {
   return Math.max(0, maxInFlight - inFlight);

@@ -4,7 +4,7 @@ import type { Logger } from '../lib/logger.ts';
 import type { WorkerMetrics } from '../lib/metrics.ts';
 import { backoffDelay } from './backoff.ts';
 import type { SinkHealth } from './batch-processor.ts';
-import { readBytes, readCount } from './capacity.ts';
+import { idlePollDelay, readBytes, readCount } from './capacity.ts';
 import type { InFlight } from './in-flight.ts';
 import type { Reclaimer } from './reclaimer.ts';
 import { isGroupGoneError, type ReadPage, type StreamClient } from './stream-client.ts';
@@ -18,7 +18,8 @@ import { sleep, type Wakeup } from './wakeup.ts';
  *
  * Reads run inside a Lua script (read-entries.lua) that measures every entry in Redis: what one read brings in
  * is bounded by bytes, and an entry over the payload limit is dead-lettered there, never allocated here. A
- * script cannot block, so an idle loop polls every STREAMSINK_POLL_MS instead of waiting in XREADGROUP BLOCK:
+ * script cannot block, so an idle loop polls (1 ms after a read that found nothing, doubling up to
+ * STREAMSINK_POLL_MS) instead of waiting in XREADGROUP BLOCK:
  * Redis 7 has no blocking wait that does not hand over the entry itself, whatever its size.
  */
 export interface ReadLoopDeps {
@@ -52,6 +53,7 @@ export interface ReadLoopDeps {
 export async function runReadLoop(deps: ReadLoopDeps): Promise<void> {
   const { client, inFlight, sinkHealth, config, logger, metrics, labels, stop } = deps;
   let failures = 0;
+  let emptyReads = 0;
   let paused = -1;
   const setPaused = (value: 0 | 1) => {
     if (value === paused) return;
@@ -117,7 +119,8 @@ export async function runReadLoop(deps: ReadLoopDeps): Promise<void> {
     // Entries that arrive after stop was asked are ours now (pending on this consumer): work them off too.
     if (page.entries.length > 0) deps.dispatch(page.entries);
     // Nothing new: poll again shortly (woken early when the worker stops). Dead-lettering was progress.
-    else if (page.deadLettered.length === 0) await deps.wakeup.wait(config.pollMs);
+    if (page.entries.length > 0 || page.deadLettered.length > 0) emptyReads = 0;
+    else await deps.wakeup.wait(idlePollDelay(emptyReads++, config.pollMs));
   }
   setPaused(1);
 }

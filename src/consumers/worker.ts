@@ -25,7 +25,7 @@ import { createWakeup, sleep } from './wakeup.ts';
 export interface CreateWorkerOptions {
   /** Connection for acknowledgements, claims and scripts. */
   redis: Redis;
-  /** Connection used only for the blocking XREADGROUP (a blocked connection can do nothing else). */
+  /** Connection used only by the read loop, so a long read script never delays acks and lease renewals. */
   blockingRedis: Redis;
   sink: BatchSink;
   pipeline: Pipeline;
@@ -58,9 +58,6 @@ export interface Worker {
   close(): Promise<void>;
   health(): WorkerHealth;
 }
-
-/** How long shutdown waits for CLIENT UNBLOCK to answer (best effort; the read ends within blockMs anyway). */
-const UNBLOCK_TIMEOUT_MS = 500;
 
 export function createWorker(options: CreateWorkerOptions): Worker {
   const { config, logger, metrics, keys } = options;
@@ -130,7 +127,6 @@ export function createWorker(options: CreateWorkerOptions): Worker {
   let shuttingDown = false;
   let running = false;
   let readers: Promise<unknown> = Promise.resolve();
-  let readerId: number | undefined;
   let closing: Promise<void> | undefined;
 
   async function runBatch(batch: StreamEntry[]): Promise<void> {
@@ -176,34 +172,6 @@ export function createWorker(options: CreateWorkerOptions): Worker {
     quarantine.add(suspects);
   }
 
-  // CLIENT UNBLOCK ends a blocked XREADGROUP at once on shutdown instead of after blockMs. The id changes
-  // with every reconnect, so it is refreshed on 'ready'.
-  function refreshReaderId(): void {
-    options.blockingRedis.client('ID').then(
-      (id) => {
-        readerId = Number(id);
-      },
-      () => {
-        readerId = undefined;
-      },
-    );
-  }
-
-  async function unblockReader(): Promise<void> {
-    if (readerId === undefined) return;
-    // Bounded: with Redis unreachable the command would wait in ioredis' offline queue until it returns, and
-    // shutdown must not wait on Redis for longer than a blocked read would.
-    const gaveUp = new AbortController();
-    try {
-      await Promise.race([
-        options.redis.client('UNBLOCK', readerId).catch(() => undefined),
-        sleep(UNBLOCK_TIMEOUT_MS, gaveUp.signal),
-      ]);
-    } finally {
-      gaveUp.abort();
-    }
-  }
-
   async function ensureGroup(): Promise<void> {
     if (await client.createGroup(config.startId))
       log.info({ startId: config.startId }, 'created consumer group');
@@ -213,8 +181,6 @@ export function createWorker(options: CreateWorkerOptions): Worker {
     async start() {
       if (running) return;
       running = true;
-      options.blockingRedis.on('ready', refreshReaderId);
-      refreshReaderId();
       metrics?.inFlightLimit.set(labels, config.maxInFlight);
       metrics?.inFlight.set(labels, 0);
       await ensureGroup();
@@ -285,10 +251,9 @@ export function createWorker(options: CreateWorkerOptions): Worker {
         log.info({ inFlight: inFlight.size }, 'worker stopping: draining in-flight batches');
         stopReading.abort();
         wakeup.wake();
-        await unblockReader();
         // Whatever the read loop still receives is pending on us: it is dispatched and drained like the rest.
-        // The reader returns at once after CLIENT UNBLOCK, else within blockMs. Only a Redis that does not
-        // answer keeps it longer; then whatever it may still receive stays pending for another worker.
+        // Reads do not block (read-entries.lua): the reader returns once its script call answers. Only a Redis
+        // that does not answer keeps it longer; then whatever it may still receive stays pending for another.
         await Promise.race([readers, sleep(Math.min(remaining(), config.blockMs + 1000), timers.signal)]);
         const idle = queue.size === 0 && queue.pending === 0 && !quarantine.active;
         const drained =
@@ -303,7 +268,6 @@ export function createWorker(options: CreateWorkerOptions): Worker {
           log.warn({ inFlight: inFlight.size }, 'shutdown timeout: unfinished entries stay pending');
         }
         stopLeases.abort();
-        options.blockingRedis.off('ready', refreshReaderId);
         log.info({ inFlight: inFlight.size, drained }, 'worker stopped');
       })();
       return closing;

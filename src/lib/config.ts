@@ -61,7 +61,7 @@ const schema = z
       .default('0'),
     STREAMSINK_MAX_IN_FLIGHT: int(1, 1_000_000).default(2000),
     STREAMSINK_MAX_IN_FLIGHT_BYTES: int(1024, 16 * 1024 * 1024 * 1024).default(32 * 1024 * 1024),
-    STREAMSINK_POLL_MS: int(1, 60_000).default(10),
+    STREAMSINK_POLL_MS: int(1, 60_000).default(50),
     STREAMSINK_BATCH_SIZE: int(1, 10_000).default(500),
     STREAMSINK_CONCURRENCY: int(1, 64).default(4),
     STREAMSINK_BLOCK_MS: int(10, 60_000).default(1000),
@@ -132,7 +132,7 @@ export interface WorkerConfig {
   maxInFlight: number;
   /** Bytes of entries held at once (plus at most one entry of maxPayloadBytes): see docs/operations.md#memory. */
   maxInFlightBytes: number;
-  /** Wait after a read that found nothing new (reads are Lua scripts, which cannot block). */
+  /** Longest wait between reads while idle (reads are Lua scripts, which cannot block): capacity.ts. */
   pollMs: number;
   batchSize: number;
   concurrency: number;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { freeCapacity, readBytes, readCount } from '../../../src/consumers/capacity.ts';
+import { freeCapacity, idlePollDelay, readBytes, readCount } from '../../../src/consumers/capacity.ts';
 
 describe('readCount', () => {
   it('asks for the whole limit when idle', () => {
@@ -50,5 +50,13 @@ describe('readBytes', () => {
 
   it('is 0 while over the budget (the last entry of a read may overshoot it)', () => {
     expect(readBytes({ inFlight: 3, inFlightBytes: 33 * MiB, maxInFlightBytes: 32 * MiB })).toBe(0);
+  });
+});
+
+describe('idlePollDelay', () => {
+  it('starts at 1 ms after the last entry and doubles up to the configured longest wait', () => {
+    expect([0, 1, 2, 3, 4, 5, 6, 7, 50].map((n) => idlePollDelay(n, 50))).toEqual([
+      1, 2, 4, 8, 16, 32, 50, 50, 50,
+    ]);
   });
 });
