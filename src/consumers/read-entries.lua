@@ -137,7 +137,9 @@ for i = 1, #rows do
       deleted[#deleted + 1] = id
     end
   else
-    local claimed = redis.call('XCLAIM', stream, group, consumer, minIdle, id)
+    -- Min idle 0: XPENDING IDLE above already chose it, in this same atomic script. An empty reply can then
+    -- only mean the entry is gone, never that it is busy (which would have it acknowledged as deleted).
+    local claimed = redis.call('XCLAIM', stream, group, consumer, 0, id)
     if #claimed == 1 then
       take(id, claimed[1][2], deliveries)
       if deliveries >= suspect and deliveries <= maxDeliveries then
