@@ -31,7 +31,8 @@ Options (each overrides its variable):
 
 A pipeline is a built-in name or your own module whose default export is definePipeline({...})
 (docs/pipelines.md). The group defaults to the pipeline's (its name; \`streamsink\` for the built-ins).
-Other configuration (REDIS_URL, DATABASE_URL, STREAMSINK_MAX_IN_FLIGHT, ...) is in the README.
+Other configuration (REDIS_URL, DATABASE_URL, STREAMSINK_MAX_IN_FLIGHT, STREAMSINK_MAX_IN_FLIGHT_BYTES, ...)
+is in the README; the memory model is in docs/operations.md#memory.
 The database schema must be current (run \`streamsink migrate --pipeline P\`), or set
 STREAMSINK_AUTO_MIGRATE=true.
 `;
@@ -136,7 +137,7 @@ export async function run(args: string[], ctx: CliContext): Promise<number> {
       livenessDeadlineMs: config.metrics.livenessDeadlineMs,
       maxConnections: config.metrics.maxConnections,
       progressDeadlineMs: config.metrics.progressDeadlineMs,
-      // ioredis holds the blocked XREADGROUP across a reconnect: a Redis outage stops the loop, not a bug.
+      // ioredis holds the read script call across a reconnect: a Redis outage stops the loop, not a bug.
       health: () => ({ ...(worker?.health() ?? startingHealth), waitingOnRedis: redis.status !== 'ready' }),
       checks,
     });

@@ -183,6 +183,11 @@ export function createBatchProcessor(deps: BatchProcessorDeps): BatchProcessor {
           dead.push(record(entry, 'max_deliveries_exceeded', 'MaxDeliveriesExceeded', 'delivered too often'));
           continue;
         }
+        if (entry.invalidUtf8) {
+          // The fields hold U+FFFD where the producer's bytes were: applying them would store a corruption.
+          dead.push(record(entry, 'invalid_utf8', 'EnvelopeError', 'entry bytes are not valid UTF-8'));
+          continue;
+        }
         const decoded = decodeEntry(entry.fields, limits);
         if (!decoded.ok) {
           dead.push(record(entry, decoded.reason, 'EnvelopeError', decoded.message));

@@ -25,6 +25,36 @@ export function readCount({ inFlight, maxInFlight, batchSize }: CapacityInput): 
   return free >= worthReading ? free : 0;
 }
 
+export interface ByteBudgetInput {
+  /** Entries held now. */
+  inFlight: number;
+  /** Their bytes. */
+  inFlightBytes: number;
+  /** STREAMSINK_MAX_IN_FLIGHT_BYTES. */
+  maxInFlightBytes: number;
+}
+
+/**
+ * Bytes one read or claim may bring in (the script stops once its entries add up to this); 0 means "wait".
+ * Pure. An idle worker may always take the whole budget, so one entry up to STREAMSINK_MAX_PAYLOAD_BYTES is
+ * always readable; a busy one waits for a quarter of the budget to be free, the byte twin of the sliver rule.
+ * The script may overshoot by its last entry, so held bytes stay under the budget plus one payload limit.
+ */
+export function readBytes({ inFlight, inFlightBytes, maxInFlightBytes }: ByteBudgetInput): number {
+  const free = maxInFlightBytes - inFlightBytes;
+  if (inFlight === 0) return maxInFlightBytes;
+  return free >= maxInFlightBytes / 4 ? free : 0;
+}
+
+/**
+ * How long an idle read loop waits before reading again, after `emptyReads` reads in a row found nothing:
+ * 1 ms, doubling, up to `maxMs` (STREAMSINK_POLL_MS). Pure. Right after a burst the next events are likely
+ * moments away; after a quiet spell an idle worker costs Redis one cheap script call per `maxMs`.
+ */
+export function idlePollDelay(emptyReads: number, maxMs: number): number {
+  return Math.min(maxMs, 2 ** Math.min(emptyReads, 20));
+}
+
 /** Free capacity without the sliver rule: what reclaiming may take (claimed entries are already old). */
 export function freeCapacity({ inFlight, maxInFlight }: Omit<CapacityInput, 'batchSize'>): number {
   return Math.max(0, maxInFlight - inFlight);

@@ -1,13 +1,17 @@
 /**
  * The entries this worker holds: read or claimed, not yet acknowledged, dead-lettered or let go. Its size is
- * what STREAMSINK_MAX_IN_FLIGHT bounds. Each entry remembers when its lease (its pending-idle clock) was last
- * reset, so the lease renewer can keep slow work from being reclaimed by other workers, and when it was
- * taken, so liveness can tell work that is stuck (docs/metrics.md#health-endpoints).
+ * what STREAMSINK_MAX_IN_FLIGHT bounds and its bytes what STREAMSINK_MAX_IN_FLIGHT_BYTES bounds. Each entry
+ * remembers when its lease (its pending-idle clock) was last reset, so the lease renewer can keep slow work
+ * from being reclaimed by other workers, and when it was taken, so liveness can tell work that is stuck
+ * (docs/metrics.md#health-endpoints).
  */
 export interface InFlight {
   readonly size: number;
+  /** Sum of the held entries' sizes in bytes (as measured by Redis, see read-entries.lua). */
+  readonly bytes: number;
   has(id: string): boolean;
-  add(ids: readonly string[], at: number): void;
+  /** `sizes[i]` is the size in bytes of `ids[i]` (0 when unknown). */
+  add(ids: readonly string[], at: number, sizes?: readonly number[]): void;
   /** Let entries go; wakes whoever waits for room. */
   remove(ids: readonly string[]): void;
   /** Ids whose lease was last reset at or before `before`. */
@@ -17,24 +21,39 @@ export interface InFlight {
   oldestTakenAt(): number | undefined;
 }
 
+interface Held {
+  at: number;
+  bytes: number;
+}
+
 export function createInFlight(onChange: () => void): InFlight {
-  const leases = new Map<string, number>();
+  const leases = new Map<string, Held>();
+  let bytes = 0;
   // Insertion-ordered and never re-set while held, with non-decreasing times: the first one is the oldest.
   const taken = new Map<string, number>();
   return {
     get size() {
       return leases.size;
     },
+    get bytes() {
+      return bytes;
+    },
     has: (id) => leases.has(id),
-    add(ids, at) {
-      for (const id of ids) {
-        leases.set(id, at);
+    add(ids, at, sizes) {
+      for (let i = 0; i < ids.length; i++) {
+        const id = ids[i] as string;
+        const size = sizes?.[i] ?? 0;
+        bytes += size - (leases.get(id)?.bytes ?? 0);
+        leases.set(id, { at, bytes: size });
         if (!taken.has(id)) taken.set(id, at);
       }
       onChange();
     },
     remove(ids) {
       for (const id of ids) {
+        const held = leases.get(id);
+        if (!held) continue;
+        bytes -= held.bytes;
         leases.delete(id);
         taken.delete(id);
       }
@@ -42,11 +61,14 @@ export function createInFlight(onChange: () => void): InFlight {
     },
     leasedBefore(before) {
       const out: string[] = [];
-      for (const [id, at] of leases) if (at <= before) out.push(id);
+      for (const [id, held] of leases) if (held.at <= before) out.push(id);
       return out;
     },
     markLeased(ids, at) {
-      for (const id of ids) if (leases.has(id)) leases.set(id, at);
+      for (const id of ids) {
+        const held = leases.get(id);
+        if (held) held.at = at;
+      }
     },
     oldestTakenAt() {
       for (const at of taken.values()) return at;

@@ -4,29 +4,40 @@ import type { Logger } from '../lib/logger.ts';
 import type { WorkerMetrics } from '../lib/metrics.ts';
 import { backoffDelay } from './backoff.ts';
 import type { SinkHealth } from './batch-processor.ts';
-import { readCount } from './capacity.ts';
+import { idlePollDelay, readBytes, readCount } from './capacity.ts';
 import type { InFlight } from './in-flight.ts';
 import type { Reclaimer } from './reclaimer.ts';
-import { isGroupGoneError, type StreamClient } from './stream-client.ts';
+import { isGroupGoneError, type ReadPage, type StreamClient } from './stream-client.ts';
 import type { StreamEntry } from './types.ts';
 import { sleep, type Wakeup } from './wakeup.ts';
 
 /**
- * The read loop, on its own blocking connection: XREADGROUP only for the free capacity, and not at all while
- * the worker is full or its sink is failing (backpressure: the backlog waits in Redis, not in this process's
- * memory, and no entry starts its pending-idle clock long before it can be worked on).
+ * The read loop, on its own connection: XREADGROUP only for the free capacity, in entries and in bytes, and not
+ * at all while the worker is full or its sink is failing (backpressure: the backlog waits in Redis, not in this
+ * process's memory, and no entry starts its pending-idle clock long before it can be worked on).
+ *
+ * Reads run inside a Lua script (read-entries.lua) that measures every entry in Redis: what one read brings in
+ * is bounded by bytes, and an entry over the payload limit is dead-lettered there, never allocated here. A
+ * script cannot block, so an idle loop polls (1 ms after a read that found nothing, doubling up to
+ * STREAMSINK_POLL_MS) instead of waiting in XREADGROUP BLOCK:
+ * Redis 7 has no blocking wait that does not hand over the entry itself, whatever its size.
  */
 export interface ReadLoopDeps {
   client: StreamClient;
   inFlight: InFlight;
   sinkHealth: SinkHealth;
   wakeup: Wakeup;
-  config: Pick<WorkerConfig, 'maxInFlight' | 'batchSize' | 'blockMs' | 'backoffBaseMs' | 'backoffMaxMs'>;
+  config: Pick<
+    WorkerConfig,
+    'maxInFlight' | 'maxInFlightBytes' | 'batchSize' | 'blockMs' | 'pollMs' | 'backoffBaseMs' | 'backoffMaxMs'
+  >;
   /** Re-create the group after it vanished. */
   recreateGroup: () => Promise<void>;
   /** Run between reads, so reading and reclaiming never take the same free capacity. */
   reclaimer: Reclaimer;
   dispatch: (entries: StreamEntry[]) => void;
+  /** Entries the read script dead-lettered inside Redis (oversize): count and log them. */
+  onDeadLettered: (records: ReadPage['deadLettered']) => void;
   /** True while suspects run in quarantine (quarantine.ts): neither read nor reclaim, so they run alone. */
   holdReading?: () => boolean;
   logger: Logger;
@@ -42,6 +53,7 @@ export interface ReadLoopDeps {
 export async function runReadLoop(deps: ReadLoopDeps): Promise<void> {
   const { client, inFlight, sinkHealth, config, logger, metrics, labels, stop } = deps;
   let failures = 0;
+  let emptyReads = 0;
   let paused = -1;
   const setPaused = (value: 0 | 1) => {
     if (value === paused) return;
@@ -55,24 +67,28 @@ export async function runReadLoop(deps: ReadLoopDeps): Promise<void> {
     if (!held && deps.reclaimer.due()) await deps.reclaimer.run();
     // Paused while failing batches retry. With nothing in flight nobody would ever clear the mark: read, and
     // let the next batch find out whether the sink is back.
-    const count =
-      deps.holdReading?.() || (sinkHealth.failing && inFlight.size > 0)
+    const blocked = deps.holdReading?.() || (sinkHealth.failing && inFlight.size > 0);
+    const count = blocked
+      ? 0
+      : readCount({ inFlight: inFlight.size, maxInFlight: config.maxInFlight, batchSize: config.batchSize });
+    const bytes =
+      count === 0
         ? 0
-        : readCount({
+        : readBytes({
             inFlight: inFlight.size,
-            maxInFlight: config.maxInFlight,
-            batchSize: config.batchSize,
+            inFlightBytes: inFlight.bytes,
+            maxInFlightBytes: config.maxInFlightBytes,
           });
-    if (count === 0) {
+    if (count === 0 || bytes === 0) {
       setPaused(1);
       // Woken early when room frees up, the sink recovers or the worker stops; the timeout keeps onTurn ticking.
       await deps.wakeup.wait(config.blockMs);
       continue;
     }
     setPaused(0);
-    let entries: StreamEntry[];
+    let page: ReadPage;
     try {
-      entries = await client.readNew(count, config.blockMs);
+      page = await client.readNew(count, bytes);
       failures = 0;
     } catch (readError) {
       if (stop.aborted) break;
@@ -99,8 +115,12 @@ export async function runReadLoop(deps: ReadLoopDeps): Promise<void> {
       );
       continue;
     }
+    if (page.deadLettered.length > 0) deps.onDeadLettered(page.deadLettered);
     // Entries that arrive after stop was asked are ours now (pending on this consumer): work them off too.
-    if (entries.length > 0) deps.dispatch(entries);
+    if (page.entries.length > 0) deps.dispatch(page.entries);
+    // Nothing new: poll again shortly (woken early when the worker stops). Dead-lettering was progress.
+    if (page.entries.length > 0 || page.deadLettered.length > 0) emptyReads = 0;
+    else await deps.wakeup.wait(idlePollDelay(emptyReads++, config.pollMs));
   }
   setPaused(1);
 }

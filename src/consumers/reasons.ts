@@ -13,6 +13,8 @@ import { classifyPgError } from '../lib/pg-errors.ts';
  * errors and SQLSTATE codes, never from message text.
  *
  *   decode failure (envelope.decodeEntry)     its own reason: malformed_envelope, invalid_json, oversize, ...
+ *   bytes that are not UTF-8 (utf8-check.ts)  invalid_utf8
+ *   measured in Redis (read-entries.lua)      oversize, max_deliveries_exceeded, never loaded into the worker
  *   registry failure (EventRegistry.check)    unknown_type, unsupported_version, schema_violation
  *   PoisonMessageError / ValidationError      the reason they carry (e.g. unsupported_currency)
  *   PayloadTooLargeError                      oversize

@@ -3,9 +3,9 @@ import { describeError } from '../lib/errors.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { WorkerMetrics } from '../lib/metrics.ts';
 import type { SinkHealth } from './batch-processor.ts';
-import { freeCapacity } from './capacity.ts';
+import { freeCapacity, readBytes } from './capacity.ts';
 import type { InFlight } from './in-flight.ts';
-import { isNoGroupError, type StreamClient } from './stream-client.ts';
+import { type AutoClaimPage, isNoGroupError, type StreamClient } from './stream-client.ts';
 import type { StreamEntry } from './types.ts';
 import { sleep } from './wakeup.ts';
 
@@ -13,10 +13,12 @@ import { sleep } from './wakeup.ts';
  * Takes over entries left pending by crashed or stuck consumers (and this worker's own entries left pending
  * after an unknown failure), and removes consumers that are long idle and hold nothing.
  *
- * XAUTOCLAIM pages through the group's pending list with a cursor; each page asks only for free capacity. Its
- * reply has no delivery counts, so they are read back with one XPENDING over the claimed id range for this
- * consumer. Ids that Redis 7 reports as deleted (trimmed from the stream while pending) are acknowledged and
- * counted, never retried.
+ * Claiming pages through the group's pending list with a cursor (read-entries.lua: XPENDING IDLE, then XCLAIM
+ * one entry at a time); each page asks only for free capacity, in entries and in bytes, and comes back with
+ * delivery counts. Entries past STREAMSINK_MAX_DELIVERIES or over the payload limit are dead-lettered inside
+ * Redis without being loaded here (a message that kills the process is never brought back into it), and a
+ * suspect comes alone in its page, so suspects are claimed one at a time. Ids that Redis 7 reports as deleted
+ * (trimmed from the stream while pending) are acknowledged and counted, never retried.
  *
  * Reclaiming runs on the read loop's turns (see read-loop.ts), not beside it: the loop and the reclaimer both
  * take in-flight capacity, and taking it from one place is what keeps in-flight from ever passing the limit.
@@ -27,9 +29,17 @@ export interface ReclaimerDeps {
   sinkHealth: SinkHealth;
   config: Pick<
     WorkerConfig,
-    'consumer' | 'maxInFlight' | 'batchSize' | 'claimIdleMs' | 'claimIntervalMs' | 'consumerIdleDeleteMs'
+    | 'consumer'
+    | 'maxInFlight'
+    | 'maxInFlightBytes'
+    | 'batchSize'
+    | 'claimIdleMs'
+    | 'claimIntervalMs'
+    | 'consumerIdleDeleteMs'
   >;
   dispatch: (entries: StreamEntry[]) => void;
+  /** Entries the claim script dead-lettered inside Redis: count and log them. */
+  onDeadLettered?: (records: AutoClaimPage['deadLettered']) => void;
   logger: Logger;
   metrics: WorkerMetrics | undefined;
   labels: { stream: string; group: string };
@@ -75,9 +85,20 @@ export async function reclaimOnce(deps: ReclaimerDeps): Promise<number> {
   let taken = 0;
   for (let page = 0; page < MAX_PAGES_PER_ROUND && !deps.stop.aborted && !deps.holdBack?.(); page++) {
     const free = freeCapacity({ inFlight: inFlight.size, maxInFlight: config.maxInFlight });
-    if (free === 0) break;
-    const result = await client.autoClaim(config.claimIdleMs, cursor, Math.min(free, config.batchSize));
+    const bytes = readBytes({
+      inFlight: inFlight.size,
+      inFlightBytes: inFlight.bytes,
+      maxInFlightBytes: config.maxInFlightBytes,
+    });
+    if (free === 0 || bytes === 0) break;
+    const result = await client.autoClaim(
+      config.claimIdleMs,
+      cursor,
+      Math.min(free, config.batchSize),
+      bytes,
+    );
     cursor = result.cursor;
+    if (result.deadLettered.length > 0) deps.onDeadLettered?.(result.deadLettered);
     if (result.deletedIds.length > 0) {
       await client.ack(result.deletedIds);
       metrics?.claimedDeleted.inc(labels, result.deletedIds.length);
@@ -91,8 +112,11 @@ export async function reclaimOnce(deps: ReclaimerDeps): Promise<number> {
     if (fresh.length > 0) {
       const first = (fresh[0] as StreamEntry).id;
       const last = (fresh[fresh.length - 1] as StreamEntry).id;
-      const counts = await client.pendingCounts(first, last, config.maxInFlight + fresh.length);
-      for (const entry of fresh) entry.deliveryCount = counts.get(entry.id) ?? 1;
+      // The claim script reports raised counts; a client that does not (count 0) is asked with XPENDING.
+      if (fresh.some((e) => e.deliveryCount === 0)) {
+        const counts = await client.pendingCounts(first, last, config.maxInFlight + fresh.length);
+        for (const entry of fresh) entry.deliveryCount = counts.get(entry.id) ?? 1;
+      }
       metrics?.claimed.inc(labels, fresh.length);
       deps.logger.info({ count: fresh.length, first }, 'claimed idle pending entries');
       deps.dispatch(fresh);

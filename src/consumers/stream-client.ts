@@ -1,8 +1,11 @@
 import type { Redis } from 'ioredis';
+import type { ReasonCode } from '../lib/errors.ts';
 import { loadLuaScript } from '../lib/lua-script.ts';
 import type { StreamEntry } from './types.ts';
+import { markInvalidUtf8 } from './utf8-check.ts';
 
 const DELETE_IDLE_CONSUMER = loadLuaScript(new URL('./delete-idle-consumer.lua', import.meta.url));
+const READ_ENTRIES = loadLuaScript(new URL('./read-entries.lua', import.meta.url));
 
 /**
  * The handful of Redis commands the worker uses, on one stream and group, and nothing else. The read loop gets
@@ -11,12 +14,19 @@ const DELETE_IDLE_CONSUMER = loadLuaScript(new URL('./delete-idle-consumer.lua',
 export interface StreamClient {
   /** XGROUP CREATE ... MKSTREAM. `false` when the group already existed (BUSYGROUP). */
   createGroup(startId: string): Promise<boolean>;
-  /** XREADGROUP GROUP g c COUNT n BLOCK ms STREAMS s >. New entries have delivery count 1. */
-  readNew(count: number, blockMs: number): Promise<StreamEntry[]>;
+  /**
+   * New entries (XREADGROUP >, inside read-entries.lua, without blocking): at most `count`, stopping once they
+   * add up to `maxBytes`. Entries over the payload limit are dead-lettered inside Redis and only reported.
+   */
+  readNew(count: number, maxBytes: number): Promise<ReadPage>;
   /** One XACK for all `ids`; returns how many were pending. */
   ack(ids: readonly string[]): Promise<number>;
-  /** XAUTOCLAIM to this consumer. Delivery counts are not in the reply: see `pendingCounts`. */
-  autoClaim(minIdleMs: number, cursor: string, count: number): Promise<AutoClaimPage>;
+  /**
+   * Claim entries idle at least `minIdleMs` (XPENDING IDLE, then XCLAIM one by one inside read-entries.lua),
+   * at most `count` and about `maxBytes`, with their raised delivery counts. Entries over the payload limit
+   * or past STREAMSINK_MAX_DELIVERIES are dead-lettered inside Redis, never loaded; a suspect comes alone.
+   */
+  autoClaim(minIdleMs: number, cursor: string, count: number, maxBytes?: number): Promise<AutoClaimPage>;
   /**
    * XCLAIM ids self minIdleMs JUSTID: resets idle time (a lease renewal) without raising the delivery count.
    * Entries idle less than minIdleMs are left alone: another worker claimed them moments ago.
@@ -35,13 +45,30 @@ export interface StreamClient {
   deleteConsumerIfIdle(consumer: string): Promise<boolean>;
 }
 
-export interface AutoClaimPage {
+export interface ReadPage {
+  entries: StreamEntry[];
+  /** Entries this call moved to the dead-letter stream inside Redis (never loaded here). */
+  deadLettered: Array<{ id: string; reason: ReasonCode }>;
+}
+
+export interface AutoClaimPage extends ReadPage {
   /** Cursor for the next call; `0-0` when the scan is complete. */
   cursor: string;
-  /** Claimed entries, with deliveryCount 0 until filled in from XPENDING. */
-  entries: StreamEntry[];
   /** Pending ids whose entries no longer exist in the stream (trimmed or XDEL'd); Redis 7 drops them from the PEL. */
   deletedIds: string[];
+}
+
+/** What read-entries.lua needs besides the call's own arguments. */
+export interface ReadLimits {
+  maxPayloadBytes: number;
+  maxDeliveries: number;
+  /** Delivery count from which a claimed entry is a suspect (quarantine.ts). */
+  suspectThreshold: number;
+  pipelineName: string;
+  pipelineVersion: string;
+  /** The dead-letter stream of `stream`. */
+  deadLetterKey: string;
+  now?: () => number;
 }
 
 export interface ConsumerInfo {
@@ -55,11 +82,56 @@ export interface StreamClientOptions {
   stream: string;
   group: string;
   consumer: string;
+  /** Needed by readNew and autoClaim only (`status` uses a client without them). */
+  limits?: ReadLimits;
 }
 
-type RawEntry = [string, string[] | null];
+type ScriptReply = [string, Array<string | number | string[]>, string[], string[]];
 
-export function createStreamClient({ redis, stream, group, consumer }: StreamClientOptions): StreamClient {
+export function createStreamClient({
+  redis,
+  stream,
+  group,
+  consumer,
+  limits,
+}: StreamClientOptions): StreamClient {
+  async function readEntries(mode: 'new' | 'claim', count: number, maxBytes: number, claim: string[]) {
+    if (!limits) throw new TypeError('this stream client was created without read limits');
+    const now = limits.now ?? Date.now;
+    const reply = (await READ_ENTRIES.run(
+      redis,
+      [stream, limits.deadLetterKey],
+      [
+        mode,
+        group,
+        consumer,
+        count,
+        Math.max(1, Math.floor(maxBytes)),
+        limits.maxPayloadBytes,
+        limits.maxDeliveries,
+        new Date(now()).toISOString(),
+        limits.pipelineName,
+        limits.pipelineVersion,
+        ...claim,
+      ],
+    )) as ScriptReply;
+    const [cursor, flat, dead, deleted] = reply;
+    const entries: StreamEntry[] = [];
+    for (let i = 0; i + 3 < flat.length; i += 4) {
+      entries.push({
+        id: flat[i] as string,
+        deliveryCount: Number(flat[i + 1]),
+        size: Number(flat[i + 2]),
+        fields: flat[i + 3] as string[],
+      });
+    }
+    const deadLettered: ReadPage['deadLettered'] = [];
+    for (let i = 0; i + 1 < dead.length; i += 2)
+      deadLettered.push({ id: dead[i] as string, reason: dead[i + 1] as ReasonCode });
+    await markInvalidUtf8(redis, stream, entries);
+    return { cursor, entries, deadLettered, deletedIds: deleted };
+  }
+
   return {
     async createGroup(startId) {
       try {
@@ -71,23 +143,9 @@ export function createStreamClient({ redis, stream, group, consumer }: StreamCli
       }
     },
 
-    async readNew(count, blockMs) {
-      const reply = (await redis.xreadgroup(
-        'GROUP',
-        group,
-        consumer,
-        'COUNT',
-        count,
-        'BLOCK',
-        blockMs,
-        'STREAMS',
-        stream,
-        '>',
-      )) as Array<[string, RawEntry[]]> | null;
-      const entries = reply?.[0]?.[1] ?? [];
-      const out: StreamEntry[] = [];
-      for (const [id, fields] of entries) out.push({ id, fields: fields ?? [], deliveryCount: 1 });
-      return out;
+    async readNew(count, maxBytes) {
+      const { entries, deadLettered } = await readEntries('new', count, maxBytes, []);
+      return { entries, deadLettered };
     },
 
     async ack(ids) {
@@ -95,20 +153,12 @@ export function createStreamClient({ redis, stream, group, consumer }: StreamCli
       return await redis.xack(stream, group, ...ids);
     },
 
-    async autoClaim(minIdleMs, cursor, count) {
-      const reply = (await redis.xautoclaim(stream, group, consumer, minIdleMs, cursor, 'COUNT', count)) as [
-        string,
-        RawEntry[],
-        string[]?,
-      ];
-      const entries: StreamEntry[] = [];
-      const deletedIds = [...(reply[2] ?? [])];
-      for (const [id, fields] of reply[1]) {
-        // Redis 6.2 returned deleted entries inline with nil fields; 7 lists them in the third element.
-        if (fields === null) deletedIds.push(id);
-        else entries.push({ id, fields, deliveryCount: 0 });
-      }
-      return { cursor: reply[0], entries, deletedIds };
+    async autoClaim(minIdleMs, cursor, count, maxBytes = Number.MAX_SAFE_INTEGER) {
+      return await readEntries('claim', count, maxBytes, [
+        String(minIdleMs),
+        cursor === '0-0' ? '-' : cursor,
+        String(limits?.suspectThreshold ?? 2),
+      ]);
     },
 
     async renewLease(ids, minIdleMs = 0) {

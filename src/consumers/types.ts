@@ -16,6 +16,10 @@ export interface StreamEntry {
   fields: string[];
   /** Times the group delivered this entry (1 on the first XREADGROUP; claims add one). */
   deliveryCount: number;
+  /** Bytes of its field names and values as Redis stores them (what the in-flight byte budget counts). */
+  size?: number;
+  /** Its stored bytes are not UTF-8 (the fields hold U+FFFD where they were): dead-lettered `invalid_utf8`. */
+  invalidUtf8?: boolean;
 }
 
 /** An entry whose envelope decoded and which the pipeline accepted. */

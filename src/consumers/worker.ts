@@ -12,7 +12,7 @@ import { splitIntoBatches } from './batching.ts';
 import type { CommitWatermark } from './data-loss.ts';
 import { createInFlight } from './in-flight.ts';
 import { runLeaseRenewer } from './lease-renewer.ts';
-import { createQuarantine, isSuspect } from './quarantine.ts';
+import { createQuarantine, isSuspect, suspectThreshold } from './quarantine.ts';
 import { runReadLoop } from './read-loop.ts';
 import { createReclaimer, runConsumerSweeper } from './reclaimer.ts';
 import { createStreamClient } from './stream-client.ts';
@@ -27,7 +27,7 @@ import { createWakeup, sleep } from './wakeup.ts';
 export interface CreateWorkerOptions {
   /** Connection for acknowledgements, claims and scripts. */
   redis: Redis;
-  /** Connection used only for the blocking XREADGROUP (a blocked connection can do nothing else). */
+  /** Connection used only by the read loop, so a long read script never delays acks and lease renewals. */
   blockingRedis: Redis;
   sink: BatchSink;
   pipeline: Pipeline;
@@ -67,9 +67,6 @@ export interface Worker {
   health(): WorkerHealth;
 }
 
-/** How long shutdown waits for CLIENT UNBLOCK to answer (best effort; the read ends within blockMs anyway). */
-const UNBLOCK_TIMEOUT_MS = 500;
-
 export function createWorker(options: CreateWorkerOptions): Worker {
   const { config, logger, metrics, keys } = options;
   const now = options.now ?? Date.now;
@@ -78,7 +75,20 @@ export function createWorker(options: CreateWorkerOptions): Worker {
   const batchLabels = { ...labels, pipeline: options.pipeline.name };
   const log = logger.child({ stream: keys.name, group: config.group, consumer: config.consumer });
 
-  const clientOptions = { stream: keys.stream, group: config.group, consumer: config.consumer };
+  const clientOptions = {
+    stream: keys.stream,
+    group: config.group,
+    consumer: config.consumer,
+    limits: {
+      maxPayloadBytes: config.maxPayloadBytes,
+      maxDeliveries: config.maxDeliveries,
+      suspectThreshold: suspectThreshold(config.maxDeliveries),
+      pipelineName: options.pipeline.name,
+      pipelineVersion: options.pipeline.version,
+      deadLetterKey: keys.deadLetter,
+      now,
+    },
+  };
   const client = createStreamClient({ redis: options.redis, ...clientOptions });
   const blockingClient = createStreamClient({ redis: options.blockingRedis, ...clientOptions });
 
@@ -129,7 +139,6 @@ export function createWorker(options: CreateWorkerOptions): Worker {
   let shuttingDown = false;
   let running = false;
   let readers: Promise<unknown> = Promise.resolve();
-  let readerId: number | undefined;
   let closing: Promise<void> | undefined;
 
   async function runBatch(batch: StreamEntry[]): Promise<void> {
@@ -155,44 +164,24 @@ export function createWorker(options: CreateWorkerOptions): Worker {
     logger: log,
   });
 
+  /** Entries the read script moved to the dead-letter stream inside Redis: they never reached this process. */
+  function onDeadLettered(records: ReadonlyArray<{ id: string; reason: string }>): void {
+    metrics?.messages.inc({ ...batchLabels, outcome: 'dead_lettered' }, records.length);
+    for (const r of records)
+      log.warn({ entryId: r.id, reason: r.reason }, 'entry dead-lettered inside Redis without being loaded');
+  }
+
   function dispatch(entries: StreamEntry[]): void {
     inFlight.add(
       entries.map((e) => e.id),
       now(),
+      entries.map((e) => e.size ?? 0),
     );
     const suspect = (e: StreamEntry) => isSuspect(e.deliveryCount, config.maxDeliveries);
     const suspects = entries.filter(suspect);
     const others = suspects.length === 0 ? entries : entries.filter((e) => !suspect(e));
     for (const batch of splitIntoBatches(others, config.batchSize)) void queue.add(() => runBatch(batch));
     quarantine.add(suspects);
-  }
-
-  // CLIENT UNBLOCK ends a blocked XREADGROUP at once on shutdown instead of after blockMs. The id changes
-  // with every reconnect, so it is refreshed on 'ready'.
-  function refreshReaderId(): void {
-    options.blockingRedis.client('ID').then(
-      (id) => {
-        readerId = Number(id);
-      },
-      () => {
-        readerId = undefined;
-      },
-    );
-  }
-
-  async function unblockReader(): Promise<void> {
-    if (readerId === undefined) return;
-    // Bounded: with Redis unreachable the command would wait in ioredis' offline queue until it returns, and
-    // shutdown must not wait on Redis for longer than a blocked read would.
-    const gaveUp = new AbortController();
-    try {
-      await Promise.race([
-        options.redis.client('UNBLOCK', readerId).catch(() => undefined),
-        sleep(UNBLOCK_TIMEOUT_MS, gaveUp.signal),
-      ]);
-    } finally {
-      gaveUp.abort();
-    }
   }
 
   async function ensureGroup(): Promise<void> {
@@ -204,8 +193,6 @@ export function createWorker(options: CreateWorkerOptions): Worker {
     async start() {
       if (running) return;
       running = true;
-      options.blockingRedis.on('ready', refreshReaderId);
-      refreshReaderId();
       metrics?.inFlightLimit.set(labels, config.maxInFlight);
       metrics?.inFlight.set(labels, 0);
       if (metrics) initWorkerSeries(metrics, batchLabels);
@@ -213,7 +200,12 @@ export function createWorker(options: CreateWorkerOptions): Worker {
       // Before the first read: e.g. the sink adopts the group's schema-1 inbox rows (inbox.ts).
       await options.sink.prepare?.();
       log.info(
-        { maxInFlight: config.maxInFlight, batchSize: config.batchSize, concurrency: config.concurrency },
+        {
+          maxInFlight: config.maxInFlight,
+          maxInFlightBytes: config.maxInFlightBytes,
+          batchSize: config.batchSize,
+          concurrency: config.concurrency,
+        },
         'worker started',
       );
       const reclaimerDeps = {
@@ -222,6 +214,7 @@ export function createWorker(options: CreateWorkerOptions): Worker {
         sinkHealth,
         config,
         dispatch,
+        onDeadLettered,
         logger: log,
         metrics,
         labels,
@@ -239,6 +232,7 @@ export function createWorker(options: CreateWorkerOptions): Worker {
           recreateGroup: ensureGroup,
           reclaimer: createReclaimer(reclaimerDeps),
           dispatch,
+          onDeadLettered,
           holdReading: () => quarantine.active,
           logger: log,
           metrics,
@@ -272,10 +266,9 @@ export function createWorker(options: CreateWorkerOptions): Worker {
         log.info({ inFlight: inFlight.size }, 'worker stopping: draining in-flight batches');
         stopReading.abort();
         wakeup.wake();
-        await unblockReader();
         // Whatever the read loop still receives is pending on us: it is dispatched and drained like the rest.
-        // The reader returns at once after CLIENT UNBLOCK, else within blockMs. Only a Redis that does not
-        // answer keeps it longer; then whatever it may still receive stays pending for another worker.
+        // Reads do not block (read-entries.lua): the reader returns once its script call answers. Only a Redis
+        // that does not answer keeps it longer; then whatever it may still receive stays pending for another.
         await Promise.race([readers, sleep(Math.min(remaining(), config.blockMs + 1000), timers.signal)]);
         const idle = queue.size === 0 && queue.pending === 0 && !quarantine.active;
         const drained =
@@ -290,7 +283,6 @@ export function createWorker(options: CreateWorkerOptions): Worker {
           log.warn({ inFlight: inFlight.size }, 'shutdown timeout: unfinished entries stay pending');
         }
         stopLeases.abort();
-        options.blockingRedis.off('ready', refreshReaderId);
         log.info({ inFlight: inFlight.size, drained }, 'worker stopped');
       })();
       return closing;

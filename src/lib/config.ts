@@ -62,6 +62,8 @@ const schema = z
       .regex(/^(0|\$|\d+(-\d+)?)$/, 'a stream id such as 0, $ or 1700000000000-0')
       .default('0'),
     STREAMSINK_MAX_IN_FLIGHT: int(1, 1_000_000).default(2000),
+    STREAMSINK_MAX_IN_FLIGHT_BYTES: int(1024, 16 * 1024 * 1024 * 1024).default(32 * 1024 * 1024),
+    STREAMSINK_POLL_MS: int(1, 60_000).default(50),
     STREAMSINK_BATCH_SIZE: int(1, 10_000).default(500),
     STREAMSINK_CONCURRENCY: int(1, 64).default(4),
     STREAMSINK_BLOCK_MS: int(10, 60_000).default(1000),
@@ -164,6 +166,10 @@ export interface WorkerConfig {
   groupExplicit: boolean;
   startId: string;
   maxInFlight: number;
+  /** Bytes of entries held at once (plus at most one entry of maxPayloadBytes): see docs/operations.md#memory. */
+  maxInFlightBytes: number;
+  /** Longest wait between reads while idle (reads are Lua scripts, which cannot block): capacity.ts. */
+  pollMs: number;
   batchSize: number;
   concurrency: number;
   blockMs: number;
@@ -290,6 +296,8 @@ function toConfig(raw: Raw, hostname: string, groupExplicit: boolean): Config {
       groupExplicit,
       startId: raw.STREAMSINK_START_ID,
       maxInFlight: raw.STREAMSINK_MAX_IN_FLIGHT,
+      maxInFlightBytes: raw.STREAMSINK_MAX_IN_FLIGHT_BYTES,
+      pollMs: raw.STREAMSINK_POLL_MS,
       batchSize: raw.STREAMSINK_BATCH_SIZE,
       concurrency,
       blockMs: raw.STREAMSINK_BLOCK_MS,

@@ -26,6 +26,7 @@ export type ErrorCode = (typeof ERROR_CODES)[keyof typeof ERROR_CODES];
 export const REASON_CODES = [
   'malformed_envelope',
   'invalid_json',
+  'invalid_utf8',
   'oversize',
   'payload_too_deep',
   'forbidden_key',

@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import { z } from 'zod';
 import type { Envelope } from './envelope.ts';
 import type { FieldIssue, ReasonCode } from './errors.ts';
 
@@ -6,6 +6,11 @@ import type { FieldIssue, ReasonCode } from './errors.ts';
  * Event types are declared as (type, version) -> zod schema of `data`. The producer validates against the
  * registry before anything reaches Redis; pipelines validate again on the consumer side (a producer may be
  * older, newer, or not ours).
+ *
+ * Object schemas are strict by default: a key the schema does not name is refused (`schema_violation`), at
+ * publish and on the consumer side. zod's own default strips unknown keys, which let a producer push
+ * megabytes of undeclared fields through a valid-looking event. A schema that wants extra keys says so with
+ * `.loose()`, `.passthrough()` or `.catchall(...)`, and is left as it is.
  */
 export interface EventDefinition<S extends z.ZodType = z.ZodType> {
   type: string;
@@ -29,7 +34,7 @@ export function createEventRegistry(definitions: readonly EventDefinition[]): Ev
   for (const d of definitions) {
     const versions = byType.get(d.type) ?? new Map<number, z.ZodType>();
     if (versions.has(d.v)) throw new RangeError(`event ${d.type} v${d.v} is declared twice`);
-    versions.set(d.v, d.schema);
+    versions.set(d.v, strictByDefault(d.schema));
     byType.set(d.type, versions);
   }
   return {
@@ -71,4 +76,13 @@ export function createEventRegistry(definitions: readonly EventDefinition[]): Ev
       return { ok: true, data: parsed.data as Record<string, unknown> };
     },
   };
+}
+
+/**
+ * `schema.strict()` when it is a z.object with no catchall of its own (zod's default, or `.strip()`, which
+ * cannot be told apart from it); any other schema as it is. Top level only: nested objects keep their mode.
+ */
+export function strictByDefault(schema: z.ZodType): z.ZodType {
+  if (schema instanceof z.ZodObject && schema._zod.def.catchall === undefined) return schema.strict();
+  return schema;
 }

@@ -136,7 +136,7 @@ export async function checkRun(options: {
           failures.push(
             `entry ${meta.sourceId} (event ${meta.eventId}) is not poison but was dead-lettered: ${meta.reason} ${meta.errorMessage}`,
           );
-      } else if (!(poison.reasons as readonly string[]).includes(meta.reason)) {
+      } else if (!((poison.wireReasons ?? poison.reasons) as readonly string[]).includes(meta.reason)) {
         wrongReason++;
         if (wrongReason <= 5) failures.push(`poison ${poison.kind} dead-lettered as ${meta.reason}`);
       }

@@ -11,6 +11,11 @@ export interface BadEntry {
   kind: string;
   fields: Array<string | Buffer>;
   reasons: readonly ReasonCode[];
+  /**
+   * Reasons a worker reading it from Redis may give, when they differ from what decoding the field list says:
+   * bytes that are not UTF-8 are seen as such there (`invalid_utf8`), while decodeEntry only sees U+FFFD.
+   */
+  wireReasons?: readonly ReasonCode[];
 }
 
 export interface BadInputOptions {
@@ -100,7 +105,11 @@ const KINDS: Record<string, Maker> = {
   }),
   'utf8.truncated-data': (i, _rng, o) => {
     const bytes = Buffer.from(`{"paymentId":"${o.prefix}-bp${i}","note":"€€€`, 'utf8');
-    return { fields: withRawData(o, i, bytes.subarray(0, bytes.length - 1)), reasons: ['invalid_json'] };
+    return {
+      fields: withRawData(o, i, bytes.subarray(0, bytes.length - 1)),
+      reasons: ['invalid_json'],
+      wireReasons: ['invalid_utf8'],
+    };
   },
   'utf8.truncated-currency': (i, _rng, o) => {
     const json = JSON.stringify({ ...GOOD_DATA(o, i), currency: 'EU@' });
@@ -110,7 +119,11 @@ const KINDS: Record<string, Maker> = {
       Buffer.from([0xe2, 0x82]),
       Buffer.from(json.slice(at + 1)),
     ]);
-    return { fields: withRawData(o, i, bytes), reasons: ['schema_violation', 'unsupported_currency'] };
+    return {
+      fields: withRawData(o, i, bytes),
+      reasons: ['schema_violation', 'unsupported_currency'],
+      wireReasons: ['invalid_utf8'],
+    };
   },
   'utf8.truncated-type': (i, _rng, o) => ({
     fields: flat({
@@ -118,6 +131,7 @@ const KINDS: Record<string, Maker> = {
       type: Buffer.concat([Buffer.from('payment.captured'), Buffer.from([0xe2])]),
     }),
     reasons: ['malformed_envelope'],
+    wireReasons: ['invalid_utf8'],
   }),
   'utf8.lone-surrogate': (i, _rng, o) => ({
     // JSON escapes for half a surrogate pair parse fine and fail the identifier pattern.
@@ -375,12 +389,14 @@ const KINDS: Record<string, Maker> = {
     const fields: Buffer[] = [];
     for (let p = randomInt(rng, 1, 5); p > 0; p--)
       fields.push(randomBytes(rng, randomInt(rng, 1, 64)), randomBytes(rng, randomInt(rng, 0, 200)));
-    return { fields, reasons: ['malformed_envelope'] };
+    // Random bytes are almost never UTF-8, but may be.
+    return { fields, reasons: ['malformed_envelope'], wireReasons: ['invalid_utf8', 'malformed_envelope'] };
   },
   'binary.data': (i, rng, o) => ({
     // Random bytes that happen to parse (a digit, say) are valid JSON but not an object.
     fields: withRawData(o, i, Buffer.concat([Buffer.from([0xff]), randomBytes(rng, randomInt(rng, 0, 300))])),
     reasons: ['invalid_json'],
+    wireReasons: ['invalid_utf8'],
   }),
   'currency.unsupported': (i, rng, o) => ({
     fields: withData(o, i, { currency: pick(rng, ['JPY', 'CHF', 'XXX', 'ZZZ']) }),

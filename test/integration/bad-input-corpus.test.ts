@@ -154,7 +154,7 @@ describe('bad-input corpus', () => {
       replies.forEach(([error, id], k) => {
         expect(error).toBeNull();
         const e = rawSlice[k] as BadEntry;
-        expectedBad.set(String(id), { kind: e.kind, reasons: e.reasons, fields: e.fields });
+        expectedBad.set(String(id), { kind: e.kind, reasons: e.wireReasons ?? e.reasons, fields: e.fields });
       });
       const goodSlice = good.slice((r * GOOD) / rounds, ((r + 1) * GOOD) / rounds);
       for (const result of await checked.publishBatch(stream, goodSlice)) expect(result.status).toBe('added');

@@ -15,7 +15,7 @@ function tableCodes(markdown: string, section: string): string[] {
   const rest = markdown.slice(start + section.length);
   const end = rest.search(/\n## /);
   const body = end === -1 ? rest : rest.slice(0, end);
-  return [...body.matchAll(/^\| `([a-z_]+)` +\|/gm)].map((m) => m[1] as string);
+  return [...body.matchAll(/^\| `([a-z0-9_]+)` +\|/gm)].map((m) => m[1] as string);
 }
 
 describe('documentation of codes', () => {

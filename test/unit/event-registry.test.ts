@@ -75,4 +75,51 @@ describe('event registry', () => {
       ]),
     ).toThrow(/a\.b v1 is declared twice/);
   });
+
+  it('refuses keys an object schema does not name (strict by default), at any version', () => {
+    const r = registry.check({
+      type: 'payment.captured',
+      v: 1,
+      data: { amountMinor: 5, currency: 'EUR', pad: 'x'.repeat(1000) },
+    });
+    if (r.ok) throw new Error('expected a failure');
+    expect(r.reason).toBe('schema_violation');
+    expect(r.issues[0]?.message).toMatch(/pad/);
+  });
+
+  it('lets extra keys through only where the schema says so (loose, passthrough, catchall)', () => {
+    const open = createEventRegistry([
+      { type: 'a.loose', v: 1, schema: z.object({ n: z.number() }).loose() },
+      { type: 'a.passthrough', v: 1, schema: z.object({ n: z.number() }).passthrough() },
+      { type: 'a.catchall', v: 1, schema: z.object({ n: z.number() }).catchall(z.string()) },
+    ]);
+    for (const type of ['a.loose', 'a.passthrough', 'a.catchall'])
+      expect(open.check({ type, v: 1, data: { n: 1, extra: 'kept' } })).toEqual({
+        ok: true,
+        data: { n: 1, extra: 'kept' },
+      });
+  });
+});
+
+describe('the payments contract', () => {
+  it('refuses an SDK-valid-looking payment event that carries an undeclared key', async () => {
+    const { createPaymentsRegistry } = await import('../../src/consumers/pipelines/payments/events.ts');
+    const { prepareEvent } = await import('../../src/producers/prepare-event.ts');
+    const { ValidationError } = await import('../../src/lib/errors.ts');
+    const data = { paymentId: 'p1', accountId: 'a1', amountMinor: 100, currency: 'EUR' };
+    const options = {
+      registry: createPaymentsRegistry(),
+      maxPayloadBytes: 1024 * 1024,
+      newId: () => 'id-1',
+      now: () => 0,
+    };
+    expect(prepareEvent({ type: 'payment.captured', key: 'p1', data }, options).ok).toBe(true);
+    const r = prepareEvent(
+      { type: 'payment.captured', key: 'p1', data: { ...data, note: 'y'.repeat(900_000) } },
+      options,
+    );
+    if (r.ok) throw new Error('expected a rejection');
+    expect(r.error).toBeInstanceOf(ValidationError);
+    expect((r.error as InstanceType<typeof ValidationError>).reason).toBe('schema_violation');
+  });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { freeCapacity, readCount } from '../../../src/consumers/capacity.ts';
+import { freeCapacity, idlePollDelay, readBytes, readCount } from '../../../src/consumers/capacity.ts';
 
 describe('readCount', () => {
   it('asks for the whole limit when idle', () => {
@@ -33,5 +33,30 @@ describe('freeCapacity', () => {
   it('is the room left, never negative', () => {
     expect(freeCapacity({ inFlight: 1999, maxInFlight: 2000 })).toBe(1);
     expect(freeCapacity({ inFlight: 3000, maxInFlight: 2000 })).toBe(0);
+  });
+});
+
+describe('readBytes', () => {
+  const MiB = 1024 * 1024;
+  it('gives an idle worker the whole budget, so one entry up to the payload limit is always readable', () => {
+    expect(readBytes({ inFlight: 0, inFlightBytes: 0, maxInFlightBytes: 32 * MiB })).toBe(32 * MiB);
+  });
+
+  it('gives a busy worker what is free, once at least a quarter of the budget is', () => {
+    expect(readBytes({ inFlight: 10, inFlightBytes: 8 * MiB, maxInFlightBytes: 32 * MiB })).toBe(24 * MiB);
+    expect(readBytes({ inFlight: 10, inFlightBytes: 24 * MiB, maxInFlightBytes: 32 * MiB })).toBe(8 * MiB);
+    expect(readBytes({ inFlight: 10, inFlightBytes: 25 * MiB, maxInFlightBytes: 32 * MiB })).toBe(0);
+  });
+
+  it('is 0 while over the budget (the last entry of a read may overshoot it)', () => {
+    expect(readBytes({ inFlight: 3, inFlightBytes: 33 * MiB, maxInFlightBytes: 32 * MiB })).toBe(0);
+  });
+});
+
+describe('idlePollDelay', () => {
+  it('starts at 1 ms after the last entry and doubles up to the configured longest wait', () => {
+    expect([0, 1, 2, 3, 4, 5, 6, 7, 50].map((n) => idlePollDelay(n, 50))).toEqual([
+      1, 2, 4, 8, 16, 32, 50, 50, 50,
+    ]);
   });
 });

@@ -36,4 +36,15 @@ describe('in-flight tracking', () => {
     await waited; // resolves long before the 60 s timeout
     expect(inFlight.size).toBe(0);
   });
+
+  it('counts the bytes it holds, once per entry, and lets them go with the entries', () => {
+    const inFlight = createInFlight(() => {});
+    inFlight.add(['1-0', '2-0'], 0, [100, 250]);
+    inFlight.add(['2-0'], 5, [250]); // taken on again (a claim of an entry already held): not counted twice
+    expect(inFlight.bytes).toBe(350);
+    inFlight.remove(['1-0', 'gone-0']);
+    expect(inFlight.bytes).toBe(250);
+    inFlight.remove(['2-0']);
+    expect(inFlight.bytes).toBe(0);
+  });
 });

@@ -14,7 +14,7 @@ function fakeClient(pages: AutoClaimPage[], consumers: ConsumerInfo[] = []) {
   const client: Partial<StreamClient> = {
     async autoClaim(minIdleMs, cursor, count) {
       calls.push(`autoclaim ${minIdleMs} ${cursor} ${count}`);
-      return pages.shift() ?? { cursor: '0-0', entries: [], deletedIds: [] };
+      return pages.shift() ?? { cursor: '0-0', entries: [], deletedIds: [], deadLettered: [] };
     },
     async ack(ids) {
       calls.push(`ack ${ids.join(',')}`);
@@ -56,6 +56,7 @@ function deps(client: StreamClient, maxInFlight = 10, held: string[] = []) {
       config: {
         consumer: 'me',
         maxInFlight,
+        maxInFlightBytes: 1 << 30,
         batchSize: 4,
         claimIdleMs: 1000,
         claimIntervalMs: 250,
@@ -80,8 +81,13 @@ function deps(client: StreamClient, maxInFlight = 10, held: string[] = []) {
 describe('reclaimOnce', () => {
   it('pages through the cursor, fills in delivery counts, acks deleted ids, skips entries it already holds', async () => {
     const { client, calls } = fakeClient([
-      { cursor: '5-0', entries: [entry('1-0'), entry('2-0'), entry('3-0')], deletedIds: ['4-0'] },
-      { cursor: '0-0', entries: [], deletedIds: [] },
+      {
+        cursor: '5-0',
+        entries: [entry('1-0'), entry('2-0'), entry('3-0')],
+        deletedIds: ['4-0'],
+        deadLettered: [],
+      },
+      { cursor: '0-0', entries: [], deletedIds: [], deadLettered: [] },
     ]);
     const t = deps(client, 10, ['3-0']);
     expect(await reclaimOnce(t.d)).toBe(2);
@@ -94,7 +100,7 @@ describe('reclaimOnce', () => {
 
   it('asks only for free capacity and stops when full', async () => {
     const { client, calls } = fakeClient([
-      { cursor: '9-0', entries: [entry('1-0'), entry('2-0')], deletedIds: [] },
+      { cursor: '9-0', entries: [entry('1-0'), entry('2-0')], deletedIds: [], deadLettered: [] },
     ]);
     const t = deps(client, 5, ['a-0', 'b-0', 'c-0']);
     await reclaimOnce(t.d);
