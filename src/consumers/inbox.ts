@@ -128,6 +128,11 @@ export async function adoptLegacyInbox(
   const params = [target.group, target.stream];
   const db = await pool.connect();
   let broken: Error | undefined;
+  // A checked-out client whose connection drops emits 'error'; unheard, that would crash the process.
+  const onError = (error: Error) => {
+    broken ??= error;
+  };
+  db.on('error', onError);
   try {
     await db.query('BEGIN');
     await db.query(
@@ -163,6 +168,7 @@ export async function adoptLegacyInbox(
     });
     throw error;
   } finally {
+    db.off('error', onError);
     db.release(broken);
   }
 }

@@ -138,6 +138,21 @@ export function createPgSink(options: PgSinkOptions): BatchSink {
     await writeIsolating(items.slice(mid), result, false);
   }
 
+  let adopted: Promise<void> | undefined;
+  async function adoptLegacyRows(): Promise<void> {
+    if (pipeline.idempotent) return;
+    const rows = await adoptLegacyInbox(pool, {
+      pipeline: pipeline.name,
+      group: context.group,
+      stream: context.stream,
+    });
+    if (rows > 0)
+      logger?.warn(
+        { stream: context.stream, group: context.group, pipeline: pipeline.name, adopted: rows },
+        'adopted schema-1 inbox rows of this group and stream for this pipeline',
+      );
+  }
+
   function conflict(item: AcceptedItem, result: SinkResult, why: string): void {
     const error = new PoisonMessageError(
       'id_conflict',
@@ -183,21 +198,19 @@ export function createPgSink(options: PgSinkOptions): BatchSink {
   }
 
   return {
-    async prepare() {
-      // Rows this group recorded under schema 1 become this pipeline's (once; see inbox.ts).
-      if (pipeline.idempotent) return;
-      const adopted = await adoptLegacyInbox(pool, {
-        pipeline: pipeline.name,
-        group: context.group,
-        stream: context.stream,
-      });
-      if (adopted > 0)
-        logger?.warn(
-          { stream: context.stream, group: context.group, pipeline: pipeline.name, adopted },
-          'adopted schema-1 inbox rows of this group and stream for this pipeline',
-        );
-    },
     async write(items) {
+      // Before the first write: rows this group recorded under schema 1 become this pipeline's (once; see
+      // inbox.ts). Postgres down then is like Postgres down at any write: transient, the batch retries.
+      adopted ??= adoptLegacyRows().catch((error: unknown) => {
+        adopted = undefined;
+        throw new TransientError(
+          `adopting schema-1 inbox rows failed: ${describeError(error, MAX_ERROR_MESSAGE)}`,
+          {
+            cause: error,
+          },
+        );
+      });
+      await adopted;
       const result: SinkResult = { applied: [], duplicates: [], poison: [], failed: [] };
       const { unique, repeats, conflicts } = splitRepeats(items);
       result.duplicates.push(...repeats);

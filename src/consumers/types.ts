@@ -86,8 +86,6 @@ export interface SinkResult {
 }
 
 export interface BatchSink {
-  /** Once, before the worker reads anything (e.g. adopt schema-1 inbox rows). */
-  prepare?(): Promise<void>;
   write(items: readonly AcceptedItem[]): Promise<SinkResult>;
 }
 

@@ -197,8 +197,6 @@ export function createWorker(options: CreateWorkerOptions): Worker {
       metrics?.inFlight.set(labels, 0);
       if (metrics) initWorkerSeries(metrics, batchLabels);
       await ensureGroup();
-      // Before the first read: e.g. the sink adopts the group's schema-1 inbox rows (inbox.ts).
-      await options.sink.prepare?.();
       log.info(
         {
           maxInFlight: config.maxInFlight,

@@ -1,6 +1,12 @@
 import type { Redis } from 'ioredis';
 import { type DeadLetterMeta, decodeDeadLetter, entryIdTime } from '../lib/dead-letter-entry.ts';
-import { REASON_CODES, REASON_PATTERN, StreamNotFoundError, UsageError } from '../lib/errors.ts';
+import {
+  isReasonCode,
+  REASON_CODES,
+  REASON_PATTERN,
+  StreamNotFoundError,
+  UsageError,
+} from '../lib/errors.ts';
 import { type StreamKeys, streamKeys } from '../lib/keys.ts';
 import { checkArguments, DLQ_LIST_OPTIONS, SHOW_ID, TARGET } from './sdk-args.ts';
 
@@ -108,14 +114,34 @@ export function toDlqEntry([id, fields]: RawEntry): DlqEntry | undefined {
 }
 
 /**
- * Refuse a reason that is not shaped like one up front. Pipelines may declare reasons of their own, so any
- * well-formed code is a valid filter; the message lists the built-in ones.
+ * Refuse a reason that cannot be meant up front: one not shaped like a reason code, or a near miss of a
+ * built-in one (`unsuported_currency`), which would otherwise silently match nothing. Pipelines may declare
+ * reasons of their own, so any other well-formed code is a valid filter.
  */
 export function checkReason(reason: string | undefined): void {
-  if (reason !== undefined && !REASON_PATTERN.test(reason))
+  if (reason === undefined || isReasonCode(reason)) return;
+  const near = REASON_CODES.find((known) => editDistance(known, reason) <= 2);
+  if (!REASON_PATTERN.test(reason) || near !== undefined)
     throw new UsageError(
-      `malformed reason ${JSON.stringify(reason)} (lowercase letters, digits and _); built-in reasons: ${REASON_CODES.join(', ')}`,
+      `unknown reason ${JSON.stringify(reason)}${near ? ` (did you mean ${near}?)` : ''}; known reasons: ` +
+        `${REASON_CODES.join(', ')}, and those your pipelines declare (lowercase letters, digits and _)`,
     );
+}
+
+/** Levenshtein distance, for "did you mean"; both strings are short reason codes. */
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++)
+      row[j] = Math.min(
+        (prev[j] as number) + 1,
+        (row[j - 1] as number) + 1,
+        (prev[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
+    prev = row;
+  }
+  return prev[b.length] as number;
 }
 
 export function matchesFilter(entry: DlqEntry, filter: DlqFilter): boolean {

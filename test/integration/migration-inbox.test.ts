@@ -3,7 +3,7 @@ import { createPgSink } from '../../src/consumers/pg-sink.ts';
 import { createPipeline } from '../../src/consumers/pipelines/index.ts';
 import type { AcceptedItem } from '../../src/consumers/types.ts';
 import { encodeEnvelope } from '../../src/lib/envelope.ts';
-import { currentSchemaVersion, migrate } from '../../src/lib/migrations.ts';
+import { currentSchemaVersion, migrate, REQUIRED_SCHEMA_VERSION } from '../../src/lib/migrations.ts';
 import { createPool, type Pool } from '../../src/lib/pg.ts';
 import { classifyPgError } from '../../src/lib/pg-errors.ts';
 import { uniqueName } from '../helpers/names.ts';
@@ -104,7 +104,7 @@ describe('migration to schema 2 while schema-1 workers run', () => {
     await migrate(db);
     migrated = true;
     await oldWorker;
-    expect(await currentSchemaVersion(db)).toBe(2);
+    expect(await currentSchemaVersion(db)).toBe(REQUIRED_SCHEMA_VERSION);
     expect(committed.length).toBeGreaterThanOrEqual(50);
     expect(committed.length).toBeLessThan(399);
     expect(failures.length).toBeGreaterThan(0);
@@ -117,9 +117,14 @@ describe('migration to schema 2 while schema-1 workers run', () => {
       stream,
       group: 'streamsink',
     });
-    await sink.prepare?.();
-    await sink.prepare?.(); // a second pod starting: adopts nothing more
-    const result = await sink.write(events);
+    // A second pod starting at the same time: both adopt before their first write, only one adopts rows.
+    const twin = createPgSink({
+      pool: db,
+      pipeline: createPipeline('payments', { currencies: ['EUR'] }),
+      stream,
+      group: 'streamsink',
+    });
+    const [result] = await Promise.all([sink.write(events), twin.write([])]);
     expect(result.poison).toHaveLength(0);
     expect(result.duplicates.map((i) => i.envelope.id).sort()).toEqual([...committed].sort());
     // e399 was recorded by the archive group on another stream: not this pipeline's, so it is applied.

@@ -180,7 +180,7 @@ describe('Redis lost data', () => {
     });
     expect(code).toBe(0);
     expect(out.text()).toMatch(
-      /data loss\s+not checked: cannot read watermarks from postgres:\/\/postgres@127\.0\.0\.1/,
+      /data loss\s+not checked: cannot read watermarks from postgres:\/\/\*\*\*@127\.0\.0\.1/,
     );
     expect(out.text()).toMatch(/length\s+1/);
   });

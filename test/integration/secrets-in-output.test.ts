@@ -276,7 +276,8 @@ describe('no secret in any output when Redis fails', () => {
     try {
       await waitFor(async () => {
         const list = String(await probe.call('CLIENT', 'LIST'));
-        return list.includes(`user=${midUser}`) && list.includes('cmd=xreadgroup');
+        // The worker reads through a script (read-entries.lua): its connection's last command is the script call.
+        return list.includes(`user=${midUser}`) && /cmd=(xreadgroup|evalsha|eval)\b/.test(list);
       });
       await probe.call('ACL', 'SETUSER', midUser, 'off');
       await probe.call('CLIENT', 'KILL', 'USER', midUser);

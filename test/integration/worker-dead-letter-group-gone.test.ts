@@ -78,7 +78,7 @@ describe('dead-lettering when the consumer group is gone', () => {
     await waitFor(
       async () => {
         const { rows } = await bench.db.query(
-          `SELECT count(*)::int AS n FROM streamsink_processed WHERE event_id LIKE '${prefix}%'`,
+          `SELECT count(*)::int AS n FROM streamsink_inbox WHERE event_id LIKE '${prefix}%'`,
         );
         return rows[0].n === GOOD && (await dlqOf()).length >= POISON && (await bench.pendingCount()) === 0;
       },
