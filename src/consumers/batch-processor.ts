@@ -1,18 +1,20 @@
 import type { WorkerConfig } from '../lib/config.ts';
-import { DEFAULT_DECODE_LIMITS, type DecodeLimits, decodeEntry } from '../lib/envelope.ts';
-import { type DeadLetterReason, describeError } from '../lib/errors.ts';
+import { DEFAULT_DECODE_LIMITS, type DecodeLimits } from '../lib/envelope.ts';
+import { describeError } from '../lib/errors.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { RedisErrorKind, WorkerMetrics } from '../lib/metrics.ts';
 import { backoffDelay } from './backoff.ts';
+import { deadLetterRecord, intakeBatch } from './batch-intake.ts';
 import type { CommitWatermark } from './data-loss.ts';
+import { createDeadLetterStep } from './dead-letter-step.ts';
 import { deadLetterReason, decideOutcome, isTransient } from './outcome.ts';
 import { isNoGroupError, type StreamClient } from './stream-client.ts';
 import type {
   AcceptedItem,
+  BatchResult,
   BatchSink,
   DeadLetterer,
   DeadLetterRecord,
-  DeadLetterResult,
   Pipeline,
   StreamEntry,
 } from './types.ts';
@@ -54,13 +56,7 @@ export interface BatchProcessorDeps {
   commitWatermark?: CommitWatermark;
 }
 
-export interface BatchResult {
-  acked: number;
-  duplicates: number;
-  deadLettered: number;
-  /** Left pending for a later delivery (unknown failure, or given up at shutdown). */
-  leftPending: number;
-}
+export type { BatchResult } from './types.ts';
 
 export interface BatchProcessor {
   process(entries: readonly StreamEntry[]): Promise<BatchResult>;
@@ -95,66 +91,13 @@ export function createBatchProcessor(deps: BatchProcessorDeps): BatchProcessor {
     }
   }
 
-  /**
-   * Move poison to the dead-letter stream, and count and log only what this worker moved. An entry the group
-   * lost (NOGROUP, or a group recreated behind it) was NOT moved: it is left for the recreated group to
-   * deliver again, and dead-lettered then. An entry no longer pending (`skipped`) was moved by this call's
-   * own earlier attempt when the call was retried; otherwise another batch or consumer finished it (after a
-   * redelivery) and counted it there.
-   */
-  async function deadLetter(records: DeadLetterRecord[], result: BatchResult): Promise<void> {
-    if (records.length === 0) return;
-    const { deadLetterer } = deps;
-    if (!deadLetterer) {
-      result.leftPending += records.length;
-      logger.warn(
-        { count: records.length, reasons: [...new Set(records.map((r) => r.reason))] },
-        'no dead-letterer configured: poison entries left pending',
-      );
-      return;
-    }
-    let reply: DeadLetterResult | undefined;
-    let attempts = 0;
-    const step = await redisStep('dead_letter', async () => {
-      attempts += 1;
-      reply = await deadLetterer.deadLetter(records);
-    });
-    if (step === 'given_up') {
-      result.leftPending += records.length;
-      return;
-    }
-    const moved: DeadLetterRecord[] = [];
-    const lost: DeadLetterRecord[] = [];
-    const elsewhere: DeadLetterRecord[] = [];
-    records.forEach((r, i) => {
-      const status = step === 'group_gone' ? 'group_gone' : (reply?.statuses?.[i] ?? 'moved');
-      if (status === 'group_gone') lost.push(r);
-      else if (status === 'skipped' && attempts === 1) elsewhere.push(r);
-      else moved.push(r);
-    });
-    if (elsewhere.length > 0)
-      logger.info(
-        { count: elsewhere.length, entryIds: elsewhere.slice(0, 20).map((r) => r.entry.id) },
-        'poison no longer pending: already dead-lettered or acknowledged by another batch or consumer',
-      );
-    if (moved.length > 0) {
-      result.deadLettered += moved.length;
-      metrics?.messages.inc({ ...labels, outcome: 'dead_lettered' }, moved.length);
-      for (const r of moved)
-        logger.warn({ entryId: r.entry.id, eventId: r.eventId, reason: r.reason }, 'entry dead-lettered');
-    }
-    if (lost.length > 0) {
-      result.leftPending += lost.length;
-      logger.warn(
-        {
-          count: lost.length,
-          entryIds: lost.slice(0, 20).map((r) => r.entry.id),
-          reasons: [...new Set(lost.map((r) => r.reason))],
-        },
-        'consumer group gone: entries not dead-lettered; the recreated group delivers them again',
-      );
-    }
-  }
+  const deadLetter = createDeadLetterStep({
+    deadLetterer: deps.deadLetterer,
+    redisStep: (step) => redisStep('dead_letter', step),
+    logger,
+    metrics,
+    labels,
+  });
 
   async function ack(items: readonly AcceptedItem[]): Promise<boolean> {
     if (items.length === 0) return true;
@@ -175,42 +118,14 @@ export function createBatchProcessor(deps: BatchProcessorDeps): BatchProcessor {
   return {
     async process(entries) {
       const result: BatchResult = { acked: 0, duplicates: 0, deadLettered: 0, leftPending: 0 };
-      const dead: DeadLetterRecord[] = [];
-      let items: AcceptedItem[] = [];
-
-      for (const entry of entries) {
-        if (entry.deliveryCount > config.maxDeliveries) {
-          dead.push(record(entry, 'max_deliveries_exceeded', 'MaxDeliveriesExceeded', 'delivered too often'));
-          continue;
-        }
-        if (entry.invalidUtf8) {
-          // The fields hold U+FFFD where the producer's bytes were: applying them would store a corruption.
-          dead.push(record(entry, 'invalid_utf8', 'EnvelopeError', 'entry bytes are not valid UTF-8'));
-          continue;
-        }
-        const decoded = decodeEntry(entry.fields, limits);
-        if (!decoded.ok) {
-          dead.push(record(entry, decoded.reason, 'EnvelopeError', decoded.message));
-          continue;
-        }
-        const accepted = pipeline.accept(decoded.envelope, { entryId: entry.id, stream: labels.stream });
-        if (!accepted.ok) {
-          dead.push(
-            record(
-              entry,
-              accepted.error.reason,
-              accepted.error.name,
-              accepted.error.message,
-              decoded.envelope,
-            ),
-          );
-          continue;
-        }
-        const item: AcceptedItem = { entry, envelope: accepted.envelope };
-        // The payload text as read parsed to exactly this data: a pipeline may store it, not re-stringify it.
-        if (accepted.envelope.data === decoded.envelope.data) item.dataText = decoded.dataText;
-        items.push(item);
-      }
+      const intake = intakeBatch(entries, {
+        maxDeliveries: config.maxDeliveries,
+        limits,
+        pipeline,
+        stream: labels.stream,
+      });
+      const dead: DeadLetterRecord[] = intake.dead;
+      let items: AcceptedItem[] = intake.items;
 
       let attempt = 0;
       while (items.length > 0) {
@@ -266,7 +181,7 @@ export function createBatchProcessor(deps: BatchProcessorDeps): BatchProcessor {
           result.leftPending += committed.length;
         }
         for (const { item, error } of written.poison)
-          dead.push(record(item.entry, error.reason, error.name, error.message, item.envelope));
+          dead.push(deadLetterRecord(item.entry, error.reason, error.name, error.message, item.envelope));
         items = settleFailed(written.failed, dead, result);
       }
 
@@ -291,7 +206,9 @@ export function createBatchProcessor(deps: BatchProcessorDeps): BatchProcessor {
       if (outcome === 'retry') again.push(item);
       else if (outcome === 'dead-letter') {
         const name = error instanceof Error ? error.name : 'Error';
-        dead.push(record(item.entry, deadLetterReason(error), name, describeError(error), item.envelope));
+        dead.push(
+          deadLetterRecord(item.entry, deadLetterReason(error), name, describeError(error), item.envelope),
+        );
       } else {
         result.leftPending += 1;
         metrics?.messages.inc({ ...labels, outcome: 'retried' });
@@ -308,26 +225,6 @@ export function createBatchProcessor(deps: BatchProcessorDeps): BatchProcessor {
     }
     return again;
   }
-}
-
-function record(
-  entry: StreamEntry,
-  reason: DeadLetterReason,
-  errorClass: string,
-  errorMessage: string,
-  envelope?: { id: string; type: string },
-): DeadLetterRecord {
-  const r: DeadLetterRecord = { entry, reason, errorClass, errorMessage };
-  const type = envelope?.type ?? fieldValue(entry.fields, 'type');
-  const id = envelope?.id ?? fieldValue(entry.fields, 'id');
-  if (type !== undefined) r.eventType = type.slice(0, 128);
-  if (id !== undefined) r.eventId = id.slice(0, 128);
-  return r;
-}
-
-function fieldValue(fields: readonly string[], name: string): string | undefined {
-  for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === name) return fields[i + 1];
-  return undefined;
 }
 
 /** Milliseconds part of a stream entry id (`<ms>-<seq>`): when Redis added it. */

@@ -122,3 +122,12 @@ export interface DeadLetterResult {
 }
 
 export type DeadLetterStatus = 'moved' | 'skipped' | 'group_gone';
+
+/** What became of one batch of entries (batch-processor.ts). */
+export interface BatchResult {
+  acked: number;
+  duplicates: number;
+  deadLettered: number;
+  /** Left pending for a later delivery (unknown failure, or given up at shutdown). */
+  leftPending: number;
+}
