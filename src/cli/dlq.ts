@@ -1,8 +1,8 @@
 import { parseArgs } from 'node:util';
+import { type DlqSelector, type DlqTarget, dlqList, dlqShow, dlqStats } from '../admin/dlq.ts';
+import { dlqPurge, dlqRedrive } from '../admin/dlq-redrive.ts';
 import { parseConfig } from '../lib/config.ts';
 import { StreamNotFoundError, UsageError } from '../lib/errors.ts';
-import { type DlqSelector, type DlqTarget, dlqList, dlqShow, dlqStats } from '../producers/dlq.ts';
-import { dlqPurge, dlqRedrive } from '../producers/dlq-redrive.ts';
 import { oneShotRedis } from './connections.ts';
 import { type CliContext, flagsToEnv } from './context.ts';
 import {

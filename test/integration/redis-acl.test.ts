@@ -25,7 +25,7 @@ const lua = (path: string) =>
 const PUBLISH_LUA = lua('producers/publish-idempotent.lua');
 const DEAD_LETTER_LUA = lua('consumers/dead-letter.lua');
 const DELETE_IDLE_LUA = lua('consumers/delete-idle-consumer.lua');
-const REDRIVE_LUA = lua('producers/dlq-redrive.lua');
+const REDRIVE_LUA = lua('admin/dlq-redrive.lua');
 
 const ROLES = ['producer', 'worker', 'redrive', 'keda'] as const;
 type Role = (typeof ROLES)[number];

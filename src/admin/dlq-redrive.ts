@@ -1,19 +1,19 @@
 import { loadLuaScript } from '../lib/lua-script.ts';
 import {
-  assertKnownStream,
-  type DlqSelector,
-  type DlqTarget,
-  resolveKeys,
-  selectDeadLetters,
-} from './dlq.ts';
-import {
   checkArguments,
   PURGE_OPTIONS,
   PURGE_SELECTOR,
   REDRIVE_OPTIONS,
   REDRIVE_SELECTOR,
   TARGET,
-} from './sdk-args.ts';
+} from '../lib/sdk-args.ts';
+import {
+  assertKnownStream,
+  type DlqSelector,
+  type DlqTarget,
+  resolveKeys,
+  selectDeadLetters,
+} from './dlq.ts';
 
 /**
  * The dead-letter SDK, write side: redrive (put events back on their stream) and purge (delete them).

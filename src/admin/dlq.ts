@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import { type DeadLetterMeta, decodeDeadLetter, entryIdTime } from '../lib/dead-letter-entry.ts';
 import { REASON_CODES, REASON_PATTERN, StreamNotFoundError, UsageError } from '../lib/errors.ts';
 import { type StreamKeys, streamKeys } from '../lib/keys.ts';
-import { checkArguments, DLQ_LIST_OPTIONS, SHOW_ID, TARGET } from './sdk-args.ts';
+import { checkArguments, DLQ_LIST_OPTIONS, SHOW_ID, TARGET } from '../lib/sdk-args.ts';
 
 /**
  * The dead-letter SDK, read side: statistics, listing and inspection of a stream's dead-letter stream, and
