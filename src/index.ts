@@ -40,8 +40,8 @@ export {
 } from './lib/errors.ts';
 export type { EventDefinition, EventRegistry } from './lib/event-registry.ts';
 export { createEventRegistry } from './lib/event-registry.ts';
-export { streamKeys } from './lib/keys.ts';
 export { createProducerMetrics } from './lib/metrics.ts';
+export { streamKeys } from './lib/redis/keys.ts';
 export type { PublishInput } from './producers/prepare-event.ts';
 export type { Accepted, Producer, ProducerOptions, PublishResult } from './producers/producer.ts';
 export {

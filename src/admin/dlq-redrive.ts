@@ -1,4 +1,4 @@
-import { loadLuaScript } from '../lib/lua-script.ts';
+import { loadLuaScript } from '../lib/redis/script-loader.ts';
 import {
   checkArguments,
   PURGE_OPTIONS,

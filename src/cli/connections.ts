@@ -2,7 +2,7 @@ import type { RedisOptions } from 'ioredis';
 import type { PostgresConfig, RedisConfig } from '../lib/config.ts';
 import { toConnectionError } from '../lib/connection-failure.ts';
 import { ConnectionError } from '../lib/errors.ts';
-import { createRedis, type Redis } from '../lib/redis.ts';
+import { createRedis, type Redis } from '../lib/redis/client.ts';
 
 /**
  * Connections of the one-shot commands (status, dlq, publish, migrate). Decision (docs/errors.md): a

@@ -1,12 +1,13 @@
 import type { DataLossSign } from '../consumers/data-loss.ts';
 import { createStreamClient } from '../consumers/stream-client.ts';
-import { entryIdMs, readStreamStats, type StreamStats } from '../consumers/stream-stats.ts';
+import { readStreamStats, type StreamStats } from '../consumers/stream-stats.ts';
 import { checkDataLoss } from '../consumers/stream-watermarks.ts';
 import { type Config, parseConfig, redactUrl } from '../lib/config.ts';
 import { describeError, StreamNotFoundError, UsageError } from '../lib/errors.ts';
-import { streamKeys } from '../lib/keys.ts';
 import { createPool } from '../lib/pg.ts';
-import type { Redis } from '../lib/redis.ts';
+import type { Redis } from '../lib/redis/client.ts';
+import { streamKeys } from '../lib/redis/keys.ts';
+import { entryIdMs } from '../lib/redis/stream-ids.ts';
 import { oneShotRedis } from './connections.ts';
 import { type CliContext, flagsToEnv, parseFlags } from './context.ts';
 

@@ -4,13 +4,13 @@ import { startWorker, type WorkerHandle } from '../consumers/start-worker.ts';
 import { parseConfig, redactUrl } from '../lib/config.ts';
 import { toConnectionError } from '../lib/connection-failure.ts';
 import { ConnectionError, describeError, StreamsinkError } from '../lib/errors.ts';
-import { streamKeys } from '../lib/keys.ts';
 import { createLogger, type Logger } from '../lib/logger.ts';
 import { createRegistry, createWorkerMetrics, registerBuildInfo } from '../lib/metrics.ts';
 import { assertSchemaCurrent, migrate } from '../lib/migrations.ts';
 import { startOpsServer } from '../lib/ops-server.ts';
 import { createPool } from '../lib/pg.ts';
-import { createRedis } from '../lib/redis.ts';
+import { createRedis } from '../lib/redis/client.ts';
+import { streamKeys } from '../lib/redis/keys.ts';
 import { explainPostgres } from './connections.ts';
 import { type CliContext, flagsToEnv, parseFlags } from './context.ts';
 

@@ -3,6 +3,7 @@ import { DEFAULT_DECODE_LIMITS, type DecodeLimits, decodeEntry } from '../lib/en
 import { type DeadLetterReason, describeError } from '../lib/errors.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { RedisErrorKind, WorkerMetrics } from '../lib/metrics.ts';
+import { entryIdMs } from '../lib/redis/stream-ids.ts';
 import { backoffDelay } from './backoff.ts';
 import type { CommitWatermark } from './data-loss.ts';
 import { deadLetterReason, decideOutcome, isTransient } from './outcome.ts';
@@ -328,10 +329,4 @@ function record(
 function fieldValue(fields: readonly string[], name: string): string | undefined {
   for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === name) return fields[i + 1];
   return undefined;
-}
-
-/** Milliseconds part of a stream entry id (`<ms>-<seq>`): when Redis added it. */
-export function entryIdMs(id: string): number {
-  const dash = id.indexOf('-');
-  return Number(dash < 0 ? id : id.slice(0, dash));
 }

@@ -4,7 +4,7 @@ import { dlqRedrive } from '../../src/admin/dlq-redrive.ts';
 import { createDeadLetterer } from '../../src/consumers/dead-letter.ts';
 import type { DeadLetterRecord, StreamEntry } from '../../src/consumers/types.ts';
 import { decodeDeadLetter } from '../../src/lib/dead-letter-entry.ts';
-import { type StreamKeys, streamKeys } from '../../src/lib/keys.ts';
+import { type StreamKeys, streamKeys } from '../../src/lib/redis/keys.ts';
 import { uniqueName } from '../helpers/names.ts';
 
 let redis: Redis;

@@ -6,7 +6,7 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { parseAclFile, substitute } from '../../scripts/deploy/redis-acl.ts';
-import { streamKeys } from '../../src/lib/keys.ts';
+import { streamKeys } from '../../src/lib/redis/keys.ts';
 import { uniqueName } from '../helpers/names.ts';
 import { createTestSchema, type TestSchema } from '../helpers/pg.ts';
 import { type OwnRedis, startOwnRedis } from '../helpers/servers-own.ts';
