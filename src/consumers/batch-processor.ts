@@ -7,6 +7,7 @@ import { entryIdMs } from '../lib/redis/stream-ids.ts';
 import { backoffDelay } from './backoff.ts';
 import type { CommitWatermark } from './data-loss.ts';
 import { deadLetterReason, decideOutcome, isTransient } from './outcome.ts';
+import { retry } from './retry.ts';
 import { isNoGroupError, type StreamClient } from './stream-client.ts';
 import type {
   AcceptedItem,
@@ -81,19 +82,16 @@ export function createBatchProcessor(deps: BatchProcessorDeps): BatchProcessor {
     kind: RedisErrorKind,
     step: () => Promise<unknown>,
   ): Promise<'done' | 'given_up' | 'group_gone'> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await step();
-        return 'done';
-      } catch (error) {
-        if (isNoGroupError(error)) return 'group_gone';
+    const result = await retry(step, {
+      backoff: delay,
+      signal: giveUp,
+      shouldRetry: (error) => !isNoGroupError(error),
+      onRetry: (error, attempt) => {
         metrics?.redisErrors.inc({ kind });
         logger.warn({ err: describeError(error), kind, attempt }, 'redis step failed, retrying');
-        if (giveUp.aborted) return 'given_up';
-        await sleep(delay(attempt), giveUp);
-        if (giveUp.aborted) return 'given_up';
-      }
-    }
+      },
+    });
+    return result.status === 'stopped' ? 'group_gone' : result.status;
   }
 
   /**
