@@ -64,7 +64,7 @@ export function oneShotRedis(config: RedisConfig, name: string, overrides: Redis
 }
 
 /** The same rule for Postgres: a connection or credential failure becomes one {@link ConnectionError}. */
-export function explainPostgres(config: PostgresConfig, error: unknown): unknown {
+export function explainPostgres(config: Pick<PostgresConfig, 'url'>, error: unknown): unknown {
   if (error instanceof ConnectionError) return error;
   return toConnectionError('postgres', config.url, error) ?? error;
 }
