@@ -17,7 +17,7 @@ import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { type Envelope, encodeEnvelope } from '../src/lib/envelope.ts';
-import { streamKeys } from '../src/lib/keys.ts';
+import { streamKeys } from '../src/lib/redis/keys.ts';
 import { createProducer } from '../src/producers/producer.ts';
 import { createUuidV7 } from '../src/producers/uuidv7.ts';
 

@@ -26,8 +26,8 @@ import { Worker as BullWorker, Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { type Envelope, encodeEnvelope } from '../src/lib/envelope.ts';
-import { streamKeys } from '../src/lib/keys.ts';
 import { migrate } from '../src/lib/migrations.ts';
+import { streamKeys } from '../src/lib/redis/keys.ts';
 
 const VARIANTS = ['naive', 'bullmq', 'streamsink-1', 'streamsink-2'] as const;
 type VariantName = (typeof VARIANTS)[number];

@@ -3,6 +3,24 @@
  * errors.
  */
 
+export type {
+  DlqEntry,
+  DlqEntrySummary,
+  DlqFilter,
+  DlqListOptions,
+  DlqSelector,
+  DlqStats,
+  DlqTarget,
+} from './admin/dlq.ts';
+export { dlqList, dlqShow, dlqStats } from './admin/dlq.ts';
+export type {
+  PurgeOptions,
+  PurgeResult,
+  RedriveOptions,
+  RedriveProgress,
+  RedriveResult,
+} from './admin/dlq-redrive.ts';
+export { dlqPurge, dlqRedrive } from './admin/dlq-redrive.ts';
 export type { DeadLetterMeta } from './lib/dead-letter-entry.ts';
 export { decodeDeadLetter } from './lib/dead-letter-entry.ts';
 export type { Envelope } from './lib/envelope.ts';
@@ -22,26 +40,8 @@ export {
 } from './lib/errors.ts';
 export type { EventDefinition, EventRegistry } from './lib/event-registry.ts';
 export { createEventRegistry } from './lib/event-registry.ts';
-export { streamKeys } from './lib/keys.ts';
 export { createProducerMetrics } from './lib/metrics.ts';
-export type {
-  DlqEntry,
-  DlqEntrySummary,
-  DlqFilter,
-  DlqListOptions,
-  DlqSelector,
-  DlqStats,
-  DlqTarget,
-} from './producers/dlq.ts';
-export { dlqList, dlqShow, dlqStats } from './producers/dlq.ts';
-export type {
-  PurgeOptions,
-  PurgeResult,
-  RedriveOptions,
-  RedriveProgress,
-  RedriveResult,
-} from './producers/dlq-redrive.ts';
-export { dlqPurge, dlqRedrive } from './producers/dlq-redrive.ts';
+export { streamKeys } from './lib/redis/keys.ts';
 export type { PublishInput } from './producers/prepare-event.ts';
 export type { Accepted, Producer, ProducerOptions, PublishResult } from './producers/producer.ts';
 export {

@@ -2,7 +2,7 @@ import type { RedisOptions } from 'ioredis';
 import type { PostgresConfig, RedisConfig } from '../lib/config.ts';
 import { toConnectionError } from '../lib/connection-failure.ts';
 import { ConnectionError } from '../lib/errors.ts';
-import { createRedis, type Redis } from '../lib/redis.ts';
+import { createRedis, type Redis } from '../lib/redis/client.ts';
 
 /**
  * Connections of the one-shot commands (status, dlq, publish, migrate). Decision (docs/errors.md): a
@@ -64,7 +64,7 @@ export function oneShotRedis(config: RedisConfig, name: string, overrides: Redis
 }
 
 /** The same rule for Postgres: a connection or credential failure becomes one {@link ConnectionError}. */
-export function explainPostgres(config: PostgresConfig, error: unknown): unknown {
+export function explainPostgres(config: Pick<PostgresConfig, 'url'>, error: unknown): unknown {
   if (error instanceof ConnectionError) return error;
   return toConnectionError('postgres', config.url, error) ?? error;
 }

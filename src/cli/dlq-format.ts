@@ -1,5 +1,5 @@
-import type { DlqEntry, DlqStats } from '../producers/dlq.ts';
-import type { PurgeResult, RedriveProgress, RedriveResult } from '../producers/dlq-redrive.ts';
+import type { DlqEntry, DlqStats } from '../admin/dlq.ts';
+import type { PurgeResult, RedriveProgress, RedriveResult } from '../admin/dlq-redrive.ts';
 
 /** Text rendering of `streamsink dlq` results for a human at a terminal. Pure: data in, text out. */
 

@@ -1,8 +1,8 @@
 import { parseArgs } from 'node:util';
-import { parseConfig } from '../lib/config.ts';
+import { type DlqSelector, type DlqTarget, dlqList, dlqShow, dlqStats } from '../admin/dlq.ts';
+import { dlqPurge, dlqRedrive } from '../admin/dlq-redrive.ts';
+import { parseDlqConfig } from '../lib/config.ts';
 import { StreamNotFoundError, UsageError } from '../lib/errors.ts';
-import { type DlqSelector, type DlqTarget, dlqList, dlqShow, dlqStats } from '../producers/dlq.ts';
-import { dlqPurge, dlqRedrive } from '../producers/dlq-redrive.ts';
 import { oneShotRedis } from './connections.ts';
 import { type CliContext, flagsToEnv } from './context.ts';
 import {
@@ -123,13 +123,16 @@ export async function run(args: string[], ctx: CliContext): Promise<number> {
   const since = flags.since === undefined ? undefined : parseSince(flags.since, Date.now());
   const id = sub === 'show' ? requireId(positionals, help) : undefined;
 
-  const config = parseConfig(flagsToEnv(ctx.env, { stream: flags.stream }, { stream: 'STREAMSINK_STREAM' }), {
-    readFile: ctx.readFile,
-    hostname: ctx.hostname,
-  });
+  const config = parseDlqConfig(
+    flagsToEnv(ctx.env, { stream: flags.stream }, { stream: 'STREAMSINK_STREAM' }),
+    {
+      readFile: ctx.readFile,
+      hostname: ctx.hostname,
+    },
+  );
   // A one-shot command fails at once, with one line, when Redis is down or refuses it (src/cli/connections.ts).
   const { redis, explain } = oneShotRedis(config.redis, `streamsink:dlq:${ctx.hostname}`);
-  const target: DlqTarget = { redis, stream: config.worker.stream, keyPrefix: config.redis.keyPrefix };
+  const target: DlqTarget = { redis, stream: config.stream, keyPrefix: config.redis.keyPrefix };
   const out = (value: unknown, text: string) =>
     ctx.stdout.write(flags.json ? `${JSON.stringify(value)}\n` : text);
   try {

@@ -1,5 +1,5 @@
 import { loadPipeline } from '../consumers/pipeline-loader.ts';
-import { parseConfig, redactUrl } from '../lib/config.ts';
+import { parseMigrateConfig, redactUrl } from '../lib/config.ts';
 import { ConnectionError, describeError } from '../lib/errors.ts';
 import { migrate, REQUIRED_SCHEMA_VERSION } from '../lib/migrations.ts';
 import { createPool } from '../lib/pg.ts';
@@ -32,15 +32,19 @@ export async function run(args: string[], ctx: CliContext): Promise<number> {
     return 0;
   }
   const env = flagsToEnv(ctx.env, flags, { pipeline: 'STREAMSINK_PIPELINE' });
-  const config = parseConfig(env, { readFile: ctx.readFile, hostname: ctx.hostname });
+  const config = parseMigrateConfig(env, {
+    readFile: ctx.readFile,
+    hostname: ctx.hostname,
+    withPipeline: flags.pipeline !== undefined,
+  });
   const pipelines =
-    flags.pipeline === undefined
+    config.pipeline === undefined
       ? []
       : [
-          await loadPipeline(config.worker.pipeline, {
+          await loadPipeline(config.pipeline.name, {
             cwd: ctx.cwd ?? '.',
             env: ctx.env,
-            builtIn: { currencies: config.payments.currencies },
+            builtIn: { currencies: config.pipeline.payments.currencies },
           }),
         ];
   // No worker session timeouts: a migration may rightly run (or wait for its lock) longer than a batch.

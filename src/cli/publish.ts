@@ -2,7 +2,7 @@ import { open } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { parseArgs } from 'node:util';
-import { parseConfig } from '../lib/config.ts';
+import { parsePublishConfig } from '../lib/config.ts';
 import {
   ConnectionError,
   describeError,
@@ -75,11 +75,14 @@ export async function run(args: string[], ctx: CliContext): Promise<number> {
   if (flags.stream === undefined && !ctx.env.STREAMSINK_STREAM) {
     throw new UsageError('--stream is required (or set STREAMSINK_STREAM)');
   }
-  const config = parseConfig(flagsToEnv(ctx.env, { stream: flags.stream }, { stream: 'STREAMSINK_STREAM' }), {
-    readFile: ctx.readFile,
-    hostname: ctx.hostname,
-  });
-  const stream = config.worker.stream;
+  const config = parsePublishConfig(
+    flagsToEnv(ctx.env, { stream: flags.stream }, { stream: 'STREAMSINK_STREAM' }),
+    {
+      readFile: ctx.readFile,
+      hostname: ctx.hostname,
+    },
+  );
+  const stream = config.stream;
   const input: Readable = flags.file === undefined ? ctx.stdin : await openFile(flags.file);
 
   // A one-shot command fails at once when Redis is down or refuses it (src/cli/connections.ts); re-running

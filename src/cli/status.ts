@@ -1,12 +1,13 @@
 import type { DataLossSign } from '../consumers/data-loss.ts';
 import { createStreamClient } from '../consumers/stream-client.ts';
-import { entryIdMs, readStreamStats, type StreamStats } from '../consumers/stream-stats.ts';
+import { readStreamStats, type StreamStats } from '../consumers/stream-stats.ts';
 import { checkDataLoss } from '../consumers/stream-watermarks.ts';
-import { type Config, parseConfig, redactUrl } from '../lib/config.ts';
+import { parseStatusConfig, redactUrl, type StatusConfig } from '../lib/config.ts';
 import { describeError, StreamNotFoundError, UsageError } from '../lib/errors.ts';
-import { streamKeys } from '../lib/keys.ts';
 import { createPool } from '../lib/pg.ts';
-import type { Redis } from '../lib/redis.ts';
+import type { Redis } from '../lib/redis/client.ts';
+import { streamKeys } from '../lib/redis/keys.ts';
+import { entryIdMs } from '../lib/redis/stream-ids.ts';
 import { oneShotRedis } from './connections.ts';
 import { type CliContext, flagsToEnv, parseFlags } from './context.ts';
 
@@ -71,12 +72,12 @@ export async function run(args: string[], ctx: CliContext): Promise<number> {
     throw new UsageError('--stream is required (or set STREAMSINK_STREAM)');
   if (flags.group === undefined && !ctx.env.STREAMSINK_GROUP)
     throw new UsageError('--group is required (or set STREAMSINK_GROUP)');
-  const config = parseConfig(
+  const config = parseStatusConfig(
     flagsToEnv(ctx.env, flags, { stream: 'STREAMSINK_STREAM', group: 'STREAMSINK_GROUP' }),
     { readFile: ctx.readFile, hostname: ctx.hostname },
   );
-  const keys = streamKeys(config.redis.keyPrefix, config.worker.stream);
-  const group = config.worker.group;
+  const keys = streamKeys(config.redis.keyPrefix, config.stream);
+  const group = config.group;
   // A one-shot command fails at once, with one line, when Redis is down or refuses it (src/cli/connections.ts).
   const { redis, explain } = oneShotRedis(config.redis, `streamsink:status:${ctx.hostname}`);
   try {
@@ -112,7 +113,7 @@ export async function run(args: string[], ctx: CliContext): Promise<number> {
  * without migration 3) the rest of the report is still worth having, so it says why it could not check.
  */
 async function dataLossReport(
-  config: Config,
+  config: StatusConfig,
   redis: Redis,
   streamKey: string,
   group: string,

@@ -1,16 +1,16 @@
 import { startDependencyMonitor } from '../consumers/dependency-monitor.ts';
 import { loadPipeline } from '../consumers/pipeline-loader.ts';
 import { startWorker, type WorkerHandle } from '../consumers/start-worker.ts';
-import { parseConfig, redactUrl } from '../lib/config.ts';
+import { parseWorkerConfig, redactUrl } from '../lib/config.ts';
 import { toConnectionError } from '../lib/connection-failure.ts';
 import { ConnectionError, describeError, StreamsinkError } from '../lib/errors.ts';
-import { streamKeys } from '../lib/keys.ts';
 import { createLogger, type Logger } from '../lib/logger.ts';
 import { createRegistry, createWorkerMetrics, registerBuildInfo } from '../lib/metrics.ts';
 import { assertSchemaCurrent, migrate } from '../lib/migrations.ts';
 import { startOpsServer } from '../lib/ops-server.ts';
 import { createPool } from '../lib/pg.ts';
-import { createRedis } from '../lib/redis.ts';
+import { createRedis } from '../lib/redis/client.ts';
+import { streamKeys } from '../lib/redis/keys.ts';
 import { explainPostgres } from './connections.ts';
 import { type CliContext, flagsToEnv, parseFlags } from './context.ts';
 
@@ -54,7 +54,7 @@ export async function run(args: string[], ctx: CliContext): Promise<number> {
     ctx.stdout.write(HELP);
     return 0;
   }
-  const config = parseConfig(flagsToEnv(ctx.env, flags, FLAG_VARIABLES), {
+  const config = parseWorkerConfig(flagsToEnv(ctx.env, flags, FLAG_VARIABLES), {
     readFile: ctx.readFile,
     hostname: ctx.hostname,
   });

@@ -3,11 +3,13 @@ import { DEFAULT_DECODE_LIMITS, type DecodeLimits } from '../lib/envelope.ts';
 import { describeError } from '../lib/errors.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { RedisErrorKind, WorkerMetrics } from '../lib/metrics.ts';
+import { entryIdMs } from '../lib/redis/stream-ids.ts';
 import { backoffDelay } from './backoff.ts';
 import { deadLetterRecord, intakeBatch } from './batch-intake.ts';
 import type { CommitWatermark } from './data-loss.ts';
 import { createDeadLetterStep } from './dead-letter-step.ts';
 import { deadLetterReason, decideOutcome, isTransient } from './outcome.ts';
+import { retry } from './retry.ts';
 import { isNoGroupError, type StreamClient } from './stream-client.ts';
 import type {
   AcceptedItem,
@@ -76,19 +78,16 @@ export function createBatchProcessor(deps: BatchProcessorDeps): BatchProcessor {
     kind: RedisErrorKind,
     step: () => Promise<unknown>,
   ): Promise<'done' | 'given_up' | 'group_gone'> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await step();
-        return 'done';
-      } catch (error) {
-        if (isNoGroupError(error)) return 'group_gone';
+    const result = await retry(step, {
+      backoff: delay,
+      signal: giveUp,
+      shouldRetry: (error) => !isNoGroupError(error),
+      onRetry: (error, attempt) => {
         metrics?.redisErrors.inc({ kind });
         logger.warn({ err: describeError(error), kind, attempt }, 'redis step failed, retrying');
-        if (giveUp.aborted) return 'given_up';
-        await sleep(delay(attempt), giveUp);
-        if (giveUp.aborted) return 'given_up';
-      }
-    }
+      },
+    });
+    return result.status === 'stopped' ? 'group_gone' : result.status;
   }
 
   const deadLetter = createDeadLetterStep({
@@ -225,10 +224,4 @@ export function createBatchProcessor(deps: BatchProcessorDeps): BatchProcessor {
     }
     return again;
   }
-}
-
-/** Milliseconds part of a stream entry id (`<ms>-<seq>`): when Redis added it. */
-export function entryIdMs(id: string): number {
-  const dash = id.indexOf('-');
-  return Number(dash < 0 ? id : id.slice(0, dash));
 }

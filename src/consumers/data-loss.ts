@@ -10,6 +10,8 @@
  *   anything committed before, so `last_id_behind` no longer shows), until as many entries were added again.
  */
 
+import { compareEntryIds, maxEntryId, parseEntryId } from '../lib/redis/stream-ids.ts';
+
 export type DataLossSign = 'stream_missing' | 'last_id_behind' | 'stream_recreated';
 
 /** What Redis says about the stream now (XINFO STREAM). */
@@ -32,29 +34,6 @@ export interface DataLossVerdict {
   signs: DataLossSign[];
   /** One line per sign, for a log line or `streamsink status`. */
   details: string[];
-}
-
-/** Parse `<ms>-<seq>` into two bigints, or undefined when it is not a stream entry id. */
-export function parseEntryId(id: string): [bigint, bigint] | undefined {
-  const m = /^(\d+)-(\d+)$/.exec(id);
-  return m ? [BigInt(m[1] as string), BigInt(m[2] as string)] : undefined;
-}
-
-/** Order two entry ids as Redis does (by ms, then seq): negative, zero or positive. */
-export function compareEntryIds(a: string, b: string): number {
-  const x = parseEntryId(a);
-  const y = parseEntryId(b);
-  if (!x || !y) throw new TypeError(`not a stream entry id: ${x ? b : a}`);
-  if (x[0] !== y[0]) return x[0] < y[0] ? -1 : 1;
-  if (x[1] !== y[1]) return x[1] < y[1] ? -1 : 1;
-  return 0;
-}
-
-/** The higher of two optional entry ids. */
-export function maxEntryId(a: string | null, b: string | null): string | null {
-  if (a === null) return b;
-  if (b === null) return a;
-  return compareEntryIds(a, b) >= 0 ? a : b;
 }
 
 export function detectDataLoss(position: StreamPosition, watermark: Watermark): DataLossVerdict {

@@ -1,7 +1,8 @@
 import type { Redis } from 'ioredis';
-import { encodeDeadLetter, entryIdTime } from '../lib/dead-letter-entry.ts';
-import type { StreamKeys } from '../lib/keys.ts';
-import { loadLuaScript } from '../lib/lua-script.ts';
+import { encodeDeadLetter } from '../lib/dead-letter-entry.ts';
+import type { StreamKeys } from '../lib/redis/keys.ts';
+import { loadLuaScript } from '../lib/redis/script-loader.ts';
+import { entryIdTime } from '../lib/redis/stream-ids.ts';
 import { isNoGroupError } from './stream-client.ts';
 import type { DeadLetterer, DeadLetterResult } from './types.ts';
 

@@ -1,7 +1,7 @@
 import { describeError } from '../lib/errors.ts';
-import type { StreamKeys } from '../lib/keys.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { WorkerMetrics } from '../lib/metrics.ts';
+import type { StreamKeys } from '../lib/redis/keys.ts';
 import type { DataLossVerdict } from './data-loss.ts';
 import { readStreamStats, type StatsRedis, toGauges } from './stream-stats.ts';
 

@@ -1,8 +1,8 @@
 import { describeError } from '../lib/errors.ts';
 import type { Logger } from '../lib/logger.ts';
+import { retry } from './retry.ts';
 import { isNoGroupError, type StreamClient } from './stream-client.ts';
 import type { StreamEntry } from './types.ts';
-import { sleep } from './wakeup.ts';
 
 /**
  * Poison-pill isolation for messages that crash the process (OOM, native crash, a handler that exits).
@@ -67,18 +67,15 @@ export function createQuarantine(deps: QuarantineDeps): Quarantine {
 
   /** One Redis step, retried until it works or the worker gives up; false when given up. */
   async function step(what: string, run: () => Promise<unknown>): Promise<boolean> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await run();
-        return true;
-      } catch (error) {
-        if (isNoGroupError(error)) return true; // nothing pending any more: nothing to adjust
-        logger.warn({ err: describeError(error), attempt }, `quarantine: ${what} failed, retrying`);
-        if (giveUp.aborted) return false;
-        await sleep(deps.backoff(attempt), giveUp);
-        if (giveUp.aborted) return false;
-      }
-    }
+    const result = await retry(run, {
+      backoff: deps.backoff,
+      signal: giveUp,
+      // NOGROUP: nothing pending any more, so nothing to adjust: done.
+      shouldRetry: (error) => !isNoGroupError(error),
+      onRetry: (error, attempt) =>
+        logger.warn({ err: describeError(error), attempt }, `quarantine: ${what} failed, retrying`),
+    });
+    return result.status !== 'given_up';
   }
 
   async function lowerNew(): Promise<void> {

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { ReasonCode } from '../lib/errors.ts';
-import { loadLuaScript } from '../lib/lua-script.ts';
+import { loadLuaScript } from '../lib/redis/script-loader.ts';
 import type { StreamEntry } from './types.ts';
 import { markInvalidUtf8 } from './utf8-check.ts';
 

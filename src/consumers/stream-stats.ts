@@ -1,5 +1,6 @@
-import type { StreamKeys } from '../lib/keys.ts';
-import type { Redis } from '../lib/redis.ts';
+import type { Redis } from '../lib/redis/client.ts';
+import type { StreamKeys } from '../lib/redis/keys.ts';
+import { entryIdMs } from '../lib/redis/stream-ids.ts';
 
 /**
  * The Redis side of a consumer group, read with four cheap commands in one round trip (XINFO GROUPS,
@@ -45,12 +46,6 @@ export interface StreamGauges {
 }
 
 const EMPTY_PENDING: PendingSummary = { count: 0, oldestId: null, newestId: null, consumers: [] };
-
-/** Milliseconds part of a stream entry id (`<ms>-<seq>`), or NaN when it is not one. */
-export function entryIdMs(id: string): number {
-  const m = /^(\d+)-\d+$/.exec(id);
-  return m ? Number(m[1]) : Number.NaN;
-}
 
 /** XINFO GROUPS reply (Redis 7: name, consumers, pending, last-delivered-id, entries-read, lag). */
 export function parseXinfoGroups(reply: unknown): GroupInfo[] {

@@ -1,14 +1,8 @@
 import type { Redis } from 'ioredis';
-import { loadLuaScript } from '../lib/lua-script.ts';
 import type { Queryable } from '../lib/pg.ts';
-import {
-  type DataLossVerdict,
-  detectDataLoss,
-  maxEntryId,
-  parseEntryId,
-  type StreamPosition,
-  type Watermark,
-} from './data-loss.ts';
+import { loadLuaScript } from '../lib/redis/script-loader.ts';
+import { maxEntryId, parseEntryId } from '../lib/redis/stream-ids.ts';
+import { type DataLossVerdict, detectDataLoss, type StreamPosition, type Watermark } from './data-loss.ts';
 
 /**
  * The I/O around {@link detectDataLoss}: the stream's position in Redis (one small script) and the watermarks

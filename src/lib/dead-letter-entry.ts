@@ -61,14 +61,6 @@ export interface DecodedDeadLetter {
   original: string[];
 }
 
-/** The ISO time encoded in a stream entry id (`<ms>-<seq>`), or `undefined` when it is not one. */
-export function entryIdTime(id: string): string | undefined {
-  const match = /^(\d+)-\d+$/.exec(id);
-  if (!match) return undefined;
-  const ms = Number(match[1]);
-  return Number.isSafeInteger(ms) ? new Date(ms).toISOString() : undefined;
-}
-
 /**
  * Make an error message fit to store: credentials in URLs and `password=`-style pairs removed, one line,
  * at most MAX_ERROR_MESSAGE characters.

@@ -3,10 +3,10 @@ import type { ChainableCommander, Cluster, Redis } from 'ioredis';
 import type { Envelope } from '../lib/envelope.ts';
 import { type PayloadTooLargeError, TransientError, type ValidationError } from '../lib/errors.ts';
 import type { EventRegistry } from '../lib/event-registry.ts';
-import { type StreamKeys, streamKeys } from '../lib/keys.ts';
 import type { ProducerMetrics } from '../lib/metrics.ts';
+import { type StreamKeys, streamKeys } from '../lib/redis/keys.ts';
+import { checkArguments, EVENT_ARG, EVENTS_ARG, PRODUCER_OPTIONS, STREAM_ARG } from '../lib/sdk-args.ts';
 import { type PublishInput, prepareEvent } from './prepare-event.ts';
-import { checkArguments, EVENT_ARG, EVENTS_ARG, PRODUCER_OPTIONS, STREAM_ARG } from './sdk-args.ts';
 import { createUuidV7 } from './uuidv7.ts';
 
 export interface ProducerOptions {

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import pg from 'pg';
 import { decodeDeadLetter } from '../../src/lib/dead-letter-entry.ts';
-import type { StreamKeys } from '../../src/lib/keys.ts';
+import type { StreamKeys } from '../../src/lib/redis/keys.ts';
 import {
   diffState,
   expectedState,

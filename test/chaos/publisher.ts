@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { createPaymentsRegistry } from '../../src/consumers/pipelines/payments/events.ts';
-import type { StreamKeys } from '../../src/lib/keys.ts';
+import type { StreamKeys } from '../../src/lib/redis/keys.ts';
 import { createProducer } from '../../src/producers/producer.ts';
 import type { BadEntry } from '../helpers/bad-input.ts';
 import type { ChaosPlan, PlannedOp } from './plan.ts';

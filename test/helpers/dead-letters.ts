@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { createDeadLetterer } from '../../src/consumers/dead-letter.ts';
 import type { DeadLetterRecord, StreamEntry } from '../../src/consumers/types.ts';
-import { type StreamKeys, streamKeys } from '../../src/lib/keys.ts';
+import { type StreamKeys, streamKeys } from '../../src/lib/redis/keys.ts';
 import { uniqueName } from './names.ts';
 
 export interface SeedBad {

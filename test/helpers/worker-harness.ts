@@ -9,9 +9,9 @@ import { startWorker, type WorkerHandle } from '../../src/consumers/start-worker
 import type { BatchSink, DeadLetterer } from '../../src/consumers/types.ts';
 import { parseConfig, type WorkerConfig } from '../../src/lib/config.ts';
 import { type Envelope, encodeEnvelope } from '../../src/lib/envelope.ts';
-import { type StreamKeys, streamKeys } from '../../src/lib/keys.ts';
 import { createWorkerMetrics, type WorkerMetrics } from '../../src/lib/metrics.ts';
 import { migrate } from '../../src/lib/migrations.ts';
+import { type StreamKeys, streamKeys } from '../../src/lib/redis/keys.ts';
 import { uniqueName } from './names.ts';
 import { createTestSchema, type TestSchema } from './pg.ts';
 

@@ -8,11 +8,11 @@ import { createPaymentsRegistry } from '../../src/consumers/pipelines/payments/e
 import { createWorker, type Worker } from '../../src/consumers/worker.ts';
 import { parseConfig } from '../../src/lib/config.ts';
 import { decodeDeadLetter } from '../../src/lib/dead-letter-entry.ts';
-import { streamKeys } from '../../src/lib/keys.ts';
 import { createLogger } from '../../src/lib/logger.ts';
 import { migrate } from '../../src/lib/migrations.ts';
 import { createPool, type Pool } from '../../src/lib/pg.ts';
-import { createRedis, type Redis } from '../../src/lib/redis.ts';
+import { createRedis, type Redis } from '../../src/lib/redis/client.ts';
+import { streamKeys } from '../../src/lib/redis/keys.ts';
 import { createProducer } from '../../src/producers/producer.ts';
 import { type BadEntry, generateBadEntries, generateSdkBadInputs } from '../helpers/bad-input.ts';
 import { uniqueName } from '../helpers/names.ts';

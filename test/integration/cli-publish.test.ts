@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { decodeEntry } from '../../src/lib/envelope.ts';
-import { streamKeys } from '../../src/lib/keys.ts';
+import { streamKeys } from '../../src/lib/redis/keys.ts';
 import { uniqueName } from '../helpers/names.ts';
 import { freePort } from '../helpers/servers-own.ts';
 

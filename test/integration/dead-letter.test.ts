@@ -1,10 +1,10 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { dlqRedrive } from '../../src/admin/dlq-redrive.ts';
 import { createDeadLetterer } from '../../src/consumers/dead-letter.ts';
 import type { DeadLetterRecord, StreamEntry } from '../../src/consumers/types.ts';
 import { decodeDeadLetter } from '../../src/lib/dead-letter-entry.ts';
-import { type StreamKeys, streamKeys } from '../../src/lib/keys.ts';
-import { dlqRedrive } from '../../src/producers/dlq-redrive.ts';
+import { type StreamKeys, streamKeys } from '../../src/lib/redis/keys.ts';
 import { uniqueName } from '../helpers/names.ts';
 
 let redis: Redis;

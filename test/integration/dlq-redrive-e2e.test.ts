@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { dlqStats } from '../../src/producers/dlq.ts';
+import { dlqStats } from '../../src/admin/dlq.ts';
 import {
   diffState,
   expectedState,

@@ -1,9 +1,9 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { type DlqTarget, dlqList, dlqShow, dlqStats } from '../../src/admin/dlq.ts';
+import { dlqPurge, dlqRedrive } from '../../src/admin/dlq-redrive.ts';
 import { StreamNotFoundError, UsageError } from '../../src/lib/errors.ts';
-import { type StreamKeys, streamKeys } from '../../src/lib/keys.ts';
-import { type DlqTarget, dlqList, dlqShow, dlqStats } from '../../src/producers/dlq.ts';
-import { dlqPurge, dlqRedrive } from '../../src/producers/dlq-redrive.ts';
+import { type StreamKeys, streamKeys } from '../../src/lib/redis/keys.ts';
 import { envelopeFields, type SeedBad, seedDeadLetters } from '../helpers/dead-letters.ts';
 import { uniqueName } from '../helpers/names.ts';
 

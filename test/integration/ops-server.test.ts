@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startMetricsSampler } from '../../src/consumers/metrics-sampler.ts';
-import { streamKeys } from '../../src/lib/keys.ts';
 import { createLogger } from '../../src/lib/logger.ts';
 import { createRegistry, createWorkerMetrics, registerBuildInfo } from '../../src/lib/metrics.ts';
 import { type HealthSnapshot, type OpsServer, startOpsServer } from '../../src/lib/ops-server.ts';
 import { createPool, type Pool } from '../../src/lib/pg.ts';
-import { createRedis, type Redis } from '../../src/lib/redis.ts';
+import { createRedis, type Redis } from '../../src/lib/redis/client.ts';
+import { streamKeys } from '../../src/lib/redis/keys.ts';
 import { uniqueName } from '../helpers/names.ts';
 import { promtoolCheckMetrics } from '../helpers/promtool.ts';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.ts';

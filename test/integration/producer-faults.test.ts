@@ -2,7 +2,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { decodeEntry } from '../../src/lib/envelope.ts';
 import { TransientError } from '../../src/lib/errors.ts';
-import { streamKeys } from '../../src/lib/keys.ts';
+import { streamKeys } from '../../src/lib/redis/keys.ts';
 import { createProducer, type PublishResult } from '../../src/producers/producer.ts';
 import { uniqueName } from '../helpers/names.ts';
 import { type OwnRedis, startOwnRedis } from '../helpers/servers-own.ts';

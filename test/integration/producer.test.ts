@@ -5,8 +5,8 @@ import { z } from 'zod';
 import { decodeEntry } from '../../src/lib/envelope.ts';
 import { PayloadTooLargeError, ValidationError } from '../../src/lib/errors.ts';
 import { createEventRegistry } from '../../src/lib/event-registry.ts';
-import { streamKeys } from '../../src/lib/keys.ts';
 import { createProducerMetrics } from '../../src/lib/metrics.ts';
+import { streamKeys } from '../../src/lib/redis/keys.ts';
 import { createProducer, type PublishResult } from '../../src/producers/producer.ts';
 import { uniqueName } from '../helpers/names.ts';
 

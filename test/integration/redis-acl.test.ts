@@ -6,7 +6,7 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { parseAclFile, substitute } from '../../scripts/deploy/redis-acl.ts';
-import { streamKeys } from '../../src/lib/keys.ts';
+import { streamKeys } from '../../src/lib/redis/keys.ts';
 import { uniqueName } from '../helpers/names.ts';
 import { createTestSchema, type TestSchema } from '../helpers/pg.ts';
 import { type OwnRedis, startOwnRedis } from '../helpers/servers-own.ts';
@@ -25,7 +25,7 @@ const lua = (path: string) =>
 const PUBLISH_LUA = lua('producers/publish-idempotent.lua');
 const DEAD_LETTER_LUA = lua('consumers/dead-letter.lua');
 const DELETE_IDLE_LUA = lua('consumers/delete-idle-consumer.lua');
-const REDRIVE_LUA = lua('producers/dlq-redrive.lua');
+const REDRIVE_LUA = lua('admin/dlq-redrive.lua');
 
 const ROLES = ['producer', 'worker', 'redrive', 'keda'] as const;
 type Role = (typeof ROLES)[number];

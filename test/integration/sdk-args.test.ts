@@ -1,9 +1,9 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { dlqList, dlqShow, dlqStats } from '../../src/admin/dlq.ts';
+import { dlqPurge, dlqRedrive } from '../../src/admin/dlq-redrive.ts';
 import { InvalidArgumentError } from '../../src/lib/errors.ts';
-import { streamKeys } from '../../src/lib/keys.ts';
-import { dlqList, dlqShow, dlqStats } from '../../src/producers/dlq.ts';
-import { dlqPurge, dlqRedrive } from '../../src/producers/dlq-redrive.ts';
+import { streamKeys } from '../../src/lib/redis/keys.ts';
 import { createProducer } from '../../src/producers/producer.ts';
 import { envelopeFields, type SeedBad, seedDeadLetters } from '../helpers/dead-letters.ts';
 import { uniqueName } from '../helpers/names.ts';

@@ -1,11 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  compareEntryIds,
-  createCommitWatermark,
-  detectDataLoss,
-  maxEntryId,
-  type StreamPosition,
-} from '../../src/consumers/data-loss.ts';
+import { createCommitWatermark, detectDataLoss, type StreamPosition } from '../../src/consumers/data-loss.ts';
+import { compareEntryIds, maxEntryId } from '../../src/lib/redis/stream-ids.ts';
 
 const live = (lastGeneratedId: string, entriesAdded: number | null): StreamPosition => ({
   exists: true,

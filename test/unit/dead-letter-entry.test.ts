@@ -3,10 +3,10 @@ import {
   type DeadLetterMeta,
   decodeDeadLetter,
   encodeDeadLetter,
-  entryIdTime,
   MAX_VERBATIM_ITEMS,
   sanitizeErrorMessage,
 } from '../../src/lib/dead-letter-entry.ts';
+import { entryIdTime } from '../../src/lib/redis/stream-ids.ts';
 
 const meta: DeadLetterMeta = {
   sourceStream: 'streamsink:{payments}',

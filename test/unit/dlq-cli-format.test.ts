@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { DlqEntry } from '../../src/admin/dlq.ts';
 import { parseSelector, parseSince } from '../../src/cli/dlq.ts';
 import {
   formatListLine,
@@ -8,7 +9,6 @@ import {
   progressBar,
 } from '../../src/cli/dlq-format.ts';
 import { UsageError } from '../../src/lib/errors.ts';
-import type { DlqEntry } from '../../src/producers/dlq.ts';
 
 const entry: DlqEntry = {
   id: '1795297326463-0',

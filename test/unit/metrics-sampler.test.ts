@@ -2,9 +2,9 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { DataLossVerdict } from '../../src/consumers/data-loss.ts';
 import { startMetricsSampler } from '../../src/consumers/metrics-sampler.ts';
 import type { StatsRedis } from '../../src/consumers/stream-stats.ts';
-import { streamKeys } from '../../src/lib/keys.ts';
 import { createLogger } from '../../src/lib/logger.ts';
 import { createRegistry, createWorkerMetrics } from '../../src/lib/metrics.ts';
+import { streamKeys } from '../../src/lib/redis/keys.ts';
 
 const keys = streamKeys('ss', 'payments');
 const logger = createLogger({ level: 'silent', redactPaths: [] });

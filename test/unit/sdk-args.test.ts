@@ -10,7 +10,7 @@ import {
   REDRIVE_OPTIONS,
   REDRIVE_SELECTOR,
   TARGET,
-} from '../../src/producers/sdk-args.ts';
+} from '../../src/lib/sdk-args.ts';
 
 // A stand-in with the commands the checks look for; the checks never call them.
 const redis = { exists() {}, xrange() {}, defineCommand() {}, pipeline() {} };

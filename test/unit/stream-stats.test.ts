@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import {
-  entryIdMs,
   parseXinfoGroups,
   parseXpendingSummary,
   type StreamStats,
   toGauges,
 } from '../../src/consumers/stream-stats.ts';
+import { entryIdMs } from '../../src/lib/redis/stream-ids.ts';
 
 // Literal replies as ioredis returns them from Redis 7.2.
 const XINFO_GROUPS = [

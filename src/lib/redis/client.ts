@@ -1,5 +1,5 @@
 import { Redis, type RedisOptions } from 'ioredis';
-import type { RedisConfig } from './config.ts';
+import type { RedisConfig } from '../config.ts';
 
 export type { Redis };
 

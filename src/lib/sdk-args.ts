@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { type FieldIssue, InvalidArgumentError } from '../lib/errors.ts';
+import { type FieldIssue, InvalidArgumentError } from './errors.ts';
 
 /**
  * Run-time checks of the SDK's arguments. TypeScript catches a misplaced option at compile time, but not for

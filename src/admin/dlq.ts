@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { type DeadLetterMeta, decodeDeadLetter, entryIdTime } from '../lib/dead-letter-entry.ts';
+import { type DeadLetterMeta, decodeDeadLetter } from '../lib/dead-letter-entry.ts';
 import {
   isReasonCode,
   REASON_CODES,
@@ -7,8 +7,9 @@ import {
   StreamNotFoundError,
   UsageError,
 } from '../lib/errors.ts';
-import { type StreamKeys, streamKeys } from '../lib/keys.ts';
-import { checkArguments, DLQ_LIST_OPTIONS, SHOW_ID, TARGET } from './sdk-args.ts';
+import { type StreamKeys, streamKeys } from '../lib/redis/keys.ts';
+import { compareEntryIds, entryIdMs, entryIdTime } from '../lib/redis/stream-ids.ts';
+import { checkArguments, DLQ_LIST_OPTIONS, SHOW_ID, TARGET } from '../lib/sdk-args.ts';
 
 /**
  * The dead-letter SDK, read side: statistics, listing and inspection of a stream's dead-letter stream, and
@@ -210,7 +211,7 @@ export async function dlqList(target: DlqTarget, options: DlqListOptions = {}): 
   const sinceMs = options.since?.getTime();
   for await (const raw of scanDeadLetters(target.redis, keys.deadLetter, { reverse: true })) {
     // Dead-letter entry ids are assigned when the entry is written: older ids cannot match `since`.
-    if (sinceMs !== undefined && Number(raw[0].split('-')[0]) < sinceMs) break;
+    if (sinceMs !== undefined && entryIdMs(raw[0]) < sinceMs) break;
     const entry = toDlqEntry(raw);
     if (!entry || !matchesFilter(entry, options)) continue;
     out.push(entry);
@@ -250,7 +251,7 @@ export async function selectDeadLetters(
     for (const id of selector.ids) {
       if (!/^\d+-\d+$/.test(id)) throw new UsageError(`not a stream entry id: ${JSON.stringify(id)}`);
     }
-    for (const id of [...new Set(selector.ids)].sort(compareIds)) {
+    for (const id of [...new Set(selector.ids)].sort(compareEntryIds)) {
       if (ids.length >= limit) break;
       const found = (await target.redis.xrange(keys.deadLetter, id, id)) as RawEntry[];
       if (found.length > 0) ids.push(id);
@@ -273,10 +274,4 @@ export async function selectDeadLetters(
     ids.push(raw[0]);
   }
   return ids;
-}
-
-function compareIds(a: string, b: string): number {
-  const [am = 0n, as = 0n] = a.split('-').map(BigInt);
-  const [bm = 0n, bs = 0n] = b.split('-').map(BigInt);
-  return am === bm ? Number(as - bs) : am < bm ? -1 : 1;
 }

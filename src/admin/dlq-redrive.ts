@@ -1,11 +1,4 @@
-import { loadLuaScript } from '../lib/lua-script.ts';
-import {
-  assertKnownStream,
-  type DlqSelector,
-  type DlqTarget,
-  resolveKeys,
-  selectDeadLetters,
-} from './dlq.ts';
+import { loadLuaScript } from '../lib/redis/script-loader.ts';
 import {
   checkArguments,
   PURGE_OPTIONS,
@@ -13,7 +6,14 @@ import {
   REDRIVE_OPTIONS,
   REDRIVE_SELECTOR,
   TARGET,
-} from './sdk-args.ts';
+} from '../lib/sdk-args.ts';
+import {
+  assertKnownStream,
+  type DlqSelector,
+  type DlqTarget,
+  resolveKeys,
+  selectDeadLetters,
+} from './dlq.ts';
 
 /**
  * The dead-letter SDK, write side: redrive (put events back on their stream) and purge (delete them).
