@@ -9,10 +9,13 @@ import { isDeepStrictEqual } from 'node:util';
 export type ConformanceProperty =
   /** Every good event is applied on its first delivery, and the snapshot shows it. */
   | 'applies_events'
-  /** Writing the same batch again changes nothing (and, with the inbox, all of it counts as duplicates). */
-  | 'idempotence'
   /** The same events split into batches of other sizes give the same snapshot. */
   | 'batch_boundaries'
+  /**
+   * Writing the same batch again changes nothing (with the inbox, all of it counts as duplicates), nor does a
+   * batch that overlaps a committed one.
+   */
+  | 'idempotence'
   /** A poison event is isolated (dead-lettered, not retried) and its batch-mates commit. */
   | 'poison_isolation';
 
@@ -144,6 +147,42 @@ export function judgeIdempotence(
     detail: declaredIdempotent
       ? `all ${reference.applied.length} events applied again (idempotent: no inbox), snapshot unchanged`
       : `all ${again.duplicates.length} events were duplicates the second time, snapshot unchanged`,
+  };
+}
+
+/**
+ * A redelivered batch that overlaps a committed one (its first `committed` events were applied by an earlier
+ * batch, the rest are new) ends as one batch does: the inbox hands `apply` only the new ones; an `idempotent`
+ * pipeline gets them all and must absorb the repeats. `first` is the verdict of the plain redelivery.
+ */
+export function judgeOverlap(
+  first: PropertyResult,
+  reference: RunOutcome,
+  overlap: RunOutcome,
+  committed: number,
+): PropertyResult {
+  if (!first.passed) return first;
+  const property = 'idempotence';
+  const troubled = [...overlap.poison, ...overlap.failed, ...overlap.refused];
+  if (troubled.length > 0)
+    return fail(
+      property,
+      'a batch overlapping a committed one failed for some events (a redelivery must be harmless)',
+      { poison: overlap.poison, failed: overlap.failed, refused: overlap.refused },
+      { poison: [], failed: [], refused: [] },
+    );
+  if (!isDeepStrictEqual(overlap.snapshot, reference.snapshot))
+    return fail(
+      property,
+      `a batch whose first ${committed} events were already committed (a partial redelivery) changed the ` +
+        'result: the snapshot differs from one batch of every event',
+      overlap.snapshot,
+      reference.snapshot,
+    );
+  return {
+    property,
+    passed: true,
+    detail: `${first.detail}; a batch overlapping ${committed} committed events ends the same`,
   };
 }
 

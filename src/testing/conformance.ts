@@ -16,6 +16,7 @@ import {
   judgeApplies,
   judgeBatchBoundaries,
   judgeIdempotence,
+  judgeOverlap,
   judgePoison,
   type PropertyResult,
   type RunOutcome,
@@ -94,8 +95,9 @@ export class PipelineConformanceError extends AssertionError {
 const STREAM = 'conformance';
 
 /**
- * Check that `pipeline` (a) changes nothing when a batch is written again, (b) gives the same result however
- * the events are split into batches (1, 7, all), and (c) isolates a poison event while its batch-mates commit.
+ * Check that `pipeline` (a) changes nothing when a batch is written again (whole, or overlapping a committed
+ * one), (b) gives the same result however the events are split into batches (1, 7, all), and (c) isolates a
+ * poison event while its batch-mates commit.
  * Resolves to the report when all hold; throws {@link PipelineConformanceError} naming the first failed
  * property otherwise (any test runner shows it as a failed assertion, with a diff of the snapshots).
  *
@@ -152,11 +154,17 @@ export async function checkPipelineConformance(options: ConformanceOptions): Pro
       return { empty, reference, again };
     });
     const properties = [judgeApplies(reference, empty, eventIds)];
-    properties.push(judgeIdempotence(reference, again, pipeline.idempotent === true));
+    // Boundaries before redelivery: an effect that depends on batching also fails the overlapping redelivery
+    // below (a split in two), and "batch_boundaries" is the better diagnosis of it.
     const split: Array<{ size: number; outcome: RunOutcome }> = [];
     for (const size of options.batchSizes ?? [1, 7])
       split.push({ size, outcome: await inSchema(`b${size}`, (db) => runBatches(db, chunk(good, size))) });
     properties.push(judgeBatchBoundaries(reference, split));
+    const redelivered = judgeIdempotence(reference, again, pipeline.idempotent === true);
+    // A reclaimed batch of which a part was committed (by bisection, or by the batch it raced).
+    const committed = Math.floor(good.length / 2);
+    const overlap = await inSchema('overlap', (db) => runBatches(db, [good.slice(0, committed), good]));
+    properties.push(judgeOverlap(redelivered, reference, overlap, committed));
     if (poison.length > 0) {
       const mixed = await inSchema('poison', (db) => runBatches(db, [interleave(good, poison)]));
       properties.push(

@@ -112,8 +112,8 @@ describe('checkPipelineConformance', () => {
     expect(report.ok).toBe(true);
     expect(report.properties.map((p) => [p.property, p.passed])).toEqual([
       ['applies_events', true],
-      ['idempotence', true],
       ['batch_boundaries', true],
+      ['idempotence', true],
       ['poison_isolation', true],
     ]);
     expect(report.properties[3]?.detail).toContain('refused before apply (unsupported_currency)');
@@ -121,7 +121,7 @@ describe('checkPipelineConformance', () => {
       'SELECT count(*)::int AS n FROM pg_namespace WHERE nspname = ANY($1)',
       [report.schemas],
     );
-    expect(report.schemas).toHaveLength(4);
+    expect(report.schemas).toHaveLength(5);
     expect(rows[0]?.n).toBe(0);
   });
 

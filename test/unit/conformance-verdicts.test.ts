@@ -5,6 +5,7 @@ import {
   judgeApplies,
   judgeBatchBoundaries,
   judgeIdempotence,
+  judgeOverlap,
   judgePoison,
   type RunOutcome,
 } from '../../src/testing/conformance-verdicts.ts';
@@ -47,6 +48,22 @@ describe('conformance verdicts', () => {
     const verdict = judgeIdempotence(ref, doubled, true);
     expect(verdict).toMatchObject({ passed: false, actual: [{ total: 12 }], expected: [{ total: 6 }] });
     expect(verdict.detail).toContain('declares `idempotent: true`');
+  });
+
+  it('idempotence, overlapping: a partial redelivery must end as one batch does', () => {
+    const first = judgeIdempotence(
+      ref,
+      outcome({ duplicates: ['a', 'b', 'c'], snapshot: [{ total: 6 }] }),
+      false,
+    );
+    const same = outcome({ applied: ['a', 'b', 'c'], duplicates: ['a'], snapshot: [{ total: 6 }] });
+    expect(judgeOverlap(first, ref, same, 1)).toMatchObject({ property: 'idempotence', passed: true });
+    const doubled = outcome({ applied: ['a', 'a', 'b', 'c'], snapshot: [{ total: 7 }] });
+    const verdict = judgeOverlap(first, ref, doubled, 1);
+    expect(verdict).toMatchObject({ passed: false, actual: [{ total: 7 }], expected: [{ total: 6 }] });
+    expect(verdict.detail).toContain('first 1 events were already committed');
+    const failedFirst = { ...first, passed: false, detail: 'x' };
+    expect(judgeOverlap(failedFirst, ref, same, 1)).toBe(failedFirst);
   });
 
   it('batch_boundaries: every size must give the reference snapshot', () => {
