@@ -240,6 +240,34 @@ describe('checkPipelineConformance', () => {
     expect(report.properties[3]?.detail).toContain('isolated from its batch (negative_amount)');
   });
 
+  it("passes when apply throws another package copy's PoisonMessageError (the pipeline's own node_modules)", async () => {
+    // What `new PoisonMessageError(...)` from a second copy of streamsink is to this one: same code and
+    // reason, another class. It must isolate the event as poison, not be retried as an unknown failure.
+    class ForeignPoison extends Error {
+      readonly code = 'poison_message';
+      readonly reason: string;
+      constructor(reason: string) {
+        super(`${reason}: refused`);
+        this.reason = reason;
+      }
+    }
+    const report = await checkPipelineConformance({
+      pipeline: definePipeline({
+        ...ordersPipeline(),
+        reasons: ['negative_amount'],
+        async apply(tx, events, ctx) {
+          if (events.some((e) => e.data.amountMinor < 0)) throw new ForeignPoison('negative_amount');
+          await ordersPipeline().apply?.(tx, events, ctx);
+        },
+      }),
+      databaseUrl,
+      events: orderLines(10, 2),
+      poison: negativeLine,
+      snapshot: ordersSnapshot,
+    });
+    expect(report.properties[3]?.detail).toContain('isolated from its batch (negative_amount)');
+  });
+
   it('fails applies_events when the snapshot does not observe the effects', async () => {
     const error = await failure(
       checkPipelineConformance({
