@@ -12,8 +12,9 @@ import { promisify } from 'node:util';
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const DIST_CLI = path.join(REPO_ROOT, 'dist', 'cli', 'main.js');
 
+/** Newest mtime of the files and folders under `dir` (a folder's changes when a file is added or removed). */
 function newestMtime(dir: string): number {
-  let newest = 0;
+  let newest = statSync(dir).mtimeMs;
   for (const e of readdirSync(dir, { withFileTypes: true })) {
     const p = path.join(dir, e.name);
     newest = Math.max(newest, e.isDirectory() ? newestMtime(p) : statSync(p).mtimeMs);
