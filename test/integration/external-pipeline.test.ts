@@ -109,6 +109,28 @@ describe('a pipeline of your own, outside the repository, run by the CLI', () =>
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
+  it('the package entries resolve from a user project: streamsink and streamsink/testing', async () => {
+    const probe = `import * as main from 'streamsink';
+import * as testing from 'streamsink/testing';
+console.log(JSON.stringify({ main: Object.keys(main), testing: Object.keys(testing) }));
+`;
+    await writeFile(path.join(dir, 'probe.mjs'), probe);
+    const { stdout } = await run(process.execPath, ['probe.mjs'], { cwd: dir });
+    const names = JSON.parse(stdout) as { main: string[]; testing: string[] };
+    expect(names.main).toEqual(
+      expect.arrayContaining([
+        'definePipeline',
+        'startWorker',
+        'migrate',
+        'createWorkerMetrics',
+        'createRegistry',
+        'PoisonMessageError',
+        'createProducer',
+      ]),
+    );
+    expect(names.testing.sort()).toEqual(['PipelineConformanceError', 'checkPipelineConformance']);
+  });
+
   it('3 workers, a kill -9 mid-run, the file published twice: running totals exact', async () => {
     expect(await cli('migrate', '--pipeline', './tallies-pipeline.mjs')).toContain(
       'applied tallies 0001-tallies',
