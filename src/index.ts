@@ -1,6 +1,7 @@
 /**
- * streamsink's public API: the producer SDK, the dead-letter SDK, the event envelope and registry, and the typed
- * errors.
+ * streamsink's public API: your own pipelines (definePipeline) and the worker that runs them (startWorker,
+ * migrate), the producer SDK, the dead-letter SDK, the event envelope and registry, and the typed errors.
+ * The conformance helper for your own test suite is the second entry, `streamsink/testing`.
  */
 
 export type {
@@ -21,6 +22,23 @@ export type {
   RedriveResult,
 } from './admin/dlq-redrive.ts';
 export { dlqPurge, dlqRedrive } from './admin/dlq-redrive.ts';
+// Your own pipelines and the worker that runs them (docs/pipelines.md).
+export type {
+  AnyPipeline,
+  ApplyContext,
+  DefinedPipeline,
+  EventOf,
+  EventSpec,
+  PipelineDefinition,
+  PipelineEvent,
+  PipelineMigration,
+  Transaction,
+} from './consumers/define-pipeline.ts';
+export { definePipeline } from './consumers/define-pipeline.ts';
+export type { StartWorkerOptions, WorkerHandle, WorkerSettings } from './consumers/start-worker.ts';
+export { startWorker } from './consumers/start-worker.ts';
+export type { WorkerHealth } from './consumers/worker.ts';
+export type { WorkerConfig } from './lib/config.ts';
 export type { DeadLetterMeta } from './lib/dead-letter-entry.ts';
 export { decodeDeadLetter } from './lib/dead-letter-entry.ts';
 export type { Envelope } from './lib/envelope.ts';
@@ -32,6 +50,7 @@ export {
   PayloadTooLargeError,
   PoisonMessageError,
   REASON_CODES,
+  SchemaBehindError,
   StreamNotFoundError,
   StreamsinkError,
   TransientError,
@@ -40,7 +59,11 @@ export {
 } from './lib/errors.ts';
 export type { EventDefinition, EventRegistry } from './lib/event-registry.ts';
 export { createEventRegistry } from './lib/event-registry.ts';
-export { createProducerMetrics } from './lib/metrics.ts';
+export type { WorkerMetrics } from './lib/metrics.ts';
+export { createProducerMetrics, createRegistry, createWorkerMetrics } from './lib/metrics.ts';
+export type { MigrateLogger, MigrateOptions, MigrateResult } from './lib/migrations.ts';
+export { assertSchemaCurrent, migrate, REQUIRED_SCHEMA_VERSION } from './lib/migrations.ts';
+export type { PipelineSchema } from './lib/pipeline-migrations.ts';
 export { streamKeys } from './lib/redis/keys.ts';
 export type { PublishInput } from './producers/prepare-event.ts';
 export type { Accepted, Producer, ProducerOptions, PublishResult } from './producers/producer.ts';

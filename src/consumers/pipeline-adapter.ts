@@ -14,12 +14,8 @@ export function toRuntimePipeline(definition: AnyPipeline): Pipeline {
   const { check, apply, handle } = definition;
 
   function refuse(error: unknown): { ok: false; error: PoisonMessageError } {
-    if (isPoisonError(error) && REASON_PATTERN.test(error.reason)) {
-      if (error instanceof PoisonMessageError) return { ok: false, error };
-      // Built by another copy of the package (the pipeline file's own node_modules): rebuilt as ours.
-      const foreign = error as { reason: string; message: string };
-      return { ok: false, error: new PoisonMessageError(foreign.reason, foreign.message, { cause: error }) };
-    }
+    const poison = asOwnPoison(error);
+    if (poison) return { ok: false, error: poison };
     // A check that throws anything else is a bug in the pipeline, but the event cannot pass it: refuse it,
     // with what was thrown, rather than crash the worker.
     const message = error instanceof Error ? error.message : String(error);
@@ -59,13 +55,27 @@ export function toRuntimePipeline(definition: AnyPipeline): Pipeline {
       const events = items.map((item) => toEvent(item.envelope, item.entry.id, context.stream, item));
       const ctx = { stream: context.stream, group: context.group, pipeline: definition.name };
       const t = tx as unknown as Transaction;
-      if (apply) {
-        await apply(t, events as never, ctx);
-        return;
+      try {
+        if (apply) await apply(t, events as never, ctx);
+        else if (handle) for (const event of events) await handle(t, event as never, ctx);
+      } catch (error) {
+        // Poison from another copy of the package too, so the sink isolates the event instead of retrying it.
+        throw asOwnPoison(error) ?? error;
       }
-      if (handle) for (const event of events) await handle(t, event as never, ctx);
     },
   };
+}
+
+/**
+ * `error` as this copy's PoisonMessageError when it is one by code (with a valid reason), else undefined. One
+ * built by another copy of the package (the pipeline file's own node_modules) is rebuilt as ours: the sink
+ * and the batch processor recognise poison by class.
+ */
+function asOwnPoison(error: unknown): PoisonMessageError | undefined {
+  if (!isPoisonError(error) || !REASON_PATTERN.test(error.reason)) return undefined;
+  if (error instanceof PoisonMessageError) return error;
+  const foreign = error as { reason: string; message: string };
+  return new PoisonMessageError(foreign.reason, foreign.message, { cause: error });
 }
 
 function toEvent(envelope: Envelope, entryId: string, stream: string, item?: AcceptedItem): PipelineEvent {
