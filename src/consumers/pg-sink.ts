@@ -1,4 +1,10 @@
-import { describeError, PoisonMessageError, StreamsinkError, TransientError } from '../lib/errors.ts';
+import {
+  describeError,
+  isPoisonError,
+  PoisonMessageError,
+  StreamsinkError,
+  TransientError,
+} from '../lib/errors.ts';
 import type { WorkerMetrics } from '../lib/metrics.ts';
 import type { Pool, PoolClient } from '../lib/pg.ts';
 import { classifyPgError, type PgErrorClass } from '../lib/pg-errors.ts';
@@ -90,7 +96,7 @@ export function createPgSink(options: PgSinkOptions): BatchSink {
   }
 
   function classify(error: unknown): PgErrorClass | 'poison' {
-    if (error instanceof PoisonMessageError) return 'poison';
+    if (isPoisonError(error)) return 'poison';
     if (error instanceof StreamsinkError) return error.retryable ? 'transient' : 'other';
     const cls = classifyPgError(error);
     metrics?.postgresErrors.inc({ class: cls });
