@@ -51,7 +51,10 @@ export function selectorMatches(selector: unknown, labels: Record<string, string
   return Object.entries(matchLabels).every(([k, v]) => labels[k] === v);
 }
 
-/** The value of an env variable as the container would see it: its `env`, else a ConfigMap named in envFrom. */
+/**
+ * The value of an env variable as the container would see it: its `env` (a value, or a ConfigMap key it
+ * names), else a ConfigMap named in envFrom.
+ */
 export function envValue(
   container: Json,
   name: string,
@@ -61,7 +64,15 @@ export function envValue(
   const direct = list(container.env)
     .map(obj)
     .find((e) => e.name === name);
-  if (direct) return typeof direct.value === 'string' ? direct.value : undefined;
+  if (direct) {
+    if (typeof direct.value === 'string') return direct.value;
+    const ref = obj(obj(direct.valueFrom).configMapKeyRef);
+    const cm = objects.find(
+      (o) => o.kind === 'ConfigMap' && o.metadata.name === ref.name && o.metadata.namespace === namespace,
+    );
+    const value = typeof ref.key === 'string' ? obj(cm?.data)[ref.key] : undefined;
+    return typeof value === 'string' ? value : undefined;
+  }
   for (const from of list(container.envFrom).map(obj)) {
     const ref = obj(from.configMapRef).name;
     const cm = objects.find(

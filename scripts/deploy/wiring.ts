@@ -4,7 +4,8 @@ import { type Finding, type K8sObject, subjectOf } from './types.ts';
 /**
  * Cross-object checks a schema cannot see: selectors that select the pods they are meant for, references to
  * objects that exist, network policy that allows exactly Redis, Postgres and DNS out and metrics in, and an
- * autoscaler that watches the stream and group the workers actually consume.
+ * autoscaler that watches the stream and group the workers actually consume, and a migrate Job that migrates
+ * the pipeline the workers run (otherwise a user pipeline's tables never exist and its workers never start).
  */
 
 export interface WiringOptions {
@@ -94,6 +95,9 @@ export function checkWiring(objects: readonly K8sObject[], opts: WiringOptions =
       }
       case 'NetworkPolicy':
         out.push(...checkNetworkPolicy(o, opts));
+        break;
+      case 'Job':
+        out.push(...checkMigrateJob(o, objects));
         break;
       case 'ScaledObject':
       case 'HorizontalPodAutoscaler': {
@@ -198,4 +202,33 @@ function checkHpa(o: K8sObject, opts: WiringOptions): Finding[] {
   return onLag
     ? []
     : [{ subject: subjectOf(o), path: '/spec/metrics', message: `must scale on ${opts.lagMetric}` }];
+}
+
+/** A Job running `migrate` must pass `--pipeline`, resolving to the STREAMSINK_PIPELINE of every worker. */
+function checkMigrateJob(o: K8sObject, objects: readonly K8sObject[]): Finding[] {
+  const ns = o.metadata.namespace;
+  const container = containersOf(obj(obj(obj(o.spec).template).spec))[0];
+  const args = list(container?.args);
+  if (!container || args[0] !== 'migrate') return [];
+  const path = '/spec/template/spec/containers/0/args';
+  const at = args.indexOf('--pipeline');
+  if (at === -1)
+    return [{ subject: subjectOf(o), path, message: "must migrate the workers' pipeline: --pipeline" }];
+  const arg = String(args[at + 1]);
+  // $(VAR) is expanded by the kubelet from the container's own env.
+  const variable = /^\$\(([A-Za-z_][A-Za-z0-9_]*)\)$/.exec(arg)?.[1];
+  const migrated = variable === undefined ? arg : envValue(container, variable, objects, ns);
+  const out: Finding[] = [];
+  for (const d of objects.filter((x) => x.kind === 'Deployment' && x.metadata.namespace === ns)) {
+    const worker = containersOf(obj(obj(obj(d.spec).template).spec))[0];
+    if (!worker) continue;
+    const pipeline = envValue(worker, 'STREAMSINK_PIPELINE', objects, ns) ?? 'event-log';
+    if (migrated !== pipeline)
+      out.push({
+        subject: subjectOf(o),
+        path,
+        message: `migrates pipeline ${String(migrated)}, but Deployment ${d.metadata.name} runs ${pipeline}`,
+      });
+  }
+  return out;
 }

@@ -232,6 +232,20 @@ describe('wiring between objects', () => {
       /TriggerAuthentication nope/,
     ],
     [
+      'migrate Job without the pipeline',
+      'Job',
+      'streamsink-migrate',
+      [{ op: 'replace', path: `${C}/args`, value: ['migrate'] }],
+      /must migrate the workers' pipeline/,
+    ],
+    [
+      'migrate Job of another pipeline',
+      'Job',
+      'streamsink-migrate',
+      [{ op: 'replace', path: `${C}/args`, value: ['migrate', '--pipeline', 'event-log'] }],
+      /migrates pipeline event-log, but Deployment streamsink-worker runs payments/,
+    ],
+    [
       'ServiceAccount automount',
       'ServiceAccount',
       'streamsink',
