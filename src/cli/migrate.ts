@@ -9,15 +9,15 @@ import { type CliContext, flagsToEnv, parseFlags } from './context.ts';
 const HELP = `Usage: streamsink migrate [--pipeline P]
 
 Apply the database migrations this build needs, each once and in its own transaction, in the schema the
-connection uses (its search_path); with --pipeline, then the pipeline's own migrations (definePipeline's
-\`migrations\`, in order, recorded per pipeline; an edited applied migration is refused). Safe to run from many pods at once: runs take an advisory lock, and a
-migration already applied is skipped. Prints what it applied. Exit code 0 on success, 1 on failure
+connection uses (its search_path); with a pipeline, then the pipeline's own migrations (definePipeline's
+\`migrations\`, in order, recorded per pipeline; an edited applied migration is refused). Safe to run from
+many pods at once: runs take an advisory lock, and a migration already applied is skipped. Prints what it applied. Exit code 0 on success, 1 on failure
 (a connection or credential failure is one line naming the server, secrets masked).
 Configuration: DATABASE_URL (or DATABASE_URL_FILE).
 
 Options:
-  --pipeline P   a built-in pipeline (event-log, payments), a file (./orders-pipeline.mjs) or a package
-                 (STREAMSINK_PIPELINE); without it only streamsink's own schema is migrated
+  --pipeline P   a built-in pipeline (event-log, payments), a file (./orders-pipeline.mjs) or a package;
+                 default STREAMSINK_PIPELINE when set; with neither, only streamsink's own schema
   -h, --help     this text
 `;
 
@@ -35,7 +35,8 @@ export async function run(args: string[], ctx: CliContext): Promise<number> {
   const config = parseMigrateConfig(env, {
     readFile: ctx.readFile,
     hostname: ctx.hostname,
-    withPipeline: flags.pipeline !== undefined,
+    // The pipeline named by --pipeline or STREAMSINK_PIPELINE (the workers' ConfigMap): migrate what they run.
+    withPipeline: flags.pipeline !== undefined || (ctx.env.STREAMSINK_PIPELINE ?? '') !== '',
   });
   const pipelines =
     config.pipeline === undefined

@@ -72,7 +72,14 @@ export function toRuntimePipeline(definition: AnyPipeline): Pipeline {
  * and the batch processor recognise poison by class.
  */
 function asOwnPoison(error: unknown): PoisonMessageError | undefined {
-  if (!isPoisonError(error) || !REASON_PATTERN.test(error.reason)) return undefined;
+  if (!isPoisonError(error)) return undefined;
+  // Still poison, but a reason that is not shaped like one would make an entry no reader accepts.
+  if (!REASON_PATTERN.test(error.reason))
+    return new PoisonMessageError(
+      'schema_violation',
+      `schema_violation: the pipeline refused the event with a malformed reason code ${JSON.stringify(String(error.reason).slice(0, 64))}: ${error.message}`,
+      { cause: error },
+    );
   if (error instanceof PoisonMessageError) return error;
   const foreign = error as { reason: string; message: string };
   return new PoisonMessageError(foreign.reason, foreign.message, { cause: error });
