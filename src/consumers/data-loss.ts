@@ -10,7 +10,7 @@
  *   anything committed before, so `last_id_behind` no longer shows), until as many entries were added again.
  */
 
-import { compareEntryIds, maxEntryId, parseEntryId } from '../lib/redis/stream-ids.ts';
+import { compareEntryIds, isEntryId } from '../lib/redis/stream-ids.ts';
 
 export type DataLossSign = 'stream_missing' | 'last_id_behind' | 'stream_recreated';
 
@@ -81,7 +81,8 @@ export function createCommitWatermark(): CommitWatermark {
   let highest: string | null = null;
   return {
     observe(entryIds) {
-      for (const id of entryIds) if (parseEntryId(id)) highest = maxEntryId(highest, id);
+      for (const id of entryIds)
+        if (isEntryId(id) && (highest === null || compareEntryIds(id, highest) > 0)) highest = id;
     },
     highest: () => highest,
     take() {

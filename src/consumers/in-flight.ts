@@ -22,15 +22,17 @@ export interface InFlight {
 }
 
 interface Held {
+  /** When its lease (pending-idle clock) was last reset. */
   at: number;
   bytes: number;
+  /** When it was first taken; kept when the same entry is added again while held. */
+  takenAt: number;
 }
 
 export function createInFlight(onChange: () => void): InFlight {
   const leases = new Map<string, Held>();
+  // Insertion-ordered (a re-added id keeps its place), with non-decreasing take times: the first is the oldest.
   let bytes = 0;
-  // Insertion-ordered and never re-set while held, with non-decreasing times: the first one is the oldest.
-  const taken = new Map<string, number>();
   return {
     get size() {
       return leases.size;
@@ -43,9 +45,15 @@ export function createInFlight(onChange: () => void): InFlight {
       for (let i = 0; i < ids.length; i++) {
         const id = ids[i] as string;
         const size = sizes?.[i] ?? 0;
-        bytes += size - (leases.get(id)?.bytes ?? 0);
-        leases.set(id, { at, bytes: size });
-        if (!taken.has(id)) taken.set(id, at);
+        const held = leases.get(id);
+        if (held) {
+          bytes += size - held.bytes;
+          held.at = at;
+          held.bytes = size;
+        } else {
+          bytes += size;
+          leases.set(id, { at, bytes: size, takenAt: at });
+        }
       }
       onChange();
     },
@@ -55,7 +63,6 @@ export function createInFlight(onChange: () => void): InFlight {
         if (!held) continue;
         bytes -= held.bytes;
         leases.delete(id);
-        taken.delete(id);
       }
       onChange();
     },
@@ -71,7 +78,7 @@ export function createInFlight(onChange: () => void): InFlight {
       }
     },
     oldestTakenAt() {
-      for (const at of taken.values()) return at;
+      for (const held of leases.values()) return held.takenAt;
       return undefined;
     },
   };

@@ -12,14 +12,44 @@ export function parseEntryId(id: string): [bigint, bigint] | undefined {
   return m ? [BigInt(m[1] as string), BigInt(m[2] as string)] : undefined;
 }
 
-/** Order two entry ids as Redis does (by ms, then seq): negative, zero or positive. Throws on a non-id. */
+/** Whether `id` is shaped like a stream entry id. */
+export function isEntryId(id: string): boolean {
+  return ENTRY_ID.test(id);
+}
+
+/**
+ * Order two entry ids as Redis does (by ms, then seq): negative, zero or positive. Throws on a non-id. On the
+ * hot path (every committed batch): decimal parts without leading zeros order by length, then as text, so no
+ * bigint is built unless a part has a leading zero.
+ */
 export function compareEntryIds(a: string, b: string): number {
-  const x = parseEntryId(a);
-  const y = parseEntryId(b);
-  if (!x || !y) throw new TypeError(`not a stream entry id: ${x ? b : a}`);
-  if (x[0] !== y[0]) return x[0] < y[0] ? -1 : 1;
-  if (x[1] !== y[1]) return x[1] < y[1] ? -1 : 1;
-  return 0;
+  if (!ENTRY_ID.test(a) || !ENTRY_ID.test(b))
+    throw new TypeError(`not a stream entry id: ${ENTRY_ID.test(a) ? b : a}`);
+  const da = a.indexOf('-');
+  const db = b.indexOf('-');
+  if (
+    hasLeadingZero(a, 0, da) ||
+    hasLeadingZero(b, 0, db) ||
+    hasLeadingZero(a, da + 1, a.length) ||
+    hasLeadingZero(b, db + 1, b.length)
+  ) {
+    const x = parseEntryId(a) as [bigint, bigint];
+    const y = parseEntryId(b) as [bigint, bigint];
+    if (x[0] !== y[0]) return x[0] < y[0] ? -1 : 1;
+    if (x[1] !== y[1]) return x[1] < y[1] ? -1 : 1;
+    return 0;
+  }
+  const ms = compareDecimal(a.slice(0, da), b.slice(0, db));
+  return ms !== 0 ? ms : compareDecimal(a.slice(da + 1), b.slice(db + 1));
+}
+
+function hasLeadingZero(id: string, start: number, end: number): boolean {
+  return end - start > 1 && id.charCodeAt(start) === 48;
+}
+
+function compareDecimal(x: string, y: string): number {
+  if (x.length !== y.length) return x.length < y.length ? -1 : 1;
+  return x < y ? -1 : x > y ? 1 : 0;
 }
 
 /** The higher of two optional entry ids. */
