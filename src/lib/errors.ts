@@ -15,6 +15,7 @@ export const ERROR_CODES = {
   CONNECTION_FAILED: 'connection_failed',
   USAGE: 'usage',
   INVALID_ARGUMENT: 'invalid_argument',
+  STREAM_LAYOUT: 'stream_layout',
 } as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[keyof typeof ERROR_CODES];
@@ -195,6 +196,13 @@ export class SchemaBehindError extends StreamsinkError {
 export class StreamNotFoundError extends StreamsinkError {
   constructor(key: string) {
     super(ERROR_CODES.STREAM_NOT_FOUND, `stream ${key} does not exist`, false);
+  }
+}
+
+/** A stream's partition metadata conflicts with what was asked, or was written by an unknown scheme. */
+export class StreamLayoutError extends StreamsinkError {
+  constructor(stream: string, detail: string) {
+    super(ERROR_CODES.STREAM_LAYOUT, `stream ${stream}: ${detail}`, false);
   }
 }
 

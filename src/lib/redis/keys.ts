@@ -6,6 +6,15 @@
  *   <prefix>:{<stream>}                 the stream itself
  *   <prefix>:{<stream>}:dlq             its dead-letter stream
  *   <prefix>:{<stream>}:dedupe:<id>     idempotent-publish marker: the first entry id, with a TTL
+ *   <prefix>:{<stream>}:meta            the stream's metadata hash (partition count; absent: unpartitioned)
+ *
+ * A partitioned stream (src/lib/partitions/) has the same set of keys per partition under the partition's
+ * own tag, `{<stream>/<p>/<n>}` (partition-tags.ts), plus the partition's lease:
+ *
+ *   <prefix>:{<stream>/<p>/<n>}         partition p's stream
+ *   <prefix>:{<stream>/<p>/<n>}:dlq     its dead-letter stream
+ *   <prefix>:{<stream>/<p>/<n>}:dedupe:<id>
+ *   <prefix>:{<stream>/<p>/<n>}:lease   which worker owns partition p (ordered consumption)
  */
 export interface StreamKeys {
   /** Logical stream name, as given on the command line (`payments`). */
@@ -13,12 +22,47 @@ export interface StreamKeys {
   readonly stream: string;
   readonly deadLetter: string;
   dedupe(eventId: string): string;
+  /** Set for one partition of a partitioned stream. */
+  readonly partition?: number;
 }
 
-export function streamKeys(prefix: string, name: string): StreamKeys {
+export interface PartitionKeys extends StreamKeys {
+  readonly partition: number;
+  /** The partition's hash tag, without braces. */
+  readonly tag: string;
+  readonly lease: string;
+}
+
+/** The stream's metadata hash; it shares the unpartitioned stream's tag. */
+export function streamMetaKey(prefix: string, name: string): string {
+  checkName(name);
+  return `${prefix}:{${name}}:meta`;
+}
+
+export function partitionKeys(prefix: string, name: string, partition: number, tag: string): PartitionKeys {
+  checkName(name);
+  if (tag.includes('{') || tag.includes('}'))
+    throw new RangeError(`partition tag must not contain braces: ${tag}`);
+  const base = `${prefix}:{${tag}}`;
+  return {
+    name,
+    partition,
+    tag,
+    stream: base,
+    deadLetter: `${base}:dlq`,
+    dedupe: (eventId: string) => `${base}:dedupe:${eventId}`,
+    lease: `${base}:lease`,
+  };
+}
+
+function checkName(name: string): void {
   if (name.includes('{') || name.includes('}')) {
     throw new RangeError(`stream name must not contain braces: ${name}`);
   }
+}
+
+export function streamKeys(prefix: string, name: string): StreamKeys {
+  checkName(name);
   const base = `${prefix}:{${name}}`;
   return {
     name,
