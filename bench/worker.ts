@@ -4,9 +4,13 @@
  *
  *   naive        XREADGROUP COUNT 100, then per message one INSERT (autocommit) and one XACK
  *   bullmq       the same events as BullMQ jobs, a Worker with concurrency 50, the same upsert per job
+ *   reference    the plain batched worker (bench/reference-worker.ts): 2 processes x 2 batches in flight, each
+ *                XREADGROUP 500 -> fold duplicates -> one `unnest` upsert -> one XACK; no inbox, no dead letters
  *   streamsink   `streamsink worker` child processes (1, then 2) on one consumer group
+ *   payments-1   one `streamsink worker` running the payments pipeline on payment events (balances checked
+ *                against an independent model after the run)
  *
- *   npm run bench -- [--events 100000] [--rounds 3] [--only naive,bullmq,streamsink-1,streamsink-2] [--json]
+ *   npx node bench/worker.ts [--events 100000] [--rounds 3] [--only naive,bullmq,reference,streamsink-1,...] [--json]
  *   REDIS_URL, DATABASE_URL (defaults: local servers); STREAMSINK_* variables pass through to the workers.
  *
  * Each variant gets its own stream, group and Postgres schema (migrated before the clock starts), and every
@@ -28,8 +32,18 @@ import pg from 'pg';
 import { type Envelope, encodeEnvelope } from '../src/lib/envelope.ts';
 import { migrate } from '../src/lib/migrations.ts';
 import { streamKeys } from '../src/lib/redis/keys.ts';
+import {
+  diffState,
+  expectedState,
+  generatePaymentEvents,
+  readState,
+  stateMatches,
+} from '../test/helpers/payments-model.ts';
+import { type Measured, throughputReport } from './lib/throughput-report.ts';
 
-const VARIANTS = ['naive', 'bullmq', 'streamsink-1', 'streamsink-2'] as const;
+const VARIANTS = ['naive', 'bullmq', 'reference', 'streamsink-1', 'streamsink-2', 'payments-1'] as const;
+/** Measured `rounds` times, interleaved; the others once. */
+const REPEATED: readonly VariantName[] = ['reference', 'streamsink-1', 'streamsink-2', 'payments-1'];
 type VariantName = (typeof VARIANTS)[number];
 
 const { values } = parseArgs({
@@ -55,15 +69,7 @@ const PREFIX = `bench_${RUN}`;
 const BULLMQ_CONCURRENCY = 50;
 const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
 const MAIN = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
-
-interface Measured {
-  variant: string;
-  events: number;
-  seconds: number;
-  cpuMicros: number;
-  /** CPU of the Postgres backends serving the variant, when Postgres runs on this machine. */
-  pgCpuMicros: number | undefined;
-}
+const REFERENCE = fileURLToPath(new URL('./reference-worker.ts', import.meta.url));
 
 // ---- shared fixtures ---------------------------------------------------------------------------------------
 
@@ -82,6 +88,8 @@ const envelopes: Envelope[] = Array.from({ length: N }, (_, i) => ({
   },
 }));
 const encoded = envelopes.map((e) => encodeEnvelope(e));
+const paymentEvents = generatePaymentEvents({ count: N, seed: 20261201, prefix: `${RUN}-` });
+const paymentsEncoded = paymentEvents.map((e) => encodeEnvelope(e));
 
 const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
 const admin = new pg.Pool({ connectionString: DATABASE_URL, max: 2 });
@@ -113,10 +121,10 @@ async function countRows(schemaUrl: string): Promise<number> {
 }
 
 /** Preload the stream with every event (pipelined XADD) and create the group at its beginning. */
-async function preload(key: string, group: string): Promise<void> {
-  for (let i = 0; i < encoded.length; i += 1000) {
+async function preload(key: string, group: string, entries: readonly string[][] = encoded): Promise<void> {
+  for (let i = 0; i < entries.length; i += 1000) {
     const p = redis.pipeline();
-    for (const fields of encoded.slice(i, i + 1000)) p.xadd(key, '*', ...fields);
+    for (const fields of entries.slice(i, i + 1000)) p.xadd(key, '*', ...fields);
     await p.exec();
   }
   await redis.xgroup('CREATE', key, group, '0', 'MKSTREAM');
@@ -167,6 +175,17 @@ async function pgCpuSince(
   let sum = 0;
   for (const [pid, micros] of after) sum += micros - (before.get(pid) ?? 0);
   return sum;
+}
+
+/** The Redis server's CPU so far, when it runs on this machine (INFO's process_id readable in /proc). */
+async function redisCpu(): Promise<number | undefined> {
+  const info = (await redis.info('server')) as string;
+  const pid = Number(/process_id:(\d+)/.exec(info)?.[1]);
+  try {
+    return processCpuMicros(pid);
+  } catch {
+    return undefined;
+  }
 }
 
 function cpuMicrosSince(start: NodeJS.CpuUsage): number {
@@ -335,32 +354,50 @@ async function poll(
   }
 }
 
-async function streamsink(processes: number): Promise<Measured> {
+type ProcessKind = 'streamsink' | 'reference' | 'payments';
+
+function spawnProcess(kind: ProcessKind, env: Record<string, string>, key: string): ChildProcess {
+  if (kind === 'reference') {
+    const args = [
+      REFERENCE,
+      REDIS_URL,
+      env.DATABASE_URL,
+      key,
+      env.STREAMSINK_GROUP,
+      env.STREAMSINK_CONSUMER,
+      '2',
+    ];
+    return spawn(process.execPath, args as string[], { stdio: ['ignore', 'pipe', 'pipe'] });
+  }
+  return spawn(process.execPath, [MAIN, 'worker'], {
+    env: { ...process.env, ...env, STREAMSINK_PIPELINE: kind === 'payments' ? 'payments' : 'event-log' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
+async function streamsink(processes: number, kind: ProcessKind = 'streamsink'): Promise<Measured> {
   const url = await createSchema(`ss${processes}_${schemas.length}`);
   const stream = `ss${processes}_${schemas.length}_${RUN}`;
   const key = streamKeys(PREFIX, stream).stream;
-  const group = 'bench';
-  await preload(key, group);
+  // The payments pipeline keeps its own group name; event-log and the reference use `bench`.
+  const group = kind === 'payments' ? 'payments' : 'bench';
+  await preload(key, group, kind === 'payments' ? paymentsEncoded : encoded);
   const outputs: string[] = [];
   const consumers = Array.from({ length: processes }, (_, i) => `bench-${RUN}-${i + 1}`);
   // The worker names its Postgres connections after its consumer (src/cli/worker.ts).
   const appNames = consumers.map((c) => `streamsink:${c}`);
   const children = Array.from({ length: processes }, (_, i) => {
-    const child = spawn(process.execPath, [MAIN, 'worker'], {
-      env: {
-        ...process.env,
-        REDIS_URL,
-        DATABASE_URL: url,
-        STREAMSINK_KEY_PREFIX: PREFIX,
-        STREAMSINK_STREAM: stream,
-        STREAMSINK_GROUP: group,
-        STREAMSINK_CONSUMER: consumers[i],
-        STREAMSINK_PIPELINE: 'event-log',
-        METRICS_PORT: '0',
-        LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const env = {
+      REDIS_URL,
+      DATABASE_URL: url,
+      STREAMSINK_KEY_PREFIX: PREFIX,
+      STREAMSINK_STREAM: stream,
+      STREAMSINK_GROUP: group,
+      STREAMSINK_CONSUMER: consumers[i] as string,
+      METRICS_PORT: '0',
+      LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
+    };
+    const child = spawnProcess(kind, env, key);
     outputs[i] = '';
     const keep = (chunk: Buffer) => {
       outputs[i] = `${outputs[i]}${chunk.toString()}`.slice(-4000);
@@ -386,6 +423,7 @@ async function streamsink(processes: number): Promise<Measured> {
       60_000,
     );
     const pgCpu = await pgBackendsCpu(appNames);
+    const redisStart = await redisCpu();
     const started = performance.now();
     const cpuStart = children.map((c) => processCpuMicros(c.pid as number));
     await poll(
@@ -403,14 +441,19 @@ async function streamsink(processes: number): Promise<Measured> {
       0,
     );
     const pgCpuMicros = await pgCpuSince(pgCpu, appNames);
-    await check(url, `streamsink-${processes}`);
-    return {
-      variant: `streamsink worker x${processes} process${processes > 1 ? 'es' : ''}`,
-      events: N - ackedBefore,
-      seconds,
-      cpuMicros,
-      pgCpuMicros,
-    };
+    const redisEnd = await redisCpu();
+    const redisCpuMicros =
+      redisStart === undefined || redisEnd === undefined ? undefined : redisEnd - redisStart;
+    const plural = processes > 1 ? 'es' : '';
+    if (kind === 'payments') await checkPayments(url);
+    else await check(url, `${kind}-${processes}`);
+    const variant =
+      kind === 'reference'
+        ? `batched reference x${processes} process${plural} x2 in flight`
+        : kind === 'payments'
+          ? `streamsink payments x${processes} process${plural}`
+          : `streamsink worker x${processes} process${plural}`;
+    return { variant, events: N - ackedBefore, seconds, cpuMicros, pgCpuMicros, redisCpuMicros };
   } catch (error) {
     throw new Error(`${(error as Error).message}\nworker output:\n${outputs.join('\n---\n')}`);
   } finally {
@@ -425,6 +468,19 @@ async function stop(child: ChildProcess): Promise<void> {
   const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
   await exited;
   clearTimeout(timer);
+}
+
+/** The payments and balances tables must be exactly what the independent model computes. */
+async function checkPayments(url: string): Promise<void> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    const diff = diffState(expectedState(paymentEvents), await readState(c));
+    if (!stateMatches(diff))
+      throw new Error(`payments: tables differ from the model: ${JSON.stringify(diff).slice(0, 500)}`);
+  } finally {
+    await c.end();
+  }
 }
 
 async function check(url: string, variant: string): Promise<void> {
@@ -447,8 +503,10 @@ async function cleanup(): Promise<void> {
 const runners: Record<VariantName, () => Promise<Measured>> = {
   naive,
   bullmq,
+  reference: () => streamsink(2, 'reference'),
   'streamsink-1': () => streamsink(1),
   'streamsink-2': () => streamsink(2),
+  'payments-1': () => streamsink(1, 'payments'),
 };
 
 // The baselines run once (each takes tens of seconds, which already averages out noise); the streamsink
@@ -458,8 +516,8 @@ const byRate = (a: Measured, b: Measured) => a.events / a.seconds - b.events / b
 try {
   process.stderr.write(`worker benchmark: ${N} event-log events per variant, run ${RUN}\n`);
   const rounds = new Map<VariantName, Measured[]>();
-  const once = ONLY.filter((n) => !n.startsWith('streamsink'));
-  const repeated = ONLY.filter((n) => n.startsWith('streamsink'));
+  const once = ONLY.filter((n) => !REPEATED.includes(n));
+  const repeated = ONLY.filter((n) => REPEATED.includes(n));
   const plan = [...once, ...Array.from({ length: ROUNDS }, () => repeated).flat()];
   for (const name of plan) {
     process.stderr.write(`  ${name} ...`);
@@ -477,58 +535,5 @@ try {
   await admin.end();
 }
 
-const rate = (r: Measured | undefined) => (r ? r.events / r.seconds : undefined);
-const naiveRate = rate(results.get('naive'));
-const bullRate = rate(results.get('bullmq'));
-const rows = [...results.entries()].map(([name, r]) => {
-  const msgs = r.events / r.seconds;
-  return {
-    name,
-    variant: r.variant,
-    events: r.events,
-    seconds: Number(r.seconds.toFixed(3)),
-    msgsPerSecond: Math.round(msgs),
-    vsNaive: naiveRate ? Number((msgs / naiveRate).toFixed(2)) : null,
-    vsBullmq: bullRate ? Number((msgs / bullRate).toFixed(2)) : null,
-    cpuMicrosPerMessage: Number((r.cpuMicros / r.events).toFixed(1)),
-    postgresCpuMicrosPerMessage:
-      r.pgCpuMicros === undefined ? null : Number((r.pgCpuMicros / r.events).toFixed(1)),
-  };
-});
-
-if (values.json) {
-  process.stdout.write(`${JSON.stringify({ events: N, results: rows })}\n`);
-} else {
-  const head = [
-    'variant',
-    'events',
-    'seconds',
-    'msgs/s',
-    'vs naive',
-    'vs BullMQ',
-    'CPU µs/msg',
-    'PG CPU µs/msg',
-  ];
-  const table = rows.map((r) => [
-    r.variant,
-    String(r.events),
-    r.seconds.toFixed(2),
-    String(r.msgsPerSecond),
-    r.vsNaive === null ? '-' : `${r.vsNaive.toFixed(1)}x`,
-    r.vsBullmq === null ? '-' : `${r.vsBullmq.toFixed(1)}x`,
-    r.cpuMicrosPerMessage.toFixed(1),
-    r.postgresCpuMicrosPerMessage === null ? '-' : r.postgresCpuMicrosPerMessage.toFixed(1),
-  ]);
-  const widths = head.map((h, i) => Math.max(h.length, ...table.map((row) => (row[i] as string).length)));
-  const line = (cells: string[]) =>
-    cells
-      .map((c, i) => (i === 0 ? c.padEnd(widths[i] as number) : c.padStart(widths[i] as number)))
-      .join('  ');
-  process.stdout.write(`\n${N} event-log events, end to end (preloaded stream -> committed -> acked)\n`);
-  process.stdout.write(`${line(head)}\n${table.map(line).join('\n')}\n`);
-  process.stdout.write(
-    `streamsink rows: median of ${ROUNDS} interleaved round(s), each from all processes reading to the last ack.\n` +
-      'CPU: user+system of the worker process(es); PG CPU: of the Postgres backends serving them (Redis not counted). ' +
-      'Worker settings: STREAMSINK_BATCH_SIZE, STREAMSINK_MAX_IN_FLIGHT, STREAMSINK_CONCURRENCY (defaults unless set).\n',
-  );
-}
+const report = throughputReport(N, ROUNDS, results);
+process.stdout.write(values.json ? `${JSON.stringify(report.json)}\n` : report.text);

@@ -1,0 +1,107 @@
+/** One variant's run of bench/worker.ts. */
+export interface Measured {
+  variant: string;
+  events: number;
+  seconds: number;
+  /** CPU of the worker process(es) over the run. */
+  cpuMicros: number;
+  /** CPU of the Postgres backends serving the variant, when Postgres runs on this machine. */
+  pgCpuMicros: number | undefined;
+  /** CPU of the Redis server over the run, when it runs on this machine (other clients of it count too). */
+  redisCpuMicros?: number | undefined;
+}
+
+export interface ThroughputRow {
+  name: string;
+  variant: string;
+  events: number;
+  seconds: number;
+  msgsPerSecond: number;
+  vsBullmq: number | null;
+  vsReference: number | null;
+  cpuMicrosPerMessage: number;
+  postgresCpuMicrosPerMessage: number | null;
+  redisCpuMicrosPerMessage: number | null;
+}
+
+const perMessage = (micros: number | undefined, events: number) =>
+  micros === undefined ? null : Number((micros / events).toFixed(1));
+
+/** The table bench/worker.ts prints, and the ratios the performance targets are stated in (docs/performance.md). */
+export function throughputReport(
+  events: number,
+  rounds: number,
+  results: ReadonlyMap<string, Measured>,
+): { json: unknown; text: string; rows: ThroughputRow[] } {
+  const rate = (name: string) => {
+    const r = results.get(name);
+    return r ? r.events / r.seconds : undefined;
+  };
+  const bull = rate('bullmq');
+  const reference = rate('reference');
+  const ratio = (a: number, b: number | undefined) => (b ? Number((a / b).toFixed(2)) : null);
+  const rows: ThroughputRow[] = [...results.entries()].map(([name, r]) => {
+    const msgs = r.events / r.seconds;
+    return {
+      name,
+      variant: r.variant,
+      events: r.events,
+      seconds: Number(r.seconds.toFixed(3)),
+      msgsPerSecond: Math.round(msgs),
+      vsBullmq: ratio(msgs, bull),
+      vsReference: ratio(msgs, reference),
+      cpuMicrosPerMessage: Number((r.cpuMicros / r.events).toFixed(1)),
+      postgresCpuMicrosPerMessage: perMessage(r.pgCpuMicros, r.events),
+      redisCpuMicrosPerMessage: perMessage(r.redisCpuMicros, r.events),
+    };
+  });
+  const targets: string[] = [];
+  const one = rate('streamsink-1');
+  const two = rate('streamsink-2');
+  const best = Math.max(one ?? 0, two ?? 0) || undefined;
+  if (best && reference)
+    targets.push(`event-log vs batched reference: ${(best / reference).toFixed(2)}x (target >= 0.9x)`);
+  if (best && bull) targets.push(`event-log vs BullMQ: ${(best / bull).toFixed(1)}x (target >= 15x)`);
+  const payments = rate('payments-1');
+  if (payments && one)
+    targets.push(`payments vs event-log, one worker: ${(payments / one).toFixed(2)}x (target >= 0.7x)`);
+  if (one && two) targets.push(`two workers vs one: ${(two / one).toFixed(2)}x (target >= 1.0x)`);
+
+  const head = [
+    'variant',
+    'events',
+    'seconds',
+    'msgs/s',
+    'vs BullMQ',
+    'vs reference',
+    'worker µs/msg',
+    'PG µs/msg',
+    'Redis µs/msg',
+  ];
+  const cell = (v: number | null, digits: number, suffix = '') =>
+    v === null ? '-' : `${v.toFixed(digits)}${suffix}`;
+  const table = rows.map((r) => [
+    r.variant,
+    String(r.events),
+    r.seconds.toFixed(2),
+    String(r.msgsPerSecond),
+    cell(r.vsBullmq, 1, 'x'),
+    cell(r.vsReference, 2, 'x'),
+    r.cpuMicrosPerMessage.toFixed(1),
+    cell(r.postgresCpuMicrosPerMessage, 1),
+    cell(r.redisCpuMicrosPerMessage, 1),
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...table.map((row) => (row[i] as string).length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i === 0 ? c.padEnd(widths[i] as number) : c.padStart(widths[i] as number)))
+      .join('  ');
+  const text =
+    `\n${events} events per variant, end to end (preloaded stream -> committed -> acked)\n` +
+    `${line(head)}\n${table.map(line).join('\n')}\n` +
+    `${targets.map((t) => `  ${t}`).join('\n')}\n` +
+    `Repeated variants: median of ${rounds} interleaved round(s), each from all processes reading to the last ack.\n` +
+    'CPU per message: user+system of the worker process(es), of the Postgres backends serving them, and of the\n' +
+    'Redis server (the whole server: on a quiet machine, the variant). Worker settings: defaults unless STREAMSINK_* set.\n';
+  return { json: { events, rounds, results: rows, targets }, text, rows };
+}
