@@ -7,6 +7,7 @@ import {
   REDRIVE_SELECTOR,
   TARGET,
 } from '../lib/sdk-args.ts';
+import { ringDoorbell } from '../producers/producer.ts';
 import {
   assertKnownStream,
   type DlqSelector,
@@ -125,6 +126,7 @@ export async function dlqRedrive(
     });
     report();
   }
+  if (result.redriven > 0) await ringDoorbell(target.redis, keys);
   return result;
 }
 

@@ -18,9 +18,11 @@ import { sleep, type Wakeup } from './wakeup.ts';
  *
  * Reads run inside a Lua script (read-entries.lua) that measures every entry in Redis: what one read brings in
  * is bounded by bytes, and an entry over the payload limit is dead-lettered there, never allocated here. A
- * script cannot block, so an idle loop polls (1 ms after a read that found nothing, doubling up to
- * STREAMSINK_POLL_MS) instead of waiting in XREADGROUP BLOCK:
- * Redis 7 has no blocking wait that does not hand over the entry itself, whatever its size.
+ * script cannot block, and Redis 7 has no blocking stream read that does not hand over the entry itself,
+ * whatever its size. So an idle loop waits on the stream's doorbell instead (BLPOP on a one-item list that
+ * the producer pushes after each publish, keys.ts): a published event is read at once. The wait is bounded
+ * (1 ms after a read that found nothing, doubling up to STREAMSINK_POLL_MS), so entries added without a ring
+ * (a raw XADD, a producer in another language) are read within STREAMSINK_POLL_MS.
  */
 export interface ReadLoopDeps {
   client: StreamClient;
@@ -118,9 +120,9 @@ export async function runReadLoop(deps: ReadLoopDeps): Promise<void> {
     if (page.deadLettered.length > 0) deps.onDeadLettered(page.deadLettered);
     // Entries that arrive after stop was asked are ours now (pending on this consumer): work them off too.
     if (page.entries.length > 0) deps.dispatch(page.entries);
-    // Nothing new: poll again shortly (woken early when the worker stops). Dead-lettering was progress.
+    // Nothing new: wait for the doorbell, or poll again shortly. Dead-lettering was progress.
     if (page.entries.length > 0 || page.deadLettered.length > 0) emptyReads = 0;
-    else await deps.wakeup.wait(idlePollDelay(emptyReads++, config.pollMs));
+    else if (!stop.aborted) await client.waitForNew(idlePollDelay(emptyReads++, config.pollMs));
   }
   setPaused(1);
 }

@@ -22,6 +22,11 @@ export interface StreamClient {
   /** One XACK for all `ids`; returns how many were pending. */
   ack(ids: readonly string[]): Promise<number>;
   /**
+   * Wait up to `timeoutMs` for a producer to ring the stream's doorbell (BLPOP): returns as soon as one does,
+   * so an idle worker reads a new entry at once instead of at its next poll. Without a doorbell key it sleeps.
+   */
+  waitForNew(timeoutMs: number): Promise<void>;
+  /**
    * Claim entries idle at least `minIdleMs` (XPENDING IDLE, then XCLAIM one by one inside read-entries.lua),
    * at most `count` and about `maxBytes`, with their raised delivery counts. Entries over the payload limit
    * or past STREAMSINK_MAX_DELIVERIES are dead-lettered inside Redis, never loaded; a suspect comes alone.
@@ -84,6 +89,8 @@ export interface StreamClientOptions {
   consumer: string;
   /** Needed by readNew and autoClaim only (`status` uses a client without them). */
   limits?: ReadLimits;
+  /** The stream's doorbell list (keys.ts); waitForNew blocks on it. */
+  doorbell?: string;
 }
 
 type ScriptReply = [string, Array<string | number | string[]>, string[], string[]];
@@ -94,6 +101,7 @@ export function createStreamClient({
   group,
   consumer,
   limits,
+  doorbell,
 }: StreamClientOptions): StreamClient {
   async function readEntries(mode: 'new' | 'claim', count: number, maxBytes: number, claim: string[]) {
     if (!limits) throw new TypeError('this stream client was created without read limits');
@@ -146,6 +154,15 @@ export function createStreamClient({
     async readNew(count, maxBytes) {
       const { entries, deadLettered } = await readEntries('new', count, maxBytes, []);
       return { entries, deadLettered };
+    },
+
+    async waitForNew(timeoutMs) {
+      const ms = Math.max(1, Math.round(timeoutMs));
+      if (!doorbell) {
+        await new Promise((resolve) => setTimeout(resolve, ms));
+        return;
+      }
+      await redis.blpop(doorbell, ms / 1000);
     },
 
     async ack(ids) {

@@ -77,6 +77,7 @@ export function createWorker(options: CreateWorkerOptions): Worker {
 
   const clientOptions = {
     stream: keys.stream,
+    doorbell: keys.doorbell,
     group: config.group,
     consumer: config.consumer,
     limits: {

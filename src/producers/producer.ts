@@ -155,6 +155,8 @@ export function createProducer(options: ProducerOptions): Producer {
       if (chunk.length >= chunkSize) flush();
     }
     flush();
+    // After the chunks on the same connection, so a worker woken by it finds the entries.
+    if (sends.length > 0) sends.push(ringDoorbell(redis, keys));
     const failed = (await Promise.allSettled(sends)).find((s) => s.status === 'rejected');
     if (failed) throw asPublishError(failed.reason);
     if (metrics) record(metrics, stream, results, (performance.now() - started) / 1000);
@@ -203,6 +205,18 @@ export function createProducer(options: ProducerOptions): Producer {
     },
     publishBatch,
   };
+}
+
+/**
+ * Wake one idle worker of the stream (it waits on the doorbell with BLPOP, see read-loop.ts): the list holds at
+ * most one item, so a doorbell nobody answers costs nothing. A producer that does not ring (a raw XADD) is
+ * read within STREAMSINK_POLL_MS instead.
+ */
+export async function ringDoorbell(
+  redis: Redis | Cluster,
+  keys: Pick<StreamKeys, 'doorbell'>,
+): Promise<void> {
+  await execPipeline(redis.pipeline().lpush(keys.doorbell, '1').ltrim(keys.doorbell, 0, 0));
 }
 
 /** Run a pipeline; the first failed command fails the whole call (ioredis reports errors per command). */

@@ -7,6 +7,8 @@
  *   <prefix>:{<stream>}:dlq             its dead-letter stream
  *   <prefix>:{<stream>}:dedupe:<id>     idempotent-publish marker: the first entry id, with a TTL
  *   <prefix>:{<stream>}:meta            the stream's metadata hash (partition count; absent: unpartitioned)
+ *   <prefix>:{<stream>}:doorbell        a list of at most one item, pushed after each publish: an idle worker
+ *                                       waits on it with BLPOP (read-loop.ts) instead of polling
  *
  * A partitioned stream (src/lib/partitions/) has the same set of keys per partition under the partition's
  * own tag, `{<stream>/<p>/<n>}` (partition-tags.ts), plus the partition's lease:
@@ -22,6 +24,8 @@ export interface StreamKeys {
   readonly stream: string;
   readonly deadLetter: string;
   dedupe(eventId: string): string;
+  /** Rung (LPUSH + LTRIM 0 0) after entries are added, so a waiting worker reads at once. */
+  readonly doorbell: string;
   /** Set for one partition of a partitioned stream. */
   readonly partition?: number;
 }
@@ -51,6 +55,7 @@ export function partitionKeys(prefix: string, name: string, partition: number, t
     stream: base,
     deadLetter: `${base}:dlq`,
     dedupe: (eventId: string) => `${base}:dedupe:${eventId}`,
+    doorbell: `${base}:doorbell`,
     lease: `${base}:lease`,
   };
 }
@@ -69,5 +74,6 @@ export function streamKeys(prefix: string, name: string): StreamKeys {
     stream: base,
     deadLetter: `${base}:dlq`,
     dedupe: (eventId: string) => `${base}:dedupe:${eventId}`,
+    doorbell: `${base}:doorbell`,
   };
 }
