@@ -34,6 +34,7 @@ export function latencyCurveSvg(points: readonly CurvePoint[], title: string, ta
     plotH -
     ((Math.log10(Math.max(ms, lo)) - Math.log10(lo)) / (Math.log10(hi) - Math.log10(lo))) * plotH;
   const parts: string[] = [];
+  parts.push(`<title>${esc(title)}</title>`);
   parts.push(`<rect width="${W}" height="${H}" fill="#fff"/>`);
   parts.push(`<text x="${W / 2}" y="20" text-anchor="middle" font-size="14">${esc(title)}</text>`);
   for (let decade = lo; decade <= hi; decade *= 10) {
