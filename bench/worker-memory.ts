@@ -2,9 +2,11 @@
 // of docs/deploy.md#memory (scripts/deploy/memory.ts). Run against throwaway keys and an own schema:
 //
 //   REDIS_URL=redis://127.0.0.1:6379 DATABASE_URL=postgres://postgres@127.0.0.1:5432/test \
-//     npx node bench/worker-memory.ts [--events 20000] [--bytes 1024] [--in-flight 2000] [--heap-mib 256]
+//     npx node bench/worker-memory.ts [--events 20000] [--bytes 1024] [--in-flight 2000|default] [--heap-mib 256]
 //
-// Prints the peak RSS, V8 heap used and in-flight count scraped from the worker's /metrics every 100 ms.
+// Prints the peak RSS, V8 heap used and in-flight count scraped from the worker's /metrics every 100 ms, and
+// the RSS while the first and the last 100,000 events (or tenth) were acknowledged: flat means no growth.
+// Issue 16's figure: `--events 1000000 --bytes 300 --in-flight default` (every worker setting at its default).
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
@@ -40,7 +42,8 @@ const port = await freePort();
 function run(args: string[], env: Record<string, string>) {
   const child = spawn(process.execPath, [MAIN, ...args], {
     env: { PATH: process.env.PATH, REDIS_URL: redisUrl, DATABASE_URL: schema.url, LOG_LEVEL: 'warn', ...env },
-    stdio: ['ignore', 'inherit', 'inherit'],
+    // The children's own output (migrate's progress, worker warnings) is not the bench's result: stderr.
+    stdio: ['ignore', process.stderr, process.stderr],
   });
   return { child, exited: new Promise<number | null>((r) => child.on('close', (c) => r(c))) };
 }
@@ -68,13 +71,16 @@ try {
     STREAMSINK_KEY_PREFIX: prefix,
     STREAMSINK_STREAM: stream,
     STREAMSINK_PIPELINE: 'event-log',
-    STREAMSINK_MAX_IN_FLIGHT: inFlight,
     STREAMSINK_MAX_PAYLOAD_BYTES: String(64 * 1024 * 1024),
     STREAMSINK_METRICS_SAMPLE_INTERVAL_MS: '200',
     METRICS_PORT: String(port),
+    ...(inFlight === 'default' ? {} : { STREAMSINK_MAX_IN_FLIGHT: inFlight }),
     ...(values['heap-mib'] ? { NODE_OPTIONS: `--max-old-space-size=${values['heap-mib']}` } : {}),
   });
   const peak = { rss: 0, heap: 0, inFlight: 0 };
+  // Peak RSS while the first and the last `window` events were acknowledged.
+  const window = Math.min(100_000, Math.ceil(events / 10));
+  const phase = { first: 0, last: 0 };
   let idle = { rss: 0, heap: 0 };
   const gauge = (text: string, name: string) => {
     const m = new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+]+)$`, 'm').exec(text);
@@ -91,8 +97,12 @@ try {
       peak.rss = Math.max(peak.rss, rss);
       peak.heap = Math.max(peak.heap, heap);
       peak.inFlight = Math.max(peak.inFlight, held);
-      const acked = /streamsink_messages_total\{[^}]*outcome="acked"[^}]*\} (\d+)/.exec(text);
-      return Number(acked?.[1] ?? 0) >= events && held === 0;
+      const acked = Number(
+        /streamsink_messages_total\{[^}]*outcome="acked"[^}]*\} (\d+)/.exec(text)?.[1] ?? 0,
+      );
+      if (acked > 0 && acked <= window) phase.first = Math.max(phase.first, rss);
+      if (acked >= events - window) phase.last = Math.max(phase.last, rss);
+      return acked >= events && held === 0;
     },
     { timeoutMs: 600_000, intervalMs: 100 },
   );
@@ -103,7 +113,8 @@ try {
   console.log(
     `events ${events} x ${bytes} B, in-flight limit ${inFlight}, heap cap ${values['heap-mib'] ?? 'default'} MiB: peak in flight ${peak.inFlight}, ` +
       `peak RSS ${mib(peak.rss)}, peak heap used ${mib(peak.heap)} ` +
-      `(first sample: RSS ${mib(idle.rss)}, heap ${mib(idle.heap)}), drained in ${seconds.toFixed(1)} s`,
+      `(first sample: RSS ${mib(idle.rss)}, heap ${mib(idle.heap)}), drained in ${seconds.toFixed(1)} s; ` +
+      `peak RSS during the first ${window} acks ${mib(phase.first)}, during the last ${window} ${mib(phase.last)}`,
   );
 } finally {
   let cursor = '0';

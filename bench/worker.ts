@@ -23,7 +23,7 @@
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Worker as BullWorker, Queue } from 'bullmq';
@@ -52,6 +52,7 @@ const { values } = parseArgs({
     only: { type: 'string', default: process.env.BENCH_ONLY ?? VARIANTS.join(',') },
     rounds: { type: 'string', default: process.env.BENCH_ROUNDS ?? '3' },
     json: { type: 'boolean', default: false },
+    'json-out': { type: 'string' },
   },
 });
 const N = Number(values.events);
@@ -537,3 +538,4 @@ try {
 
 const report = throughputReport(N, ROUNDS, results);
 process.stdout.write(values.json ? `${JSON.stringify(report.json)}\n` : report.text);
+if (values['json-out']) writeFileSync(values['json-out'], `${JSON.stringify(report.json)}\n`);

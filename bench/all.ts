@@ -1,0 +1,93 @@
+/**
+ * `npm run bench`: every benchmark of issue 16 in one run, side by side, on the same servers:
+ *
+ *   1. throughput (bench/worker.ts): BullMQ, the batched reference, streamsink x1 and x2, payments x1,
+ *      with ratios against the baselines of the same run and CPU µs per message for worker, Postgres and Redis;
+ *   2. latency (bench/latency.ts): the publish -> commit curve at fractions of the maximum measured in step 1,
+ *      p50/p99/p99.9, lone events, and the knee chart (SVG);
+ *   3. memory (bench/worker-memory.ts): one worker, default settings, draining a 1M-entry backlog of ~300 B events.
+ *
+ *   npm run bench [-- --quick] [--out bench/results]
+ *
+ * --quick shrinks every size (for a smoke run; its figures are not the ones to quote). The printed output is
+ * also written to <out>/bench.txt with the machine it ran on, and the chart to <out>/latency-curve.svg.
+ */
+import { spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const { values } = parseArgs({
+  options: { quick: { type: 'boolean', default: false }, out: { type: 'string', default: 'bench/results' } },
+});
+const out = values.out as string;
+mkdirSync(out, { recursive: true });
+const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
+const quick = values.quick === true;
+
+/** Runs a bench script; its stdout is echoed and returned, its stderr (progress) passes through. */
+function step(script: string, args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [here(script), ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let text = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      text += chunk.toString();
+      process.stdout.write(chunk);
+    });
+    child.on('error', reject);
+    child.on('close', (code) =>
+      code === 0 ? resolve(text) : reject(new Error(`${script} exited with ${code}`)),
+    );
+  });
+}
+
+const machine =
+  `${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ` +
+  `Node ${process.version}, load average ${os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')} at start`;
+const sections: string[] = [`streamsink benchmarks, ${new Date().toISOString()}\nmachine: ${machine}\n`];
+process.stdout.write(sections[0] as string);
+
+const jsonOut = join(out, 'throughput.json');
+sections.push(
+  await step('./worker.ts', [
+    '--only',
+    'bullmq,reference,streamsink-1,streamsink-2,payments-1',
+    '--events',
+    quick ? '20000' : '200000',
+    '--rounds',
+    quick ? '1' : '3',
+    '--json-out',
+    jsonOut,
+  ]),
+);
+const throughput = JSON.parse(readFileSync(jsonOut, 'utf8')) as {
+  results: Array<{ name: string; msgsPerSecond: number }>;
+};
+const one = throughput.results.find((r) => r.name === 'streamsink-1')?.msgsPerSecond;
+
+sections.push(
+  await step('./latency.ts', [
+    ...(one ? ['--max-rate', String(one)] : []),
+    '--seconds',
+    quick ? '2' : '8',
+    '--svg',
+    join(out, 'latency-curve.svg'),
+  ]),
+);
+sections.push(
+  await step('./worker-memory.ts', [
+    '--events',
+    quick ? '50000' : '1000000',
+    '--bytes',
+    '300',
+    '--in-flight',
+    'default',
+  ]),
+);
+writeFileSync(join(out, 'bench.txt'), sections.join('\n'));
+process.stdout.write(`\nwritten: ${join(out, 'bench.txt')}, ${join(out, 'latency-curve.svg')}\n`);
