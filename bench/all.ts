@@ -52,6 +52,13 @@ const machine =
 const sections: string[] = [`streamsink benchmarks, ${new Date().toISOString()}\nmachine: ${machine}\n`];
 process.stdout.write(sections[0] as string);
 
+// The memory figure is for the built worker (what the image runs): build it first.
+await new Promise<void>((resolve, reject) =>
+  spawn('npm', ['run', 'build', '--silent'], { stdio: ['ignore', process.stderr, 'inherit'] }).on(
+    'close',
+    (code) => (code === 0 ? resolve() : reject(new Error(`npm run build exited with ${code}`))),
+  ),
+);
 const jsonOut = join(out, 'throughput.json');
 sections.push(
   await step('./worker.ts', [

@@ -3,12 +3,14 @@
 //
 //   REDIS_URL=redis://127.0.0.1:6379 DATABASE_URL=postgres://postgres@127.0.0.1:5432/test \
 //     npx node bench/worker-memory.ts [--events 20000] [--bytes 1024] [--in-flight 2000|default] [--heap-mib 256]
+//                                      [--entry dist|src]
 //
 // Prints the peak RSS, V8 heap used and in-flight count scraped from the worker's /metrics every 100 ms, and
 // the RSS while the first and the last 100,000 events (or tenth) were acknowledged: flat means no growth.
 // Issue 16's figure: `--events 1000000 --bytes 300 --in-flight default` (every worker setting at its default).
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
@@ -18,15 +20,24 @@ import { createTestSchema } from '../test/helpers/pg.ts';
 import { freePort } from '../test/helpers/servers-own.ts';
 import { waitFor } from '../test/helpers/wait.ts';
 
-const MAIN = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
+// The built CLI by default: what the container image runs. From src, Node strips the types at load, which costs
+// ~25 MiB of RSS that a deployed worker does not pay (`--entry src` measures it anyway).
+const ENTRIES = { dist: '../dist/cli/main.js', src: '../src/cli/main.ts' } as const;
 const { values } = parseArgs({
   options: {
     events: { type: 'string', default: '20000' },
     bytes: { type: 'string', default: '1024' },
     'in-flight': { type: 'string', default: '2000' },
     'heap-mib': { type: 'string' },
+    entry: { type: 'string', default: 'dist' },
+    'node-options': { type: 'string' },
   },
 });
+const entry = values.entry as keyof typeof ENTRIES;
+if (!(entry in ENTRIES)) throw new Error(`--entry: dist or src, got ${values.entry}`);
+const MAIN = fileURLToPath(new URL(ENTRIES[entry], import.meta.url));
+if (!existsSync(MAIN))
+  throw new Error(`${MAIN} is missing: run \`npm run build\` first (or pass --entry src)`);
 const events = Number(values.events);
 const bytes = Number(values.bytes);
 const inFlight = values['in-flight'] ?? '2000';
@@ -39,8 +50,18 @@ const redis = new Redis(redisUrl);
 const schema = await createTestSchema(databaseUrl, 'mem');
 const port = await freePort();
 
+/** utime + stime of a process so far, in microseconds (Linux /proc; clock ticks of 1/100 s). */
+function processCpuMicros(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(rest[11]) + Number(rest[12])) * 10_000;
+}
+
+/** As the container image runs it (Dockerfile ENTRYPOINT): the young generation capped at 8 MiB per semi-space. */
+const IMAGE_NODE_FLAGS = ['--max-semi-space-size=8'];
+
 function run(args: string[], env: Record<string, string>) {
-  const child = spawn(process.execPath, [MAIN, ...args], {
+  const child = spawn(process.execPath, [...IMAGE_NODE_FLAGS, MAIN, ...args], {
     env: { PATH: process.env.PATH, REDIS_URL: redisUrl, DATABASE_URL: schema.url, LOG_LEVEL: 'warn', ...env },
     // The children's own output (migrate's progress, worker warnings) is not the bench's result: stderr.
     stdio: ['ignore', process.stderr, process.stderr],
@@ -75,7 +96,10 @@ try {
     STREAMSINK_METRICS_SAMPLE_INTERVAL_MS: '200',
     METRICS_PORT: String(port),
     ...(inFlight === 'default' ? {} : { STREAMSINK_MAX_IN_FLIGHT: inFlight }),
-    ...(values['heap-mib'] ? { NODE_OPTIONS: `--max-old-space-size=${values['heap-mib']}` } : {}),
+    ...(values['node-options'] ? { NODE_OPTIONS: values['node-options'] } : {}),
+    ...(values['heap-mib']
+      ? { NODE_OPTIONS: `--max-old-space-size=${values['heap-mib']} ${values['node-options'] ?? ''}` }
+      : {}),
   });
   const peak = { rss: 0, heap: 0, inFlight: 0 };
   // Peak RSS while the first and the last `window` events were acknowledged.
@@ -107,6 +131,7 @@ try {
     { timeoutMs: 600_000, intervalMs: 100 },
   );
   const seconds = (Date.now() - started) / 1000;
+  const cpuMicros = processCpuMicros(worker.child.pid as number);
   worker.child.kill('SIGTERM');
   await worker.exited;
   const mib = (n: number) => `${(n / 2 ** 20).toFixed(0)} MiB`;
@@ -114,7 +139,8 @@ try {
     `events ${events} x ${bytes} B, in-flight limit ${inFlight}, heap cap ${values['heap-mib'] ?? 'default'} MiB: peak in flight ${peak.inFlight}, ` +
       `peak RSS ${mib(peak.rss)}, peak heap used ${mib(peak.heap)} ` +
       `(first sample: RSS ${mib(idle.rss)}, heap ${mib(idle.heap)}), drained in ${seconds.toFixed(1)} s; ` +
-      `peak RSS during the first ${window} acks ${mib(phase.first)}, during the last ${window} ${mib(phase.last)}`,
+      `peak RSS during the first ${window} acks ${mib(phase.first)}, during the last ${window} ${mib(phase.last)}; ` +
+      `worker CPU ${(cpuMicros / events).toFixed(1)} µs/event (start-up included)`,
   );
 } finally {
   let cursor = '0';
