@@ -46,6 +46,7 @@ export { decodeEntry, encodeEnvelope } from './lib/envelope.ts';
 export type { FieldIssue, ReasonCode } from './lib/errors.ts';
 export {
   ConfigError,
+  IdempotencyConflictError,
   InvalidArgumentError,
   PayloadTooLargeError,
   PoisonMessageError,

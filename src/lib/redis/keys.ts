@@ -5,7 +5,7 @@
  *
  *   <prefix>:{<stream>}                 the stream itself
  *   <prefix>:{<stream>}:dlq             its dead-letter stream
- *   <prefix>:{<stream>}:dedupe:<id>     idempotent-publish marker: the first entry id, with a TTL
+ *   <prefix>:{<stream>}:dedupe:<id>     idempotent-publish marker: "<first entry id> <content hash>", with a TTL
  */
 export interface StreamKeys {
   /** Logical stream name, as given on the command line (`payments`). */
