@@ -22,6 +22,8 @@ export type {
   RedriveResult,
 } from './admin/dlq-redrive.ts';
 export { dlqPurge, dlqRedrive } from './admin/dlq-redrive.ts';
+// Event identity: the content hash the dedupe marker and the inbox keep (docs/wire-format.md#content-hash).
+export { contentHash } from './consumers/content-hash.ts';
 // Your own pipelines and the worker that runs them (docs/pipelines.md).
 export type {
   AnyPipeline,
@@ -66,6 +68,7 @@ export type { MigrateLogger, MigrateOptions, MigrateResult } from './lib/migrati
 export { assertSchemaCurrent, migrate, REQUIRED_SCHEMA_VERSION } from './lib/migrations.ts';
 export type { PipelineSchema } from './lib/pipeline-migrations.ts';
 export { streamKeys } from './lib/redis/keys.ts';
+export { contentId } from './producers/content-id.ts';
 export type { PublishInput } from './producers/prepare-event.ts';
 export type { Accepted, Producer, ProducerOptions, PublishResult } from './producers/producer.ts';
 export {

@@ -248,6 +248,7 @@ async function run(
       }
       const item: AcceptedItem = { entry, envelope: accepted.envelope };
       if (accepted.envelope.data === decoded.envelope.data) item.dataText = decoded.dataText;
+      if (accepted.envelope !== decoded.envelope) item.published = decoded.envelope;
       items.push(item);
     }
     if (items.length === 0) continue;
