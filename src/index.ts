@@ -37,6 +37,8 @@ export type {
   Transaction,
 } from './consumers/define-pipeline.ts';
 export { definePipeline } from './consumers/define-pipeline.ts';
+export type { EventVersions, UpcastingSpec } from './consumers/event-versions.ts';
+export { eventVersions } from './consumers/event-versions.ts';
 export type { StartWorkerOptions, WorkerHandle, WorkerSettings } from './consumers/start-worker.ts';
 export { startWorker } from './consumers/start-worker.ts';
 export type { WorkerHealth } from './consumers/worker.ts';
