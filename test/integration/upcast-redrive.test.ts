@@ -125,15 +125,16 @@ describe('upcasters and redrive, end to end', () => {
 
     // Deploy: the pipeline now knows v2 and upcasts v1. A v1 event applied before comes again (a producer
     // retry by raw XADD): it must stay a duplicate, not turn into an id_conflict because it is now upcast.
-    await bench.publish([first]);
+    // A v1 event new to the pipeline is upcast and applied as v2.
+    await bench.publish([first, envelope('paid-3', 1, { account: 'a1', amount: 2.25 })]);
     const worker = await bench.startWorker({ pipeline: knowsV2 });
     const run = await redrive();
     expect(run.code, run.stderr).toBe(0);
     expect(JSON.parse(run.stdout)).toMatchObject({ selected: 1, redriven: 1, failed: 0 });
-    await waitFor(async () => (await inboxRows()) === 2 && (await bench.pendingCount()) === 0, {
+    await waitFor(async () => (await inboxRows()) === 3 && (await bench.pendingCount()) === 0, {
       timeoutMs: 30_000,
     });
-    expect(await totals()).toEqual({ total_minor: '1750', events: 2 });
+    expect(await totals()).toEqual({ total_minor: '1975', events: 3 });
     expect(await bench.redis.xlen(bench.keys.deadLetter)).toBe(0);
 
     // Redriving again finds nothing; the totals stay.
@@ -142,7 +143,7 @@ describe('upcasters and redrive, end to end', () => {
     expect(JSON.parse(again.stdout)).toMatchObject({ selected: 0, redriven: 0 });
     await waitFor(async () => (await bench.pendingCount()) === 0);
     await worker.close();
-    expect(await totals()).toEqual({ total_minor: '1750', events: 2 });
+    expect(await totals()).toEqual({ total_minor: '1975', events: 3 });
     expect(await bench.redis.xlen(bench.keys.deadLetter)).toBe(0);
   });
 });
