@@ -22,6 +22,8 @@ export type {
   RedriveResult,
 } from './admin/dlq-redrive.ts';
 export { dlqPurge, dlqRedrive } from './admin/dlq-redrive.ts';
+// Event identity: the content hash the dedupe marker and the inbox keep (docs/wire-format.md#content-hash).
+export { contentHash } from './consumers/content-hash.ts';
 // Your own pipelines and the worker that runs them (docs/pipelines.md).
 export type {
   AnyPipeline,
@@ -35,6 +37,8 @@ export type {
   Transaction,
 } from './consumers/define-pipeline.ts';
 export { definePipeline } from './consumers/define-pipeline.ts';
+export type { EventVersions, UpcastingSpec } from './consumers/event-versions.ts';
+export { eventVersions } from './consumers/event-versions.ts';
 export type { StartWorkerOptions, WorkerHandle, WorkerSettings } from './consumers/start-worker.ts';
 export { startWorker } from './consumers/start-worker.ts';
 export type { WorkerHealth } from './consumers/worker.ts';
@@ -46,6 +50,7 @@ export { decodeEntry, encodeEnvelope } from './lib/envelope.ts';
 export type { FieldIssue, ReasonCode } from './lib/errors.ts';
 export {
   ConfigError,
+  IdempotencyConflictError,
   InvalidArgumentError,
   PayloadTooLargeError,
   PoisonMessageError,
@@ -65,6 +70,7 @@ export type { MigrateLogger, MigrateOptions, MigrateResult } from './lib/migrati
 export { assertSchemaCurrent, migrate, REQUIRED_SCHEMA_VERSION } from './lib/migrations.ts';
 export type { PipelineSchema } from './lib/pipeline-migrations.ts';
 export { streamKeys } from './lib/redis/keys.ts';
+export { contentId } from './producers/content-id.ts';
 export type { PublishInput } from './producers/prepare-event.ts';
 export type { Accepted, Producer, ProducerOptions, PublishResult } from './producers/producer.ts';
 export {

@@ -11,28 +11,34 @@ import {
   UsageError,
 } from '../lib/errors.ts';
 import { checkJsonText } from '../lib/json-text.ts';
+import { contentId } from '../producers/content-id.ts';
 import type { PublishInput } from '../producers/prepare-event.ts';
 import { createProducer, type Producer, type PublishResult } from '../producers/producer.ts';
 import { oneShotRedis } from './connections.ts';
 import { type CliContext, flagsToEnv } from './context.ts';
 
-const HELP = `Usage: streamsink publish --stream S [--file F] [--json] [--batch-size N]
+const HELP = `Usage: streamsink publish --stream S [--file F] [--json] [--batch-size N] [--fresh-ids]
 
 Publish events onto a stream from NDJSON: one event per line,
   {"id"?: "...", "type": "payment.captured", "v"?: 1, "key"?: "...", "ts"?: "<ISO-8601>", "data": {...}}
 read from --file or from stdin. Events are validated first (docs/wire-format.md); an invalid or malformed
-line is reported with its line number and never stops the others. Publishing is idempotent by id: give
-every line an id to make a re-run safe (lines without one get a fresh UUIDv7 each run).
+line is reported with its line number and never stops the others. Publishing is idempotent by id, so
+re-running a file is safe: a line without an id gets one derived from its content (type, v, key, data;
+not ts), "sha256-<hex>" (docs/wire-format.md#content-ids). Two identical lines are therefore one event:
+give each its own id if they are meant as two. An id published before with other content is refused and
+counted under conflicts.
 
 Options:
   --stream S        logical stream name (or STREAMSINK_STREAM)
   --file F          NDJSON file to read; stdin when omitted
   --json            print the summary as JSON
   --batch-size N    events per pipelined batch (default 1000)
+  --fresh-ids       give lines without an id a fresh UUIDv7 instead (a re-run publishes them again)
   -h, --help        this text
 
-Prints a summary (published, duplicates, rejected lines with reasons) on stdout, progress on stderr when
-it is a terminal. Exit code: 0 when nothing was rejected, 1 otherwise, 2 for bad usage or configuration.
+Prints a summary (published, duplicates, conflicts and rejected lines with reasons) on stdout, progress on
+stderr when it is a terminal. Exit code: 0 when nothing was rejected or in conflict, 1 otherwise, 2 for bad
+usage or configuration.
 Redis down or refusing the credentials stops publishing at once (no reconnect): the summary names the
 server (secrets masked) and the line from which publishing is unconfirmed; re-running the file is safe.
 Configuration: REDIS_URL (or REDIS_URL_FILE), STREAMSINK_KEY_PREFIX, STREAMSINK_DEDUPE_WINDOW_MS,
@@ -51,17 +57,28 @@ export interface RejectedLine {
   message: string;
 }
 
+/** A line whose id was published before with other content: nothing was written for it. */
+export interface ConflictLine {
+  line: number;
+  id: string;
+  /** The entry the first publish of the id added. */
+  entryId: string;
+}
+
 export interface PublishSummary {
   stream: string;
   lines: number;
   published: number;
   duplicates: number;
+  /** Lines refused because their id was published before with other content (IdempotencyConflictError). */
+  conflicts: number;
+  conflicted: ConflictLine[];
   rejectedCount: number;
   rejected: RejectedLine[];
   interrupted: boolean;
   /**
    * Set when Redis failed: publishing stopped, and lines from `unconfirmedFromLine` on may or may not have
-   * been written. Re-running the file is safe for lines with ids (they come back as duplicates).
+   * been written. Re-running the file is safe (lines come back as duplicates), except for lines given fresh ids.
    */
   failure?: { message: string; unconfirmedFromLine: number };
 }
@@ -86,15 +103,24 @@ export async function run(args: string[], ctx: CliContext): Promise<number> {
   const input: Readable = flags.file === undefined ? ctx.stdin : await openFile(flags.file);
 
   // A one-shot command fails at once when Redis is down or refuses it (src/cli/connections.ts); re-running
-  // the file is safe for lines with ids (idempotent publish), so failing is the better default.
+  // the file is safe (idempotent publish, content ids for id-less lines), so failing is the better default.
   const { redis, explain } = oneShotRedis(config.redis, `streamsink:publish:${ctx.hostname}`, {
     commandTimeout: 30_000,
   });
   try {
     const producer = createProducer({ redis, keyPrefix: config.redis.keyPrefix, ...config.producer });
-    const summary = await publishLines(input, producer, stream, flags.batchSize, ctx, explain);
+    const summary = await publishLines(
+      input,
+      producer,
+      stream,
+      flags.batchSize,
+      ctx,
+      explain,
+      flags.freshIds,
+    );
     ctx.stdout.write(flags.json ? `${JSON.stringify(jsonSummary(summary))}\n` : textSummary(summary));
-    return summary.rejectedCount === 0 && !summary.interrupted && !summary.failure ? 0 : 1;
+    const clean = summary.rejectedCount === 0 && summary.conflicts === 0;
+    return clean && !summary.interrupted && !summary.failure ? 0 : 1;
   } finally {
     redis.disconnect();
   }
@@ -114,6 +140,7 @@ interface Flags {
   file: string | undefined;
   json: boolean;
   batchSize: number;
+  freshIds: boolean;
   help: boolean;
 }
 
@@ -129,6 +156,7 @@ function parseFlags(args: string[]): Flags {
         file: { type: 'string' },
         json: { type: 'boolean', default: false },
         'batch-size': { type: 'string' },
+        'fresh-ids': { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
     }));
@@ -147,6 +175,7 @@ function parseFlags(args: string[]): Flags {
     file: values.file as string | undefined,
     json: values.json === true,
     batchSize,
+    freshIds: values['fresh-ids'] === true,
     help: values.help === true,
   };
 }
@@ -163,12 +192,16 @@ export async function publishLines(
   ctx: Pick<CliContext, 'stderr' | 'interactive' | 'signal'>,
   /** Turns a failed publish into what to report (a connection failure becomes one clear sentence). */
   explain: (error: unknown) => unknown = (error) => error,
+  /** Leave id-less lines without an id (the producer gives each a fresh UUIDv7) instead of a content id. */
+  freshIds = false,
 ): Promise<PublishSummary> {
   const summary: PublishSummary = {
     stream,
     lines: 0,
     published: 0,
     duplicates: 0,
+    conflicts: 0,
+    conflicted: [],
     rejectedCount: 0,
     rejected: [],
     interrupted: false,
@@ -229,7 +262,7 @@ export async function publishLines(
       continue;
     }
     lineNumbers.push(summary.lines);
-    events.push(parsed as PublishInput<object>);
+    events.push(freshIds ? (parsed as PublishInput<object>) : withContentId(parsed));
     if (events.length >= batchSize) {
       send(lineNumbers, events);
       lineNumbers = [];
@@ -244,7 +277,19 @@ export async function publishLines(
   await Promise.all(inFlight);
   progress.done();
   summary.rejected.sort((a, b) => a.line - b.line);
+  summary.conflicted.sort((a, b) => a.line - b.line);
   return summary;
+}
+
+/**
+ * An event object without an `id` member gets its content id (content-id.ts); anything else is left for the
+ * producer to validate (a line that is not an object, or whose id is invalid, is rejected there).
+ */
+function withContentId(parsed: unknown): PublishInput<object> {
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed) || 'id' in parsed)
+    return parsed as PublishInput<object>;
+  const event = parsed as { type: unknown; v?: unknown; key?: unknown; data: unknown };
+  return { id: contentId(event), ...(parsed as PublishInput<object>) };
 }
 
 function tally(
@@ -255,7 +300,10 @@ function tally(
 ): void {
   if (result.status === 'added') summary.published += 1;
   else if (result.status === 'duplicate') summary.duplicates += 1;
-  else if (result.error instanceof PayloadTooLargeError) reject(line, 'oversize', result.error.message);
+  else if (result.status === 'conflict') {
+    summary.conflicts += 1;
+    summary.conflicted.push({ line, id: result.id, entryId: result.entryId });
+  } else if (result.error instanceof PayloadTooLargeError) reject(line, 'oversize', result.error.message);
   else
     reject(
       line,
@@ -267,7 +315,8 @@ function tally(
 function createProgress(ctx: Pick<CliContext, 'stderr' | 'interactive'>, summary: PublishSummary) {
   let last = 0;
   const line = () =>
-    `\rpublished ${summary.published}, duplicates ${summary.duplicates}, rejected ${summary.rejectedCount}`;
+    `\rpublished ${summary.published}, duplicates ${summary.duplicates}, conflicts ${summary.conflicts}, ` +
+    `rejected ${summary.rejectedCount}`;
   return {
     update() {
       if (!ctx.interactive) return;
@@ -284,15 +333,22 @@ function createProgress(ctx: Pick<CliContext, 'stderr' | 'interactive'>, summary
 
 function textSummary(s: PublishSummary): string {
   const out = [
-    `stream ${s.stream}: published ${s.published}, duplicates ${s.duplicates}, rejected ${s.rejectedCount}` +
+    `stream ${s.stream}: published ${s.published}, duplicates ${s.duplicates}, conflicts ${s.conflicts}, ` +
+      `rejected ${s.rejectedCount}` +
       ` (${s.lines} line${s.lines === 1 ? '' : 's'}${s.interrupted ? ', interrupted before the end' : ''})`,
   ];
   if (s.failure)
     out.push(
       `  stopped: ${s.failure.message}`,
       `  lines from ${s.failure.unconfirmedFromLine} on may not have been published; re-run the file ` +
-        '(lines with an id are deduplicated)',
+        '(lines are deduplicated by id; not id-less lines under --fresh-ids)',
     );
+  for (const c of s.conflicted.slice(0, MAX_LISTED_TEXT))
+    out.push(
+      `  line ${c.line}: conflict: id ${c.id} was published before (entry ${c.entryId}) with other content`,
+    );
+  if (s.conflicted.length > MAX_LISTED_TEXT)
+    out.push(`  ... and ${s.conflicted.length - MAX_LISTED_TEXT} more conflicts (--json lists them)`);
   for (const r of s.rejected.slice(0, MAX_LISTED_TEXT))
     out.push(`  line ${r.line}: ${r.reason}: ${r.message}`);
   if (s.rejected.length > MAX_LISTED_TEXT)
@@ -304,7 +360,8 @@ function jsonSummary(s: PublishSummary): PublishSummary & { truncated: boolean }
   return {
     ...s,
     rejected: s.rejected.slice(0, MAX_LISTED_JSON),
-    truncated: s.rejected.length > MAX_LISTED_JSON,
+    conflicted: s.conflicted.slice(0, MAX_LISTED_JSON),
+    truncated: s.rejected.length > MAX_LISTED_JSON || s.conflicted.length > MAX_LISTED_JSON,
   };
 }
 

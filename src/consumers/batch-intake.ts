@@ -53,6 +53,7 @@ export function intakeBatch(entries: readonly StreamEntry[], options: IntakeOpti
     const item: AcceptedItem = { entry, envelope: accepted.envelope };
     // The payload text as read parsed to exactly this data: a pipeline may store it, not re-stringify it.
     if (accepted.envelope.data === decoded.envelope.data) item.dataText = decoded.dataText;
+    if (accepted.envelope !== decoded.envelope) item.published = decoded.envelope;
     items.push(item);
   }
   return { items, dead };

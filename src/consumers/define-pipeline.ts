@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { type PoisonMessageError, REASON_PATTERN, ValidationError } from '../lib/errors.ts';
+import { checkUpcasters } from './upcast.ts';
 
 /**
  * The public pipeline contract (docs/pipelines.md): a pipeline is a small object of typed events, its own
@@ -12,6 +13,13 @@ export interface EventSpec<T extends string = string, S extends z.ZodType = z.Zo
   type: T;
   v: number;
   schema: S;
+  /**
+   * Raise this version's `data` (as its schema parsed it) to the next version's (v + 1), which must be
+   * declared too; the result is validated by that version's schema. Pure: no I/O, no clock, no randomness,
+   * the same output for the same input (docs/pipelines.md#versions-and-upcasters). A spec with `upcast` is
+   * never seen by `apply`: its events arrive as the newest version. {@link eventVersions} builds a typed chain.
+   */
+  upcast?(data: z.output<S>): unknown;
 }
 
 /** An event as a pipeline receives it: decoded, validated by its schema, in stream order. */
@@ -37,9 +45,13 @@ export interface PipelineEvent<T extends string = string, D = unknown> {
   dataText?: string;
 }
 
-/** The union of typed events a list of specs describes. */
+/** The union of typed events a list of specs describes; specs with an upcaster are raised, so not in it. */
 export type EventOf<E extends readonly EventSpec[]> = {
-  [K in keyof E]: E[K] extends EventSpec<infer T, infer S> ? PipelineEvent<T, z.output<S>> : never;
+  [K in keyof E]: E[K] extends { upcast: (...args: never[]) => unknown }
+    ? never
+    : E[K] extends EventSpec<infer T, infer S>
+      ? PipelineEvent<T, z.output<S>>
+      : never;
 }[number];
 
 /**
@@ -162,6 +174,7 @@ const definitionSchema = z.strictObject({
           (s) => s instanceof Object && typeof (s as z.ZodType).safeParse === 'function',
           'a zod schema',
         ),
+        upcast: z.function().optional(),
       }),
     )
     .min(1)
@@ -210,6 +223,7 @@ export function definePipeline<const E extends readonly EventSpec[]>(
       if (specs.has(id)) issues.push({ path: `events.${i}`, message: `${id} is declared twice` });
       specs.add(id);
     }
+    issues.push(...checkUpcasters(definition.events ?? []));
     const names = new Set<string>();
     for (const [i, m] of (definition.migrations ?? []).entries()) {
       if (names.has(m.name))

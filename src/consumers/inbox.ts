@@ -14,9 +14,9 @@ import type { AcceptedItem } from './types.ts';
  * applied id is an `id_conflict`, dead-lettered, never silently dropped.
  */
 
-/** The content hash of an item, computed once and kept on it. */
+/** The content hash of an item as published (before schema and upcasters), computed once and kept on it. */
 export function itemHash(item: AcceptedItem): string {
-  item.contentHash ??= contentHash(item.envelope);
+  item.contentHash ??= contentHash(item.published ?? item.envelope);
   return item.contentHash;
 }
 

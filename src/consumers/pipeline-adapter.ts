@@ -3,6 +3,7 @@ import { isPoisonError, PoisonMessageError, REASON_PATTERN } from '../lib/errors
 import { createEventRegistry } from '../lib/event-registry.ts';
 import type { AnyPipeline, PipelineEvent, Transaction } from './define-pipeline.ts';
 import type { AcceptedItem, Pipeline } from './types.ts';
+import { createUpcaster, type UpcastResult } from './upcast.ts';
 
 /**
  * A user's pipeline (definePipeline) as the runtime drives it: `accept` validates an envelope against the
@@ -11,6 +12,7 @@ import type { AcceptedItem, Pipeline } from './types.ts';
  */
 export function toRuntimePipeline(definition: AnyPipeline): Pipeline {
   const registry = definition.events ? createEventRegistry(definition.events) : undefined;
+  const upcast = registry && definition.events ? createUpcaster(definition.events, registry) : undefined;
   const { check, apply, handle } = definition;
 
   function refuse(error: unknown): { ok: false; error: PoisonMessageError } {
@@ -40,6 +42,10 @@ export function toRuntimePipeline(definition: AnyPipeline): Pipeline {
         }
         // The schema's output (defaults, transforms) is what the pipeline sees; unchanged data keeps identity.
         if (checked.data !== envelope.data) accepted = { ...envelope, data: checked.data };
+        // An older version is raised to the newest its type declares (upcast.ts).
+        const raised: UpcastResult = upcast ? upcast(accepted) : { ok: true, envelope: accepted };
+        if (!raised.ok) return raised;
+        accepted = raised.envelope;
       }
       if (check) {
         try {

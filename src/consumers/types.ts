@@ -31,7 +31,13 @@ export interface AcceptedItem {
    * processor; absent for items built otherwise). Lets a pipeline store the payload without JSON.stringify.
    */
   dataText?: string;
-  /** SHA-256 of the event's canonical content, once computed (inbox.ts itemHash). */
+  /**
+   * The envelope as decoded from the entry, when the pipeline's schema or upcasters gave `envelope` other data
+   * or another version: the content hash is over the event as published (docs/wire-format.md#content-hash),
+   * so it matches the producer's dedupe marker and does not change when a pipeline's schema does.
+   */
+  published?: Envelope;
+  /** SHA-256 of the event's canonical content as published, once computed (inbox.ts itemHash). */
   contentHash?: string;
 }
 

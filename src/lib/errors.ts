@@ -16,6 +16,7 @@ export const ERROR_CODES = {
   USAGE: 'usage',
   INVALID_ARGUMENT: 'invalid_argument',
   STREAM_LAYOUT: 'stream_layout',
+  IDEMPOTENCY_CONFLICT: 'idempotency_conflict',
 } as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[keyof typeof ERROR_CODES];
@@ -138,6 +139,32 @@ export class PayloadTooLargeError extends StreamsinkError {
     super(ERROR_CODES.PAYLOAD_TOO_LARGE, `event is ${size} bytes, over the limit of ${limit} bytes`, false);
     this.size = size;
     this.limit = limit;
+  }
+}
+
+/**
+ * An idempotent publish of an event id that was already published, within the dedupe window, with other
+ * content (`type`, `v`, `key` or `data`; docs/wire-format.md#content-hash). Nothing was written: the first
+ * content stays the event. Not retryable: the same id with this content is refused again. Give the new
+ * content a new id, or publish the original content if this was meant as a retry.
+ */
+export class IdempotencyConflictError extends StreamsinkError {
+  /** The event id both publishes used. */
+  readonly id: string;
+  /** The stream entry the first publish added. */
+  readonly entryId: string;
+  /** The content hash of the refused event (64 hex). */
+  readonly contentHash: string;
+
+  constructor(id: string, entryId: string, contentHash: string) {
+    super(
+      ERROR_CODES.IDEMPOTENCY_CONFLICT,
+      `event id ${id} was already published (entry ${entryId}) with other content; nothing was written`,
+      false,
+    );
+    this.id = id;
+    this.entryId = entryId;
+    this.contentHash = contentHash;
   }
 }
 

@@ -215,7 +215,7 @@ export function createProducerMetrics(registry: Registry): ProducerMetrics {
   return {
     published: new Counter({
       name: 'streamsink_published_total',
-      help: 'Events handed to publish, by outcome (added, duplicate, rejected)',
+      help: 'Events handed to publish, by outcome (added, duplicate, conflict, rejected)',
       labelNames: ['stream', 'outcome'],
       registers: [registry],
     }),

@@ -1,7 +1,13 @@
 import { readFileSync } from 'node:fs';
 import type { ChainableCommander, Cluster, Redis } from 'ioredis';
-import type { Envelope } from '../lib/envelope.ts';
-import { type PayloadTooLargeError, TransientError, type ValidationError } from '../lib/errors.ts';
+import { contentHash } from '../consumers/content-hash.ts';
+import { DATA_TEXT_INDEX, type Envelope } from '../lib/envelope.ts';
+import {
+  IdempotencyConflictError,
+  type PayloadTooLargeError,
+  TransientError,
+  type ValidationError,
+} from '../lib/errors.ts';
 import type { EventRegistry } from '../lib/event-registry.ts';
 import type { ProducerMetrics } from '../lib/metrics.ts';
 import { type StreamKeys, streamKeys } from '../lib/redis/keys.ts';
@@ -42,6 +48,11 @@ export type PublishResult =
   | { status: 'added'; id: string; entryId: string }
   /** The id was published before, within the dedupe window: `entryId` is the entry the first publish added. */
   | { status: 'duplicate'; id: string; entryId: string }
+  /**
+   * The id was published before, within the dedupe window, with other content: nothing was written, and
+   * `entryId` is the entry the first publish added (docs/wire-format.md#content-hash).
+   */
+  | { status: 'conflict'; id: string; entryId: string; error: IdempotencyConflictError }
   | { status: 'rejected'; id: string | undefined; error: ValidationError | PayloadTooLargeError };
 
 export type Accepted = Extract<PublishResult, { status: 'added' | 'duplicate' }>;
@@ -49,13 +60,15 @@ export type Accepted = Extract<PublishResult, { status: 'added' | 'duplicate' }>
 export interface Producer {
   /**
    * Validate and publish one event. Throws {@link ValidationError} (naming every invalid field path) or
-   * {@link PayloadTooLargeError} before anything reaches Redis, and {@link TransientError} when Redis fails
+   * {@link PayloadTooLargeError} before anything reaches Redis, {@link IdempotencyConflictError} when the id
+   * was published before with other content (nothing written), and {@link TransientError} when Redis fails
    * (retrying with the same id is safe when idempotent).
    */
   publish(stream: string, event: PublishInput<object>): Promise<Accepted>;
   /**
    * Validate and publish many events in pipelined chunks. Returns one result per input, in order; invalid
-   * events are `rejected` and the others are still written. Throws {@link TransientError} when Redis fails
+   * events are `rejected`, an id already published with other content is a `conflict`, and the others are
+   * still written. Throws {@link TransientError} when Redis fails
    * (some chunks may have been written: with idempotent publish, retrying the whole batch is safe).
    */
   publishBatch(stream: string, events: readonly PublishInput<object>[]): Promise<PublishResult[]>;
@@ -68,7 +81,9 @@ const DEFAULT_CHUNK_SIZE = 200;
 const CHUNK_BYTES = 2 * 1024 * 1024;
 const STREAM_NAME = /^[A-Za-z0-9._:-]{1,200}$/;
 
-const SCRIPT_NAME = 'streamsinkPublishIdempotentV1';
+// V2: each event carries its content hash, kept in the dedupe marker (a new name, so a new SHA: producers of
+// both versions can share a Redis during a rollout).
+const SCRIPT_NAME = 'streamsinkPublishIdempotentV2';
 const SCRIPT = readFileSync(new URL('./publish-idempotent.lua', import.meta.url), 'utf8');
 
 /** The connection once `defineCommand` has added the script (EVALSHA, falling back to EVAL on NOSCRIPT). */
@@ -167,15 +182,26 @@ export function createProducer(options: ProducerOptions): Producer {
     const args: (string | number)[] = [chunk.length + 1, keys.stream];
     for (const r of chunk) args.push(keys.dedupe(r.envelope.id));
     args.push(dedupeWindowMs, maxLen ?? 0);
-    for (const r of chunk) {
-      args.push(r.fields.length);
+    const hashes = chunk.map(publishedHash);
+    for (const [i, r] of chunk.entries()) {
+      args.push(hashes[i] as string, r.fields.length);
       for (const f of r.fields) args.push(f);
     }
     const reply = (await (redis as unknown as ScriptClient)[SCRIPT_NAME](...args)) as (number | string)[];
     for (let i = 0; i < chunk.length; i++) {
       const r = chunk[i] as Ready;
-      const status = reply[2 * i] === 1 ? 'added' : 'duplicate';
-      results[r.index] = { status, id: r.envelope.id, entryId: String(reply[2 * i + 1]) };
+      const id = r.envelope.id;
+      const entryId = String(reply[2 * i + 1]);
+      const code = reply[2 * i];
+      results[r.index] =
+        code === 2
+          ? {
+              status: 'conflict',
+              id,
+              entryId,
+              error: new IdempotencyConflictError(id, entryId, hashes[i] as string),
+            }
+          : { status: code === 1 ? 'added' : 'duplicate', id, entryId };
     }
   }
 
@@ -200,7 +226,7 @@ export function createProducer(options: ProducerOptions): Producer {
       checkArguments('publish', [STREAM_ARG, EVENT_ARG], arguments);
       const [result] = await publishChecked(stream, [event]);
       if (!result) throw new Error('publishBatch returned no result');
-      if (result.status === 'rejected') throw result.error;
+      if (result.status === 'rejected' || result.status === 'conflict') throw result.error;
       return result;
     },
     publishBatch,
@@ -217,6 +243,16 @@ export async function ringDoorbell(
   keys: Pick<StreamKeys, 'doorbell'>,
 ): Promise<void> {
   await execPipeline(redis.pipeline().lpush(keys.doorbell, '1').ltrim(keys.doorbell, 0, 0));
+}
+
+/**
+ * The content hash (content-hash.ts) of the event as it goes on the wire: `data` as the consumer will parse it
+ * from the encoded text, not the caller's object (a Date or an object with toJSON serialises to something else
+ * than its own keys), so the producer and the worker's inbox hash the same content.
+ */
+function publishedHash(r: Ready): string {
+  const { type, v, key } = r.envelope;
+  return contentHash({ type, v, key, data: JSON.parse(r.fields[DATA_TEXT_INDEX] as string) });
 }
 
 /** Run a pipeline; the first failed command fails the whole call (ioredis reports errors per command). */
@@ -245,11 +281,14 @@ function record(metrics: ProducerMetrics, stream: string, results: PublishResult
   let added = 0;
   let duplicate = 0;
   let rejected = 0;
+  let conflict = 0;
   for (const r of results) {
     if (r.status === 'added') added++;
     else if (r.status === 'duplicate') duplicate++;
+    else if (r.status === 'conflict') conflict++;
     else rejected++;
   }
+  if (conflict) metrics.published.inc({ stream, outcome: 'conflict' }, conflict);
   if (added) metrics.published.inc({ stream, outcome: 'added' }, added);
   if (duplicate) metrics.published.inc({ stream, outcome: 'duplicate' }, duplicate);
   if (rejected) metrics.published.inc({ stream, outcome: 'rejected' }, rejected);

@@ -17,7 +17,9 @@ export type ConformanceProperty =
    */
   | 'idempotence'
   /** A poison event is isolated (dead-lettered, not retried) and its batch-mates commit. */
-  | 'poison_isolation';
+  | 'poison_isolation'
+  /** Events at an older version are upcast to the same data every time (checked when some are given). */
+  | 'upcasters';
 
 export interface PropertyResult {
   property: ConformanceProperty;

@@ -9,6 +9,7 @@ import { DEFAULT_DECODE_LIMITS, decodeEntry } from '../lib/envelope.ts';
 import { migrate } from '../lib/migrations.ts';
 import { type PublishInput, prepareEvent } from '../producers/prepare-event.ts';
 import { createUuidV7 } from '../producers/uuidv7.ts';
+import { judgeUpcasters } from './conformance-upcasters.ts';
 import {
   type ConformanceProperty,
   chunk,
@@ -96,8 +97,9 @@ const STREAM = 'conformance';
 
 /**
  * Check that `pipeline` (a) changes nothing when a batch is written again (whole, or overlapping a committed
- * one), (b) gives the same result however the events are split into batches (1, 7, all), and (c) isolates a
- * poison event while its batch-mates commit.
+ * one), (b) gives the same result however the events are split into batches (1, 7, all), (c) isolates a
+ * poison event while its batch-mates commit, and (d) upcasts events given at an older version the same way
+ * every time.
  * Resolves to the report when all hold; throws {@link PipelineConformanceError} naming the first failed
  * property otherwise (any test runner shows it as a failed assertion, with a diff of the snapshots).
  *
@@ -176,6 +178,9 @@ export async function checkPipelineConformance(options: ConformanceOptions): Pro
       );
     }
 
+    const upcasters = judgeUpcasters(pipeline, good);
+    if (upcasters) properties.push(upcasters);
+
     const report: ConformanceReport = {
       pipeline: definition.name,
       idempotent: pipeline.idempotent === true,
@@ -248,6 +253,7 @@ async function run(
       }
       const item: AcceptedItem = { entry, envelope: accepted.envelope };
       if (accepted.envelope.data === decoded.envelope.data) item.dataText = decoded.dataText;
+      if (accepted.envelope !== decoded.envelope) item.published = decoded.envelope;
       items.push(item);
     }
     if (items.length === 0) continue;

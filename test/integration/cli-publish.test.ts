@@ -84,7 +84,7 @@ describe('streamsink publish', () => {
     expect(run.stderr).not.toContain('unexpected error');
     expect(run.code).toBe(1);
     const out = run.stdout.split('\n');
-    expect(out[0]).toBe(`stream ${stream}: published 3, duplicates 1, rejected 4 (9 lines)`);
+    expect(out[0]).toBe(`stream ${stream}: published 3, duplicates 1, conflicts 0, rejected 4 (9 lines)`);
     expect(out[1]).toMatch(/^ {2}line 5: invalid_json: not valid JSON/);
     expect(out[2]).toMatch(/^ {2}line 6: malformed_envelope: id: .*; ts: /);
     expect(out[3]).toMatch(/^ {2}line 7: oversize: event is \d+ bytes, over the limit of 1024 bytes$/);
@@ -99,11 +99,11 @@ describe('streamsink publish', () => {
     expect(ids.slice(0, 2)).toEqual(['evt-1', 'evt-2']);
     expect(ids).toHaveLength(3);
 
-    // The same file again: everything with an id is a duplicate, the id-less line is new again.
+    // The same file again: every line is a duplicate, the id-less one too (its id comes from its content).
     const again = await cli([...env, '--json']);
     expect(again.code).toBe(1);
     const summary = JSON.parse(again.stdout);
-    expect(summary).toMatchObject({ stream, lines: 9, published: 1, duplicates: 3, rejectedCount: 4 });
+    expect(summary).toMatchObject({ stream, lines: 9, published: 0, duplicates: 4, rejectedCount: 4 });
     expect(summary.rejected.map((r: { line: number; reason: string }) => [r.line, r.reason])).toEqual([
       [5, 'invalid_json'],
       [6, 'malformed_envelope'],
@@ -146,7 +146,7 @@ describe('streamsink publish', () => {
   it('reads stdin in small batches and exits 0 when nothing is rejected', async () => {
     const stream = uniqueName('clistdin');
     const input = Array.from({ length: 250 }, (_, i) =>
-      line({ id: `s-${i % 200}`, type: 'tick', data: { i } }),
+      line({ id: `s-${i % 200}`, type: 'tick', data: { i: i % 200 } }),
     ).join('\n');
     const run = await cli(['--stream', stream, '--batch-size', '7', '--json'], input);
     expect(run.code).toBe(0);

@@ -2,6 +2,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { z } from 'zod';
 import { definePipeline } from '../../src/consumers/define-pipeline.ts';
+import { eventVersions } from '../../src/consumers/event-versions.ts';
 import { createPaymentsPipeline } from '../../src/consumers/pipelines/payments/index.ts';
 import { PoisonMessageError } from '../../src/lib/errors.ts';
 import {
@@ -278,5 +279,46 @@ describe('checkPipelineConformance', () => {
       }),
     );
     expect(error.property).toBe('applies_events');
+  });
+
+  it('checks upcasters: events given at v1 are upcast the same way twice; an impure upcaster fails upcasters', async () => {
+    const LINE_V2 = LINE.extend({ currency: z.string().length(3) });
+    const upcastingPipeline = (upcast: (d: z.output<typeof LINE>) => z.input<typeof LINE_V2>) =>
+      definePipeline({
+        name: 'orders',
+        events: eventVersions('order.line_added', 1, LINE).upcast(LINE_V2, upcast).specs,
+        migrations: [{ name: '0001-orders', sql: ORDERS_TABLE }],
+        async handle(tx, event) {
+          await tx.query(
+            `INSERT INTO orders (order_id, total_minor, lines) VALUES ($1, $2, 1) ON CONFLICT (order_id)
+             DO UPDATE SET total_minor = orders.total_minor + EXCLUDED.total_minor, lines = orders.lines + 1`,
+            [event.data.orderId, event.data.amountMinor],
+          );
+        },
+      });
+    // Half the lines at v1, half at v2 already.
+    const events = orderLines(10, 3).map((e, i) =>
+      i % 2 === 0 ? e : { ...e, v: 2, data: { ...e.data, currency: 'USD' } },
+    );
+    const report = await checkPipelineConformance({
+      pipeline: upcastingPipeline((d) => ({ ...d, currency: 'EUR' })),
+      databaseUrl,
+      events,
+      snapshot: ordersSnapshot,
+    });
+    expect(report.properties.map((p) => [p.property, p.passed])).toContainEqual(['upcasters', true]);
+    expect(report.properties.find((p) => p.property === 'upcasters')?.detail).toContain('5 events upcast');
+
+    let calls = 0;
+    const error = await failure(
+      checkPipelineConformance({
+        pipeline: upcastingPipeline((d) => ({ ...d, currency: calls++ % 2 === 0 ? 'EUR' : 'GBP' })),
+        databaseUrl,
+        events,
+        snapshot: ordersSnapshot,
+      }),
+    );
+    expect(error.property).toBe('upcasters');
+    expect(error.message).toContain('upcasters must be pure');
   });
 });

@@ -126,6 +126,9 @@ console.log(JSON.stringify({ main: Object.keys(main), testing: Object.keys(testi
         'createRegistry',
         'PoisonMessageError',
         'createProducer',
+        'IdempotencyConflictError',
+        'contentHash',
+        'contentId',
       ]),
     );
     expect(names.testing.sort()).toEqual(['PipelineConformanceError', 'checkPipelineConformance']);

@@ -223,7 +223,7 @@ describe('producer against real Redis', () => {
     const ttl = await redis.pttl(keys.dedupe(event.id));
     expect(ttl).toBeGreaterThan(50_000);
     expect(ttl).toBeLessThanOrEqual(60_000);
-    expect(await redis.get(keys.dedupe(event.id))).toMatch(/^\d+-\d+$/);
+    expect(await redis.get(keys.dedupe(event.id))).toMatch(/^\d+-\d+ [0-9a-f]{64}$/);
 
     const text = await metricsRegistry.metrics();
     expect(text).toContain(`streamsink_published_total{stream="${stream}",outcome="added"} 1`);

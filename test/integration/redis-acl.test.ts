@@ -96,6 +96,7 @@ describe('Redis ACL users (k8s/redis-acl.conf)', () => {
       k.dedupe('e1'),
       60_000,
       0,
+      'a'.repeat(64),
       fields.length,
       ...fields,
     )) as [number, string];
@@ -107,6 +108,7 @@ describe('Redis ACL users (k8s/redis-acl.conf)', () => {
       k.dedupe('e1'),
       60_000,
       0,
+      'a'.repeat(64),
       fields.length,
       ...fields,
     )) as [number, string];

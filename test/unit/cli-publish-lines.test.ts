@@ -1,17 +1,19 @@
 import { PassThrough, Readable, Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { publishLines } from '../../src/cli/publish.ts';
-import { TransientError, ValidationError } from '../../src/lib/errors.ts';
+import { IdempotencyConflictError, TransientError, ValidationError } from '../../src/lib/errors.ts';
+import { contentId } from '../../src/producers/content-id.ts';
 import type { PublishInput } from '../../src/producers/prepare-event.ts';
 import type { Producer, PublishResult } from '../../src/producers/producer.ts';
 
 /**
  * The line bookkeeping of `streamsink publish`, in-process. The producer here is a stand-in that decides by
- * the event alone (no Redis): ids seen before are duplicates, ids starting with `bad` are rejected, ids
- * starting with `fail` make the whole batch fail as a lost connection would.
+ * the event alone (no Redis): ids seen before are duplicates (conflicts when their data differs), ids
+ * starting with `bad` are rejected, ids starting with `fail` make the whole batch fail as a lost connection
+ * would.
  */
 function fakeProducer(calls: Array<Array<PublishInput<object>>>): Producer {
-  const seen = new Set<string>();
+  const seen = new Map<string, string>();
   return {
     publish: () => Promise.reject(new Error('not used')),
     async publishBatch(_stream, events) {
@@ -24,9 +26,12 @@ function fakeProducer(calls: Array<Array<PublishInput<object>>>): Producer {
         if (id.startsWith('bad')) {
           const error = new ValidationError('malformed_envelope', [{ path: 'data.x', message: 'bad' }]);
           results.push({ status: 'rejected', id, error });
+        } else if (seen.has(id) && seen.get(id) !== JSON.stringify(e.data)) {
+          const error = new IdempotencyConflictError(id, '1-0', 'f'.repeat(64));
+          results.push({ status: 'conflict', id, entryId: '1-0', error });
         } else if (seen.has(id)) results.push({ status: 'duplicate', id, entryId: '1-0' });
         else {
-          seen.add(id);
+          seen.set(id, JSON.stringify(e.data));
           results.push({ status: 'added', id, entryId: `${seen.size}-0` });
         }
       }
@@ -103,13 +108,56 @@ describe('publishLines', () => {
       interactive: true,
       signal: new AbortController().signal,
     });
-    expect(err.text()).toMatch(/^\rpublished \d+, duplicates 0, rejected 0/);
-    expect(err.text().endsWith('published 5, duplicates 0, rejected 0\n')).toBe(true);
+    expect(err.text()).toMatch(/^\rpublished \d+, duplicates 0, conflicts 0, rejected 0/);
+    expect(err.text().endsWith('published 5, duplicates 0, conflicts 0, rejected 0\n')).toBe(true);
     const quietErr = sink();
     await publishLines(Readable.from(lines), fakeProducer([]), 's', 1, {
       ...quiet(),
       stderr: quietErr.stream,
     });
     expect(quietErr.text()).toBe('');
+  });
+
+  it('counts an id published before with other content as a conflict, listed by line', async () => {
+    const lines = [
+      JSON.stringify({ id: 'x', type: 't', data: { n: 1 } }),
+      JSON.stringify({ id: 'x', type: 't', data: { n: 1 } }),
+      JSON.stringify({ id: 'x', type: 't', data: { n: 2 } }),
+    ];
+    const summary = await publishLines(Readable.from(lines.join('\n')), fakeProducer([]), 's', 2, quiet());
+    expect(summary).toMatchObject({ published: 1, duplicates: 1, conflicts: 1, rejectedCount: 0 });
+    expect(summary.conflicted).toEqual([{ line: 3, id: 'x', entryId: '1-0' }]);
+  });
+
+  it('gives an id-less line its content id (identical lines are one event); --fresh-ids leaves it without', async () => {
+    const plain = { type: 't', data: { n: 1 } };
+    const lines = [
+      JSON.stringify(plain),
+      JSON.stringify({ ...plain, ts: '2026-01-01T00:00:00Z' }),
+      JSON.stringify({ type: 't', data: { n: 2 } }),
+      JSON.stringify({ id: 'own', type: 't', data: { n: 1 } }),
+      '[1, 2]',
+    ].join('\n');
+    const calls: Array<Array<PublishInput<object>>> = [];
+    const summary = await publishLines(Readable.from(lines), fakeProducer(calls), 's', 10, quiet());
+    const ids = calls.flat().map((e) => (Array.isArray(e) ? 'array' : e.id));
+    expect(ids).toEqual([
+      contentId(plain),
+      contentId(plain),
+      contentId({ type: 't', data: { n: 2 } }),
+      'own',
+      'array',
+    ]);
+    expect(summary).toMatchObject({ published: 4, duplicates: 1 });
+
+    const fresh: Array<Array<PublishInput<object>>> = [];
+    await publishLines(Readable.from(lines), fakeProducer(fresh), 's', 10, quiet(), undefined, true);
+    expect(fresh.flat().map((e) => (Array.isArray(e) ? 'array' : e.id))).toEqual([
+      undefined,
+      undefined,
+      undefined,
+      'own',
+      'array',
+    ]);
   });
 });

@@ -5,7 +5,7 @@
  *
  *   <prefix>:{<stream>}                 the stream itself
  *   <prefix>:{<stream>}:dlq             its dead-letter stream
- *   <prefix>:{<stream>}:dedupe:<id>     idempotent-publish marker: the first entry id, with a TTL
+ *   <prefix>:{<stream>}:dedupe:<id>     idempotent-publish marker: "<first entry id> <content hash>", with a TTL
  *   <prefix>:{<stream>}:meta            the stream's metadata hash (partition count; absent: unpartitioned)
  *   <prefix>:{<stream>}:doorbell        a list of at most one item, pushed after each publish: an idle worker
  *                                       waits on it with BLPOP (read-loop.ts) instead of polling
