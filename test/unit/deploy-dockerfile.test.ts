@@ -35,7 +35,11 @@ describe('Dockerfile lint', () => {
     ['no STOPSIGNAL', (d) => d.replace('STOPSIGNAL SIGTERM', ''), /STOPSIGNAL SIGTERM/],
     [
       'shell-form ENTRYPOINT',
-      (d) => d.replace('ENTRYPOINT ["node", "dist/cli/main.js"]', 'ENTRYPOINT node dist/cli/main.js'),
+      (d) =>
+        d.replace(
+          'ENTRYPOINT ["node", "--max-semi-space-size=8", "dist/cli/main.js"]',
+          'ENTRYPOINT node --max-semi-space-size=8 dist/cli/main.js',
+        ),
       /exec form/,
     ],
     ['dev dependencies in the runtime', (d) => d.replace('npm ci --omit=dev', 'npm ci'), /--omit=dev/],
