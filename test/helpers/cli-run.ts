@@ -2,11 +2,14 @@ import { PassThrough, Writable } from 'node:stream';
 import type { CliContext } from '../../src/cli/context.ts';
 import { main } from '../../src/cli/main.ts';
 
-/** Run `streamsink <args>` in-process with this environment; captures stdout and stderr. */
+/** Run `streamsink <args>` in-process with this environment and stdin text; captures stdout and stderr. */
 export async function runCli(
   args: string[],
   env: Record<string, string | undefined>,
+  stdinText = '',
 ): Promise<{ code: number; stdout: string; stderr: string }> {
+  const stdin = new PassThrough();
+  stdin.end(stdinText);
   let stdout = '';
   let stderr = '';
   const sink = (append: (s: string) => void) =>
@@ -18,7 +21,7 @@ export async function runCli(
     });
   const ctx: CliContext = {
     env,
-    stdin: new PassThrough(),
+    stdin,
     stdout: sink((s) => {
       stdout += s;
     }),
