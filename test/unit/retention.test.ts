@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { entryGone, type PruneFacts, pruneVerdict } from '../../src/admin/prune-rule.ts';
 import { neededAgeMs, parseTrimReply, pinningGroup } from '../../src/admin/trim-report.ts';
+import { parseConfig } from '../../src/lib/config.ts';
 import { formatDuration, parseDuration } from '../../src/lib/duration.ts';
 
 describe('parseDuration', () => {
@@ -127,5 +128,20 @@ describe('prune rule', () => {
     expect(entryGone('99-0', { firstEntryId: '100-0', lastGeneratedId: '100-0' })).toBe(true);
     expect(entryGone('1000-0', { firstEntryId: '999-0', lastGeneratedId: '1000-0' })).toBe(false);
     expect(entryGone('legacy', facts)).toBe(false);
+  });
+});
+
+describe('trim settings', () => {
+  it('are off by default, with a 24 h replay window', () => {
+    expect(parseConfig({}).trim).toEqual({ intervalMs: undefined, keepMs: 86_400_000 });
+    expect(parseConfig({ STREAMSINK_TRIM_INTERVAL_MS: '60000', STREAMSINK_TRIM_KEEP: '0s' }).trim).toEqual({
+      intervalMs: 60_000,
+      keepMs: 0,
+    });
+  });
+  it('name every bad value in one error', () => {
+    expect(() => parseConfig({ STREAMSINK_TRIM_INTERVAL_MS: '5', STREAMSINK_TRIM_KEEP: '24' })).toThrow(
+      /STREAMSINK_TRIM_INTERVAL_MS[\s\S]*STREAMSINK_TRIM_KEEP[\s\S]*a duration|STREAMSINK_TRIM_KEEP[\s\S]*a duration[\s\S]*STREAMSINK_TRIM_INTERVAL_MS/,
+    );
   });
 });
