@@ -106,9 +106,10 @@ local removed = 0
 local more = 0
 local capped = 0
 if dry then
-  -- Count without keeping entries around: pages of 1000, each dropped before the next.
+  -- Count without keeping entries around: pages of 1000, each dropped before the next. Nothing is below 0-0
+  -- (and XRANGE refuses an exclusive end of 0-0).
   local start = '-'
-  while true do
+  while threshold ~= '0-0' do
     local page = redis.call('XRANGE', key, start, '(' .. threshold, 'COUNT', 1000)
     removed = removed + #page
     if removed >= cap then

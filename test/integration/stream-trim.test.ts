@@ -133,6 +133,26 @@ describe('stream trim', () => {
     expect(missing.stderr).toContain('no stream');
   });
 
+  it('a replay window longer than the stream has lived removes nothing, dry run or not', async () => {
+    const key = bench.keys.stream.replace(bench.streamName, `${bench.streamName}_young`);
+    const stream = `${bench.streamName}_young`;
+    await bench.redis.xadd(key, '*', 'id', 'y');
+    await bench.redis.xgroup('CREATE', key, 'g', '$');
+    try {
+      for (const extra of [['--dry-run'], []]) {
+        const r = await runCli(
+          ['stream', 'trim', '--stream', stream, '--keep', '100000d', '--json', ...extra],
+          bench.env,
+        );
+        expect(r.code, r.stderr).toBe(0);
+        expect(JSON.parse(r.stdout)).toMatchObject({ status: 'ok', removed: 0, threshold: '0-0' });
+      }
+      expect(await bench.redis.xlen(key)).toBe(1);
+    } finally {
+      await bench.redis.del(key);
+    }
+  });
+
   it('refuses a malformed --keep before touching Redis', async () => {
     const r = await runCli(['stream', 'trim', '--stream', bench.streamName, '--keep', '24'], bench.env);
     expect(r.code).toBe(2);
