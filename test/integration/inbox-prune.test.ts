@@ -156,6 +156,25 @@ describe('inbox prune', () => {
     expect(stateMatches(diff)).toBe(true);
   });
 
+  it('skips a pipeline that also recorded events from another stream, prunes the others', async () => {
+    await bench.db.query(
+      `INSERT INTO streamsink_inbox (pipeline, event_id, content_hash, stream, entry_id, event_type, processed_at)
+       VALUES ('multi', 'm1', NULL, $1, '1-0', 't', now() - interval '1 day'),
+              ('multi', 'm2', NULL, 'elsewhere', '1-0', 't', now() - interval '1 day'),
+              ('single', 's1', NULL, $1, '1-0', 't', now() - interval '1 day')`,
+      [bench.streamName],
+    );
+    const r = await prune();
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({
+      skippedPipelines: [{ pipeline: 'multi', otherStream: 'elsewhere' }],
+    });
+    const { rows } = await bench.db.query<{ event_id: string }>(
+      `SELECT event_id FROM streamsink_inbox WHERE pipeline IN ('multi', 'single') ORDER BY event_id`,
+    );
+    expect(rows.map((row) => row.event_id)).toEqual(['m1', 'm2']);
+  });
+
   it('refuses --older-than shorter than the dedupe window, and leaves a stream without groups alone', async () => {
     const short = await runCli(
       ['inbox', 'prune', '--stream', bench.streamName, '--older-than', '500ms'],
