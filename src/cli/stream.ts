@@ -1,9 +1,8 @@
 import { type TrimResult, trimStreamKey } from '../admin/stream-trim.ts';
 import { parseStreamTrimConfig } from '../lib/config.ts';
-import { DURATION_FORMAT, formatDuration, parseDuration } from '../lib/duration.ts';
+import { DURATION_FORMAT, formatAge, formatDuration, parseDuration } from '../lib/duration.ts';
 import { UsageError } from '../lib/errors.ts';
 import { streamKeys } from '../lib/redis/keys.ts';
-import { entryIdTime } from '../lib/redis/stream-ids.ts';
 import { oneShotRedis } from './connections.ts';
 import { type CliContext, flagsToEnv, parseFlags } from './context.ts';
 
@@ -105,7 +104,7 @@ export function formatTrim(stream: string, keepMs: number, r: TrimResult): strin
   for (const g of r.groups) {
     const needs =
       g.neededAgeMs > 0
-        ? `needs entries from ${entryIdTime(g.floor) ?? g.floor} on (${formatDuration(Math.round(g.neededAgeMs / 1000) * 1000)} old)`
+        ? `still needs entries ${formatAge(g.neededAgeMs)} old`
         : 'has acknowledged everything';
     lines.push(`  group ${g.group}: floor ${g.floor}, ${needs}`);
   }

@@ -25,3 +25,12 @@ export function formatDuration(ms: number): string {
   }
   return ms === 0 ? '0s' : `${ms}ms`;
 }
+
+/** A rough age for humans: `45s`, `90m`, `36h`, `12d` (rounded down, at most two units' worth of detail). */
+export function formatAge(ms: number): string {
+  const s = Math.floor(Math.max(0, ms) / 1000);
+  if (s < 120) return `${s}s`;
+  if (s < 7200) return `${Math.floor(s / 60)}m`;
+  if (s < 172_800) return `${Math.floor(s / 3600)}h`;
+  return `${Math.floor(s / 86_400)}d`;
+}

@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { entryGone, type PruneFacts, pruneVerdict } from '../../src/admin/prune-rule.ts';
 import { neededAgeMs, parseTrimReply, pinningGroup } from '../../src/admin/trim-report.ts';
+import { formatPrune } from '../../src/cli/inbox.ts';
+import { formatTrim } from '../../src/cli/stream.ts';
 import { parseConfig } from '../../src/lib/config.ts';
-import { formatDuration, parseDuration } from '../../src/lib/duration.ts';
+import { formatAge, formatDuration, parseDuration } from '../../src/lib/duration.ts';
 
 describe('parseDuration', () => {
   it('reads a whole number and one unit', () => {
@@ -16,6 +18,13 @@ describe('parseDuration', () => {
   it('refuses anything else', () => {
     for (const bad of ['', '24', 'h', '1.5h', '-1h', '1w', '1h30m', '24 h', '1e3s', '999999999999999d'])
       expect(parseDuration(bad), bad).toBeUndefined();
+  });
+  it('formats ages roughly', () => {
+    expect(formatAge(45_900)).toBe('45s');
+    expect(formatAge(5_400_000)).toBe('90m');
+    expect(formatAge(36 * 3_600_000)).toBe('36h');
+    expect(formatAge(12 * 86_400_000 + 5)).toBe('12d');
+    expect(formatAge(-5)).toBe('0s');
   });
   it('formats with the largest unit that divides', () => {
     expect(formatDuration(86_400_000)).toBe('1d');
@@ -142,6 +151,51 @@ describe('trim settings', () => {
   it('name every bad value in one error', () => {
     expect(() => parseConfig({ STREAMSINK_TRIM_INTERVAL_MS: '5', STREAMSINK_TRIM_KEEP: '24' })).toThrow(
       /STREAMSINK_TRIM_INTERVAL_MS[\s\S]*STREAMSINK_TRIM_KEEP[\s\S]*a duration|STREAMSINK_TRIM_KEEP[\s\S]*a duration[\s\S]*STREAMSINK_TRIM_INTERVAL_MS/,
+    );
+  });
+});
+
+describe('command output', () => {
+  it('trim names the group that holds the floor and how old its oldest needed entry is', () => {
+    const text = formatTrim('payments', 0, {
+      key: 'streamsink:{payments}',
+      status: 'ok',
+      dryRun: true,
+      removed: 1_000_000,
+      countCapped: true,
+      threshold: '0-1',
+      firstId: '5-0',
+      lastId: '9-0',
+      groups: [
+        { group: 'idle', floor: '0-1', neededAgeMs: 5_400_000 },
+        { group: 'ledger', floor: '9-1', neededAgeMs: 0 },
+      ],
+      pinnedBy: 'idle',
+    });
+    expect(text).toBe(
+      'stream payments: would remove at least 1000000 entries below 0-1 (keep 0s)\n' +
+        '  group idle: floor 0-1, still needs entries 90m old\n' +
+        '  group ledger: floor 9-1, has acknowledged everything\n' +
+        "  trimming stops at group idle's floor; if that group is no longer used, delete it (XGROUP DESTROY)\n",
+    );
+    expect(formatTrim('x', 0, { key: 'k', status: 'no_groups', dryRun: false, removed: 0 })).toContain(
+      'no consumer groups, nothing trimmed',
+    );
+  });
+  it('prune says what it kept and why', () => {
+    const text = formatPrune({
+      stream: 'payments',
+      status: 'ok',
+      dryRun: false,
+      examined: 10,
+      pruned: 6,
+      kept: { entry_in_stream: 1, id_in_stream: 2, dead_lettered: 1 },
+      skippedPipelines: [{ pipeline: 'multi', otherStream: 'orders' }],
+      batches: 1,
+    });
+    expect(text).toBe(
+      'stream payments: pruned 6 of 10 old inbox rows; kept 1 whose entry is still in the stream, 2 whose ' +
+        'event id is, 1 dead-lettered\n  skipped pipeline multi: it also recorded events from stream orders\n',
     );
   });
 });
