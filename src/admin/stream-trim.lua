@@ -5,18 +5,18 @@
 -- KEYS[1]   the stream (<prefix>:{<stream>}, or one partition's key: the script knows one key only)
 -- ARGV[1]   keep: the replay window in milliseconds; entries younger than (Redis TIME - keep) stay
 -- ARGV[2]   "1" for a dry run (count what would go, change nothing), "0" to trim
--- ARGV[3]   at most this many entries per call for the whole-node pass (XTRIM ~ LIMIT); the caller repeats
---           while `more` is 1
--- ARGV[4]   dry run only: stop counting at this many entries
+-- ARGV[3]   at most this many entries per call (trim: the whole-node pass, XTRIM ~ LIMIT; dry run: entries
+--           counted); the caller repeats while `more` is 1
+-- ARGV[4]   dry run only: where to count from, "-" or "(<id>" (the previous call's cursor)
 --
 -- Returns a flat array:
 --   {"no_stream"}                          the key does not exist
 --   {"no_groups", now_ms}                  no consumer group: nothing is trimmed (nobody said what they read)
---   {"ok", now_ms, threshold, removed, more, counted_capped, first_id, last_id, n, group_1, floor_1, ...}
+--   {"ok", now_ms, threshold, removed, more, cursor, first_id, last_id, n, group_1, floor_1, ...}
 --     threshold   entries with a lower id were (or, dry run, would be) removed
---     removed     entries removed by this call (dry run: entries below the threshold, up to ARGV[4])
---     more        1 when the whole-node pass hit its LIMIT and another call may remove more
---     counted_capped  dry run: 1 when counting stopped at ARGV[4]
+--     removed     entries removed by this call (dry run: entries below the threshold counted by this call)
+--     more        1 when another call may remove (count) more
+--     cursor      dry run: the last entry id counted, to pass as "(<id>" to the next call ("" when none)
 --     first_id / last_id  the stream's first and last entry after this call ("" when empty)
 --     group_i / floor_i   each group and its floor: its oldest pending id, or the id after its last-delivered
 --                         id when nothing is pending (everything up to it is read and acknowledged)
@@ -27,7 +27,7 @@ local key = KEYS[1]
 local keep = tonumber(ARGV[1])
 local dry = ARGV[2] == '1'
 local limit = tonumber(ARGV[3])
-local cap = tonumber(ARGV[4])
+local from = ARGV[4]
 
 if redis.call('EXISTS', key) == 0 then return {'no_stream'} end
 local t = redis.call('TIME')
@@ -104,21 +104,21 @@ if cmp(by_time, threshold) < 0 then threshold = by_time end
 
 local removed = 0
 local more = 0
-local capped = 0
+local cursor = ''
 if dry then
-  -- Count without keeping entries around: pages of 1000, each dropped before the next. Nothing is below 0-0
+  -- Count at most `limit` entries per call, so a dry run never blocks Redis for long; nothing is below 0-0
   -- (and XRANGE refuses an exclusive end of 0-0).
-  local start = '-'
-  while threshold ~= '0-0' do
-    local page = redis.call('XRANGE', key, start, '(' .. threshold, 'COUNT', 1000)
-    removed = removed + #page
-    if removed >= cap then
-      removed = cap
-      capped = 1
-      break
+  if threshold ~= '0-0' then
+    local start = from
+    while removed < limit do
+      local want = math.min(1000, limit - removed)
+      local page = redis.call('XRANGE', key, start, '(' .. threshold, 'COUNT', want)
+      removed = removed + #page
+      if #page > 0 then cursor = page[#page][1] end
+      if #page < want then break end
+      start = '(' .. cursor
     end
-    if #page < 1000 then break end
-    start = '(' .. page[#page][1]
+    if removed >= limit then more = 1 end
   end
 else
   -- Whole radix-tree nodes first, bounded by LIMIT so one call never blocks Redis for long; `~` removes only
@@ -136,7 +136,7 @@ end
 local first = redis.call('XRANGE', key, '-', '+', 'COUNT', 1)
 local last = redis.call('XREVRANGE', key, '+', '-', 'COUNT', 1)
 local out = {
-  'ok', now, threshold, removed, more, capped,
+  'ok', now, threshold, removed, more, cursor,
   first[1] and first[1][1] or '', last[1] and last[1][1] or '', #groups,
 }
 for _, v in ipairs(floors) do out[#out + 1] = v end

@@ -17,8 +17,12 @@ import { type GroupFloor, parseTrimReply, pinningGroup } from './trim-report.ts'
 
 const TRIM = loadLuaScript(new URL('./stream-trim.lua', import.meta.url));
 
-/** Entries per whole-node pass; each call is one short atomic step. */
+/**
+ * Entries per call, so each call is one short atomic step: the whole-node pass frees nodes cheaply; counting
+ * walks entries one by one, so a dry run takes smaller steps.
+ */
 const STEP_LIMIT = 10_000;
+const DRY_RUN_STEP = 2000;
 /** A dry run counts at most this many entries (reported as capped beyond it). */
 const DRY_RUN_COUNT_CAP = 1_000_000;
 
@@ -59,19 +63,26 @@ export type TrimResult =
 export async function trimStreamKey(redis: Redis, key: string, options: TrimOptions): Promise<TrimResult> {
   const dryRun = options.dryRun ?? false;
   let removed = 0;
+  let from = '-';
   for (;;) {
     const reply = parseTrimReply(
-      await TRIM.run(redis, [key], [options.keepMs, dryRun ? 1 : 0, STEP_LIMIT, DRY_RUN_COUNT_CAP]),
+      await TRIM.run(
+        redis,
+        [key],
+        [options.keepMs, dryRun ? 1 : 0, dryRun ? DRY_RUN_STEP : STEP_LIMIT, from],
+      ),
     );
     if (reply.status !== 'ok') return { key, status: reply.status, dryRun, removed: 0 };
     removed += reply.removed;
-    if (!reply.more || options.signal?.aborted) {
+    if (reply.cursor !== '') from = `(${reply.cursor}`;
+    const capped = dryRun && reply.more && removed >= DRY_RUN_COUNT_CAP;
+    if (!reply.more || capped || options.signal?.aborted) {
       return {
         key,
         status: 'ok',
         dryRun,
         removed,
-        countCapped: reply.countCapped,
+        countCapped: capped,
         threshold: reply.threshold,
         firstId: reply.firstId,
         lastId: reply.lastId,

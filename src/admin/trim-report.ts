@@ -25,7 +25,8 @@ export type TrimReply =
       threshold: string;
       removed: number;
       more: boolean;
-      countCapped: boolean;
+      /** Dry run: the last entry id counted ('' when none), where the next call counts on from. */
+      cursor: string;
       firstId: string | null;
       lastId: string | null;
       groups: GroupFloor[];
@@ -54,7 +55,7 @@ export function parseTrimReply(reply: unknown): TrimReply {
     threshold: String(reply[2]),
     removed: Number(reply[3]),
     more: Number(reply[4]) === 1,
-    countCapped: Number(reply[5]) === 1,
+    cursor: String(reply[5]),
     firstId,
     lastId,
     groups,

@@ -73,7 +73,7 @@ describe('trim report', () => {
       '4000-0',
       7,
       1,
-      0,
+      '3999-5',
       '4000-0',
       '9000-0',
       2,
@@ -88,7 +88,7 @@ describe('trim report', () => {
       threshold: '4000-0',
       removed: 7,
       more: true,
-      countCapped: false,
+      cursor: '3999-5',
       firstId: '4000-0',
       lastId: '9000-0',
       groups: [
