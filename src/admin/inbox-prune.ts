@@ -20,14 +20,14 @@ import { type PruneFacts, type PruneVerdict, pruneVerdict } from './prune-rule.t
 const EVENT_IDS = loadLuaScript(new URL('./stream-event-ids.lua', import.meta.url));
 /** Entries per scan call: one short atomic step, ids only on the wire. */
 const SCAN_PAGE = 5000;
-/** Rows examined per batch (one SELECT, one DELETE). */
+/** Rows read per batch, in primary-key order (one SELECT, one DELETE). */
 export const PRUNE_BATCH = 1000;
 
 export interface PruneOptions {
   /** Rows processed more recently than this stay (ms). */
   olderThanMs: number;
   dryRun?: boolean;
-  /** Rows examined per batch; default {@link PRUNE_BATCH}. */
+  /** Rows read per batch; default {@link PRUNE_BATCH}. */
   batchSize?: number;
   /** Stop between batches when aborted. */
   signal?: AbortSignal;
@@ -75,18 +75,24 @@ export async function pruneInbox(target: PruneTarget, options: PruneOptions): Pr
   let after: [string, string] = ['', ''];
   for (;;) {
     if (options.signal?.aborted) break;
+    // The page is the next `batchSize` rows in primary-key order, whatever their stream or age: an index range
+    // scan bounded by the LIMIT, so every batch costs the same and the whole run is one pass over the index.
+    // (Filtering in SQL instead lets the planner pick a sequential scan and sort per batch on a table without
+    // fresh statistics: 240 ms a batch on 100k rows, measured.)
     const { rows } = await db.query<{
       pipeline: string;
       event_id: string;
+      stream: string;
       entry_id: string;
       processed_ms: string;
     }>(
-      `SELECT pipeline, event_id, entry_id, floor(extract(epoch FROM processed_at) * 1000)::bigint AS processed_ms
+      `SELECT pipeline, event_id, stream, entry_id,
+              floor(extract(epoch FROM processed_at) * 1000)::bigint AS processed_ms
        FROM streamsink_inbox
-       WHERE (pipeline, event_id) > ($1, $2) AND stream = $3 AND processed_at < to_timestamp($4 / 1000.0)
+       WHERE (pipeline, event_id) > ($1, $2)
        ORDER BY pipeline, event_id
-       LIMIT $5`,
-      [after[0], after[1], keys.name, facts.cutoffMs, batchSize],
+       LIMIT $3`,
+      [after[0], after[1], batchSize],
     );
     if (rows.length === 0) break;
     result.batches += 1;
@@ -94,32 +100,53 @@ export async function pruneInbox(target: PruneTarget, options: PruneOptions): Pr
     after = [last.pipeline, last.event_id];
     const doomed: Array<[string, string]> = [];
     for (const row of rows) {
-      if (!checked.has(row.pipeline))
-        checked.set(row.pipeline, await ownsOnlyThisStream(db, row.pipeline, keys.name, result));
-      if (!checked.get(row.pipeline)) continue;
-      result.examined += 1;
+      if (row.stream !== keys.name) continue;
       const verdict = pruneVerdict(
         { eventId: row.event_id, entryId: row.entry_id, processedAtMs: Number(row.processed_ms) },
         facts,
       );
+      if (verdict === 'too_young') continue;
+      if (!checked.has(row.pipeline))
+        checked.set(row.pipeline, await ownsOnlyThisStream(db, row.pipeline, keys.name, result));
+      if (!checked.get(row.pipeline)) continue;
+      result.examined += 1;
       if (verdict === 'prune') doomed.push([row.pipeline, row.event_id]);
-      else if (verdict !== 'too_young') result.kept[verdict] += 1;
+      else result.kept[verdict] += 1;
     }
-    if (doomed.length > 0 && !result.dryRun) {
-      const deleted = await db.query(
-        `DELETE FROM streamsink_inbox i
-         USING unnest($1::text[], $2::text[]) AS d(pipeline, event_id)
-         WHERE i.pipeline = d.pipeline AND i.event_id = d.event_id
-           AND i.stream = $3 AND i.processed_at < to_timestamp($4 / 1000.0)`,
-        [doomed.map((d) => d[0]), doomed.map((d) => d[1]), keys.name, facts.cutoffMs],
-      );
-      result.pruned += deleted.rowCount ?? 0;
-    } else {
-      result.pruned += doomed.length;
-    }
+    if (result.dryRun) result.pruned += doomed.length;
+    else result.pruned += await deleteRows(db, doomed, keys.name, facts.cutoffMs);
     if (rows.length < batchSize) break;
   }
   return result;
+}
+
+/**
+ * Delete the chosen rows, one statement per pipeline: `pipeline = $1 AND event_id = ANY($2)` is a primary-key
+ * index lookup whatever the table's statistics (a join against unnest() was planned as a scan: 80 ms a batch).
+ * `stream` and `processed_at` are checked again, so a row is never deleted on a fact it no longer matches.
+ */
+async function deleteRows(
+  db: Queryable,
+  doomed: ReadonlyArray<[string, string]>,
+  stream: string,
+  cutoffMs: number,
+): Promise<number> {
+  const byPipeline = new Map<string, string[]>();
+  for (const [pipeline, eventId] of doomed) {
+    const ids = byPipeline.get(pipeline);
+    if (ids) ids.push(eventId);
+    else byPipeline.set(pipeline, [eventId]);
+  }
+  let deleted = 0;
+  for (const [pipeline, ids] of byPipeline) {
+    const r = await db.query(
+      `DELETE FROM streamsink_inbox
+       WHERE pipeline = $1 AND event_id = ANY($2::text[]) AND stream = $3 AND processed_at < to_timestamp($4 / 1000.0)`,
+      [pipeline, ids, stream, cutoffMs],
+    );
+    deleted += r.rowCount ?? 0;
+  }
+  return deleted;
 }
 
 /**
