@@ -14,6 +14,7 @@ import {
   initWorkerSeries,
   registerBuildInfo,
 } from '../src/lib/metrics.ts';
+import { createRetentionMetrics } from '../src/lib/retention-metrics.ts';
 
 const promtool = process.env.PROMTOOL ?? 'promtool';
 
@@ -41,6 +42,7 @@ async function populatedScrape(): Promise<string> {
   const registry: Registry = createRegistry({ defaultMetrics: true });
   createWorkerMetrics(registry);
   createProducerMetrics(registry);
+  createRetentionMetrics(registry);
   registerBuildInfo(registry, { version: '0.0.0-check' });
   for (const metric of registry.getMetricsAsArray()) {
     const names = (metric as unknown as { labelNames?: string[] }).labelNames ?? [];

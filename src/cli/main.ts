@@ -22,6 +22,14 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     load: async () => (await import('./status.ts')).run,
   },
   dlq: { summary: 'inspect or redrive dead letters', load: async () => (await import('./dlq.ts')).run },
+  stream: {
+    summary: 'trim a stream up to what every group acknowledged',
+    load: async () => (await import('./stream.ts')).run,
+  },
+  inbox: {
+    summary: 'prune inbox rows whose events can no longer arrive',
+    load: async () => (await import('./inbox.ts')).run,
+  },
 };
 
 const HELP = `streamsink: Redis Streams to Postgres with effectively-once effects

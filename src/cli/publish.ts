@@ -11,6 +11,7 @@ import {
   UsageError,
 } from '../lib/errors.ts';
 import { checkJsonText } from '../lib/json-text.ts';
+import { maxLenWarning } from '../lib/retention-warnings.ts';
 import { contentId } from '../producers/content-id.ts';
 import type { PublishInput } from '../producers/prepare-event.ts';
 import { createProducer, type Producer, type PublishResult } from '../producers/producer.ts';
@@ -42,7 +43,8 @@ usage or configuration.
 Redis down or refusing the credentials stops publishing at once (no reconnect): the summary names the
 server (secrets masked) and the line from which publishing is unconfirmed; re-running the file is safe.
 Configuration: REDIS_URL (or REDIS_URL_FILE), STREAMSINK_KEY_PREFIX, STREAMSINK_DEDUPE_WINDOW_MS,
-STREAMSINK_MAX_PAYLOAD_BYTES, STREAMSINK_MAXLEN.
+STREAMSINK_MAX_PAYLOAD_BYTES, STREAMSINK_MAXLEN (lossy: trims entries no group has read, and says so on
+stderr; prefer \`streamsink stream trim\`, docs/retention.md).
 `;
 
 /** Batches in flight at once: enough to overlap reading and validation with Redis round trips. */
@@ -100,6 +102,8 @@ export async function run(args: string[], ctx: CliContext): Promise<number> {
     },
   );
   const stream = config.stream;
+  if (config.producer.maxLen !== undefined)
+    ctx.stderr.write(`streamsink publish: warning: ${maxLenWarning(config.producer.maxLen)}\n`);
   const input: Readable = flags.file === undefined ? ctx.stdin : await openFile(flags.file);
 
   // A one-shot command fails at once when Redis is down or refuses it (src/cli/connections.ts); re-running

@@ -1,6 +1,7 @@
 import { startDependencyMonitor } from '../consumers/dependency-monitor.ts';
 import { loadPipeline } from '../consumers/pipeline-loader.ts';
 import { startWorker, type WorkerHandle } from '../consumers/start-worker.ts';
+import { startStreamTrimmer } from '../consumers/stream-trimmer.ts';
 import { parseWorkerConfig, redactUrl } from '../lib/config.ts';
 import { toConnectionError } from '../lib/connection-failure.ts';
 import { ConnectionError, describeError, StreamsinkError } from '../lib/errors.ts';
@@ -11,6 +12,8 @@ import { startOpsServer } from '../lib/ops-server.ts';
 import { createPool } from '../lib/pg.ts';
 import { createRedis } from '../lib/redis/client.ts';
 import { streamKeys } from '../lib/redis/keys.ts';
+import { createRetentionMetrics } from '../lib/retention-metrics.ts';
+import { maxLenWarning } from '../lib/retention-warnings.ts';
 import { explainPostgres } from './connections.ts';
 import { type CliContext, flagsToEnv, parseFlags } from './context.ts';
 
@@ -32,7 +35,9 @@ Options (each overrides its variable):
 A pipeline is a built-in name or your own module whose default export is definePipeline({...})
 (docs/pipelines.md). The group defaults to the pipeline's (its name; \`streamsink\` for the built-ins).
 Other configuration (REDIS_URL, DATABASE_URL, STREAMSINK_MAX_IN_FLIGHT, STREAMSINK_MAX_IN_FLIGHT_BYTES, ...)
-is in the README; the memory model is in docs/operations.md#memory.
+is in the README; the memory model is in docs/operations.md#memory. With STREAMSINK_TRIM_INTERVAL_MS set,
+the worker also trims its stream up to what every group acknowledged, keeping STREAMSINK_TRIM_KEEP
+(docs/retention.md).
 The database schema must be current (run \`streamsink migrate --pipeline P\`), or set
 STREAMSINK_AUTO_MIGRATE=true.
 `;
@@ -152,6 +157,20 @@ export async function run(args: string[], ctx: CliContext): Promise<number> {
       timeoutMs: 1000,
     });
     cleanups.push(['dependency-monitor', async () => dependencies.close()]);
+    if (config.producer.maxLen !== undefined) logger.warn({}, maxLenWarning(config.producer.maxLen));
+    // The safe trim on an interval (docs/retention.md), when configured: stopped before the clients it uses.
+    if (config.trim.intervalMs !== undefined) {
+      const trimmer = startStreamTrimmer({
+        redis,
+        key: keys.stream,
+        stream: keys.name,
+        keepMs: config.trim.keepMs,
+        intervalMs: config.trim.intervalMs,
+        metrics: createRetentionMetrics(registry),
+        logger,
+      });
+      cleanups.push(['stream-trimmer', () => trimmer.close()]);
+    }
     // Starting waits for Redis (it retries while Redis is down); a signal meanwhile still stops us cleanly.
     // Redis refusing the credentials fails the start (ioredis rejects the queued commands): that needs a new
     // secret, not a retry, so it is one line and exit 1. Redis down or a TLS failure is waited out instead.

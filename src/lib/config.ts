@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { type Env, type ParseConfigOptions, parseEnv } from './config/parse-env.ts';
 import {
   DATABASE,
+  DEDUPE,
   GROUP,
   LOG,
   METRICS,
@@ -13,16 +14,26 @@ import {
   refinePgSession,
   refineWorker,
   STREAM,
+  TRIM,
   toLog,
   toMetrics,
   toPayments,
   toPgSession,
   toProducer,
   toRedis,
+  toTrim,
   toWorker,
   WORKER,
 } from './config/pieces.ts';
-import type { Config, DlqConfig, MigrateConfig, PublishConfig, StatusConfig } from './config/types.ts';
+import type {
+  Config,
+  DlqConfig,
+  InboxPruneConfig,
+  MigrateConfig,
+  PublishConfig,
+  StatusConfig,
+  StreamTrimConfig,
+} from './config/types.ts';
 import { redactUrl } from './redact.ts';
 
 export type { Env, ParseConfigOptions } from './config/parse-env.ts';
@@ -40,7 +51,17 @@ export { redactUrl };
  */
 
 const workerSchema = z
-  .object({ ...REDIS, ...DATABASE, ...PG_SESSION, ...LOG, ...METRICS, ...WORKER, ...PAYMENTS, ...PRODUCER })
+  .object({
+    ...REDIS,
+    ...DATABASE,
+    ...PG_SESSION,
+    ...LOG,
+    ...METRICS,
+    ...WORKER,
+    ...PAYMENTS,
+    ...PRODUCER,
+    ...TRIM,
+  })
   .superRefine((v, ctx) => {
     refineWorker(v, ctx);
     refinePgSession(v, ctx);
@@ -51,6 +72,8 @@ const statusSchema = z
   .object({ ...REDIS, ...STREAM, ...GROUP, ...DATABASE, ...PG_SESSION })
   .superRefine(refinePgSession);
 const migrateSchema = z.object({ ...DATABASE });
+const trimSchema = z.object({ ...REDIS, ...STREAM });
+const pruneSchema = z.object({ ...REDIS, ...STREAM, ...DATABASE, ...DEDUPE });
 const migratePipelineSchema = z.object({ ...DATABASE, ...PIPELINE, ...PAYMENTS });
 
 const variablesOf = (schema: { shape: z.ZodRawShape }) => Object.keys(schema.shape);
@@ -74,6 +97,7 @@ export function parseConfig(env: Env, options: ParseConfigOptions = {}): Readonl
     worker: toWorker(v, options.hostname ?? 'streamsink', resolved.STREAMSINK_GROUP !== undefined),
     payments: toPayments(v),
     metrics: toMetrics(v),
+    trim: toTrim(v),
   });
 }
 
@@ -100,6 +124,29 @@ export function parseStatusConfig(env: Env, options: ParseConfigOptions = {}): R
     stream: v.STREAMSINK_STREAM,
     group: v.STREAMSINK_GROUP,
     postgres: { url: v.DATABASE_URL, poolSize: 1, sessionTimeouts: toPgSession(v) },
+  });
+}
+
+/** `streamsink stream trim`: Redis and the stream. */
+export function parseStreamTrimConfig(
+  env: Env,
+  options: ParseConfigOptions = {},
+): Readonly<StreamTrimConfig> {
+  const { data: v } = parseEnv(trimSchema, variablesOf(trimSchema), env, options);
+  return Object.freeze({ redis: toRedis(v), stream: v.STREAMSINK_STREAM });
+}
+
+/** `streamsink inbox prune`: Redis, the stream, the database and the producer's dedupe window. */
+export function parseInboxPruneConfig(
+  env: Env,
+  options: ParseConfigOptions = {},
+): Readonly<InboxPruneConfig> {
+  const { data: v } = parseEnv(pruneSchema, variablesOf(pruneSchema), env, options);
+  return Object.freeze({
+    redis: toRedis(v),
+    stream: v.STREAMSINK_STREAM,
+    postgres: { url: v.DATABASE_URL },
+    dedupeWindowMs: v.STREAMSINK_DEDUPE_WINDOW_MS,
   });
 }
 

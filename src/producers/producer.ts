@@ -30,7 +30,10 @@ export interface ProducerOptions {
   dedupeWindowMs?: number;
   /** Largest encoded entry (field names and values, UTF-8 bytes); default 1 MiB. */
   maxPayloadBytes?: number;
-  /** Approximate trimming (`MAXLEN ~ n`) on every add; off when undefined. */
+  /**
+   * Approximate trimming (`MAXLEN ~ n`) on every add; off when undefined. Lossy: it removes entries whether or
+   * not the consumer groups have read them. Prefer the safe trim (`trimStreamKey`, docs/retention.md).
+   */
   maxLen?: number | undefined;
   /** Deduplicate by event id (default). `false` is a plain XADD: a retried publish adds a second entry. */
   idempotent?: boolean;

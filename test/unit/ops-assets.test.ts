@@ -7,6 +7,7 @@ import {
   createWorkerMetrics,
   registerBuildInfo,
 } from '../../src/lib/metrics.ts';
+import { createRetentionMetrics } from '../../src/lib/retention-metrics.ts';
 
 /**
  * The dashboard, the alert rules and docs/metrics.md name metrics by string; a rename in metrics.ts must
@@ -15,6 +16,7 @@ import {
 const registry = createRegistry({ defaultMetrics: true });
 createWorkerMetrics(registry);
 createProducerMetrics(registry);
+createRetentionMetrics(registry);
 registerBuildInfo(registry, { version: 'test' });
 const metrics = registry.getMetricsAsArray() as unknown as Array<{ name: string; type: string }>;
 const known = new Set<string>();
@@ -45,6 +47,7 @@ const PROMQL_FUNCTIONS = new Set([
   'unless',
   'label_values',
   'absent',
+  'group_left',
 ]);
 
 /** Metric names referenced by a PromQL expression: identifiers not called as functions, not keywords. */

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DURATION_FORMAT, parseDuration } from '../duration.ts';
 import {
   LOG_LEVELS,
   type LogConfig,
@@ -7,6 +8,7 @@ import {
   type PgSessionTimeouts,
   type ProducerConfig,
   type RedisConfig,
+  type TrimConfig,
   type WorkerConfig,
 } from './types.ts';
 
@@ -107,6 +109,22 @@ export const PRODUCER = {
   ...PAYLOAD,
   STREAMSINK_MAXLEN: int(1, Number.MAX_SAFE_INTEGER).optional(),
 };
+/** The producer's dedupe window, also the shortest inbox retention `inbox prune` accepts. */
+export const DEDUPE = { STREAMSINK_DEDUPE_WINDOW_MS: PRODUCER.STREAMSINK_DEDUPE_WINDOW_MS };
+
+/** The worker's periodic safe trim (docs/retention.md#trimming): off unless an interval is set. */
+export const TRIM = {
+  STREAMSINK_TRIM_INTERVAL_MS: int(1000, 86_400_000).optional(),
+  STREAMSINK_TRIM_KEEP: z
+    .string()
+    .refine((s) => parseDuration(s) !== undefined, { message: DURATION_FORMAT })
+    .default('24h'),
+};
+export const toTrim = (v: Values<typeof TRIM>): TrimConfig => ({
+  intervalMs: v.STREAMSINK_TRIM_INTERVAL_MS,
+  keepMs: parseDuration(v.STREAMSINK_TRIM_KEEP) as number,
+});
+
 export const toProducer = (v: Values<typeof PRODUCER>): ProducerConfig => ({
   dedupeWindowMs: v.STREAMSINK_DEDUPE_WINDOW_MS,
   maxPayloadBytes: v.STREAMSINK_MAX_PAYLOAD_BYTES,

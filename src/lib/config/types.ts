@@ -32,6 +32,13 @@ export interface ProducerConfig {
   maxPayloadBytes: number;
   maxLen: number | undefined;
 }
+/** The worker's periodic safe trim of its stream (docs/retention.md#trimming). */
+export interface TrimConfig {
+  /** STREAMSINK_TRIM_INTERVAL_MS: how often; undefined = the worker never trims (the default). */
+  intervalMs: number | undefined;
+  /** STREAMSINK_TRIM_KEEP: the replay window; younger entries stay even when every group acknowledged them. */
+  keepMs: number;
+}
 export interface WorkerConfig {
   stream: string;
   group: string;
@@ -84,6 +91,7 @@ export interface Config {
   worker: WorkerConfig;
   payments: PaymentsConfig;
   metrics: MetricsConfig;
+  trim: TrimConfig;
 }
 
 /** `streamsink publish`: Redis, the stream and the producer's limits. */
@@ -108,4 +116,16 @@ export interface StatusConfig {
 export interface MigrateConfig {
   postgres: { url: string };
   pipeline?: { name: string; payments: PaymentsConfig };
+}
+/** `streamsink stream trim`: Redis and the stream. */
+export interface StreamTrimConfig {
+  redis: RedisConfig;
+  stream: string;
+}
+/** `streamsink inbox prune`: Redis (stream, groups, dead letters), Postgres (the inbox), the dedupe window. */
+export interface InboxPruneConfig {
+  redis: RedisConfig;
+  stream: string;
+  postgres: { url: string };
+  dedupeWindowMs: number;
 }
