@@ -1,0 +1,82 @@
+import { createHash } from 'node:crypto';
+import { canonicalJson } from '../../lib/canonical-json.ts';
+import { compareCodePoints, type Effect, type EffectValue } from './effects.ts';
+
+/**
+ * The proof of an applied event (docs/proof.md, which an auditor follows to recompute it without streamsink).
+ * Pure. Every hash is SHA-256 over canonical JSON (RFC 8785: sorted keys, no whitespace), as lowercase hex.
+ *
+ *   input_hash = sha256(JCS({ data, id, key, ts, type, v }))        the envelope without transport fields
+ *   proof      = sha256(JCS({ effects, input_hash, pipeline }))     pipeline = "<name>@<version>"
+ *
+ * `effects` is the event's effects in canonical form, or null for an SQL `apply` pipeline (its proof covers
+ * the input only: what SQL did is not known to streamsink).
+ */
+
+/** The envelope fields an input hash covers: everything but the transport (stream, entry id, traceparent). */
+export interface ProofInput {
+  id: string;
+  type: string;
+  v: number;
+  key: string;
+  ts: string;
+  data: unknown;
+}
+
+export function sha256Hex(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+/**
+ * The input hash's canonical text. `dataCanonical` (canonicalJson(data)) may be passed when already computed:
+ * the content hash (content-hash.ts) covers the same data text.
+ */
+export function inputCanonical(e: ProofInput, dataCanonical = canonicalJson(e.data)): string {
+  // Keys in RFC 8785 order: data < id < key < ts < type < v.
+  return `{"data":${dataCanonical},"id":${JSON.stringify(e.id)},"key":${JSON.stringify(e.key)},"ts":${JSON.stringify(e.ts)},"type":${JSON.stringify(e.type)},"v":${canonicalJson(e.v)}}`;
+}
+
+export function inputHash(e: ProofInput, dataCanonical?: string): string {
+  return sha256Hex(inputCanonical(e, dataCanonical));
+}
+
+/** A value as the proof writes it: numbers and bigints as decimal strings ("money as strings"), the rest as is. */
+function proofValue(v: EffectValue): string | boolean | null {
+  if (typeof v === 'bigint') return v.toString();
+  if (typeof v === 'number') return String(v);
+  return v;
+}
+
+function proofRecord(record: Readonly<Record<string, EffectValue>>): Record<string, string | boolean | null> {
+  const out: Record<string, string | boolean | null> = {};
+  for (const k of Object.keys(record)) out[k] = proofValue(record[k] as EffectValue);
+  return out;
+}
+
+/**
+ * An event's effects in canonical form: each `{ key, table, values }` with numbers as decimal strings, and
+ * the list sorted by each effect's canonical JSON text in code-point order (so the order `decide` listed them
+ * in does not matter, and 5 and 5n prove the same).
+ */
+export function canonicalEffects(effects: readonly Effect[]): string {
+  const texts = effects.map((e) =>
+    canonicalJson({ key: proofRecord(e.key), table: e.table, values: proofRecord(e.values) }),
+  );
+  texts.sort(compareCodePoints);
+  return `[${texts.join(',')}]`;
+}
+
+/** The proof over an input hash and (for a decide pipeline) the event's effects. */
+export function proofHash(pipeline: string, input: string, effects: readonly Effect[] | null): string {
+  return sha256Hex(proofCanonical(pipeline, input, effects));
+}
+
+export function proofCanonical(pipeline: string, input: string, effects: readonly Effect[] | null): string {
+  const e = effects === null ? 'null' : canonicalEffects(effects);
+  return `{"effects":${e},"input_hash":${JSON.stringify(input)},"pipeline":${JSON.stringify(pipeline)}}`;
+}
+
+/** `name@version`, as proofs name a pipeline. */
+export function pipelineLabel(p: { name: string; version: string }): string {
+  return `${p.name}@${p.version}`;
+}
