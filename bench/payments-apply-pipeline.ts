@@ -1,5 +1,10 @@
 import { definePipeline, type EventOf } from '../src/consumers/define-pipeline.ts';
-import { checkPaymentRules, PAYMENT_TYPES, type PaymentEvent, paymentDataSchema } from '../src/consumers/pipelines/payments/events.ts';
+import {
+  checkPaymentRules,
+  PAYMENT_TYPES,
+  type PaymentEvent,
+  paymentDataSchema,
+} from '../src/consumers/pipelines/payments/events.ts';
 import { foldPayments } from '../src/consumers/pipelines/payments/fold.ts';
 import { PAYMENTS_MIGRATIONS } from '../src/consumers/pipelines/payments/migrations.ts';
 

@@ -22,6 +22,14 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     load: async () => (await import('./status.ts')).run,
   },
   dlq: { summary: 'inspect or redrive dead letters', load: async () => (await import('./dlq.ts')).run },
+  proof: {
+    summary: 'print the proof recorded for an applied event, with its parts',
+    load: async () => (await import('./proof.ts')).run,
+  },
+  replay: {
+    summary: 're-run a pipeline over a stream and compare with the recorded proofs',
+    load: async () => (await import('./replay.ts')).run,
+  },
 };
 
 const HELP = `streamsink: Redis Streams to Postgres with effectively-once effects

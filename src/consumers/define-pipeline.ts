@@ -49,7 +49,11 @@ export type EventOf<E extends readonly EventSpec[]> = {
  * what its proof's input hash covers (docs/proof.md). A union discriminated by `type`, like {@link EventOf}.
  */
 export type DecideEventOf<E extends readonly EventSpec[]> =
-  EventOf<E> extends infer X ? (X extends PipelineEvent ? Omit<X, 'entryId' | 'stream' | 'dataText'> : never) : never;
+  EventOf<E> extends infer X
+    ? X extends PipelineEvent
+      ? Omit<X, 'entryId' | 'stream' | 'dataText'>
+      : never
+    : never;
 
 /**
  * What `apply` and `handle` run statements on: node-postgres' `query`, inside streamsink's transaction (never
@@ -235,10 +239,16 @@ export function definePipeline<const E extends readonly EventSpec[]>(
         message: 'give exactly one of apply (a batch), handle (one event) and decide (effects of one event)',
       });
     if ((definition.decide === undefined) !== (definition.tables === undefined))
-      issues.push({ path: 'tables', message: 'decide and tables go together: decide writes the declared tables' });
+      issues.push({
+        path: 'tables',
+        message: 'decide and tables go together: decide writes the declared tables',
+      });
     else if (definition.tables !== undefined) issues.push(...checkTablesSpec(definition.tables));
     if (definition.decide !== undefined && definition.idempotent === true)
-      issues.push({ path: 'idempotent', message: 'a decide pipeline always keeps an inbox (its proofs live there)' });
+      issues.push({
+        path: 'idempotent',
+        message: 'a decide pipeline always keeps an inbox (its proofs live there)',
+      });
     const specs = new Set<string>();
     for (const [i, e] of (definition.events ?? []).entries()) {
       const id = `${e.type} v${e.v}`;

@@ -1,11 +1,11 @@
 import type { Envelope } from '../lib/envelope.ts';
 import { isPoisonError, PoisonMessageError, REASON_PATTERN } from '../lib/errors.ts';
 import { createEventRegistry } from '../lib/event-registry.ts';
-import type { AnyPipeline, PipelineEvent, Transaction } from './define-pipeline.ts';
-import { foldEffects, type Effect } from './decide/effects.ts';
-import { type DecideFunction, type Decider, proveItem } from './decide/prove.ts';
+import { type Effect, foldEffects } from './decide/effects.ts';
 import { pipelineLabel } from './decide/proof.ts';
+import { type DecideFunction, type Decider, proveItem } from './decide/prove.ts';
 import { writeFolded } from './decide/upsert-sql.ts';
+import type { AnyPipeline, PipelineEvent, Transaction } from './define-pipeline.ts';
 import type { AcceptedItem, Pipeline } from './types.ts';
 
 /**

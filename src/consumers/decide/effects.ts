@@ -263,7 +263,9 @@ export function foldEffects(
       rows.set(id, {
         key,
         // `add` starts from the event's own value (as an insert does), kept as a bigint from here on.
-        values: values.map((v, i) => (folded.spec.merge[folded.valueColumns[i] as string] === 'add' ? toBigInt(v) as bigint : v)),
+        values: values.map((v, i) =>
+          folded.spec.merge[folded.valueColumns[i] as string] === 'add' ? (toBigInt(v) as bigint) : v,
+        ),
       });
   }
   const out = [...byTable.values()].map(({ folded, rows }) => {

@@ -79,9 +79,12 @@ export function upsertParams(folded: FoldedTable): Array<Array<string | number |
 
 /** A missing table or column is systemic (a migration not applied): SQLSTATE 42P01 / 42703, retried. */
 function missingColumn(table: string, column: string): Error {
-  return Object.assign(new Error(`column ${column} of table ${table} does not exist (is a migration missing?)`), {
-    code: '42703',
-  });
+  return Object.assign(
+    new Error(`column ${column} of table ${table} does not exist (is a migration missing?)`),
+    {
+      code: '42703',
+    },
+  );
 }
 
 const COLUMN_TYPES = `
