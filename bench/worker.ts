@@ -7,6 +7,12 @@
  *   streamsink   `streamsink worker` child processes (1, then 2) on one consumer group
  *
  *   npm run bench -- [--events 100000] [--rounds 3] [--only naive,bullmq,streamsink-1,streamsink-2] [--json]
+ *
+ * Two more variants compare the two forms of the `payments` pipeline on the same payment events, one worker
+ * process each, interleaved round by round: `payments-apply` (the SQL `apply` it had before its port,
+ * bench/payments-apply-pipeline.ts) and `payments-decide` (the built-in, `decide` with a proof per event):
+ *
+ *   npm run bench -- --only payments-apply,payments-decide --events 50000 --rounds 5
  *   REDIS_URL, DATABASE_URL (defaults: local servers); STREAMSINK_* variables pass through to the workers.
  *
  * Each variant gets its own stream, group and Postgres schema (migrated before the clock starts), and every
@@ -29,13 +35,23 @@ import { type Envelope, encodeEnvelope } from '../src/lib/envelope.ts';
 import { migrate } from '../src/lib/migrations.ts';
 import { streamKeys } from '../src/lib/redis/keys.ts';
 
-const VARIANTS = ['naive', 'bullmq', 'streamsink-1', 'streamsink-2'] as const;
+const VARIANTS = [
+  'naive',
+  'bullmq',
+  'streamsink-1',
+  'streamsink-2',
+  'payments-apply',
+  'payments-decide',
+] as const;
 type VariantName = (typeof VARIANTS)[number];
 
 const { values } = parseArgs({
   options: {
     events: { type: 'string', default: process.env.BENCH_EVENTS ?? '100000' },
-    only: { type: 'string', default: process.env.BENCH_ONLY ?? VARIANTS.join(',') },
+    only: {
+      type: 'string',
+      default: process.env.BENCH_ONLY ?? 'naive,bullmq,streamsink-1,streamsink-2',
+    },
     rounds: { type: 'string', default: process.env.BENCH_ROUNDS ?? '3' },
     json: { type: 'boolean', default: false },
   },
@@ -83,6 +99,33 @@ const envelopes: Envelope[] = Array.from({ length: N }, (_, i) => ({
 }));
 const encoded = envelopes.map((e) => encodeEnvelope(e));
 
+// Payment events for the payments variants: authorize, capture, and every fifth refunded, over 1000 accounts.
+const PAYMENT_TYPES = ['payment.authorized', 'payment.captured', 'payment.refunded'] as const;
+let paymentsEncoded: string[][] | undefined;
+function paymentEvents(): string[][] {
+  paymentsEncoded ??= Array.from({ length: N }, (_, i) => {
+    const payment = Math.floor(i / 3);
+    const step = i % 3;
+    const type = step === 2 && payment % 5 !== 0 ? 'payment.captured' : PAYMENT_TYPES[step];
+    const paymentId = `p-${RUN}-${payment}`;
+    return encodeEnvelope({
+      id: `${RUN}-pay-${i}`,
+      type: type as string,
+      v: 1,
+      key: paymentId,
+      ts,
+      data: {
+        paymentId,
+        accountId: `acct-${payment % 1000}`,
+        amountMinor: 100 + (payment % 900),
+        currency: 'EUR',
+      },
+    });
+  });
+  return paymentsEncoded;
+}
+const APPLY_FIXTURE = fileURLToPath(new URL('./payments-apply-pipeline.ts', import.meta.url));
+
 const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
 const admin = new pg.Pool({ connectionString: DATABASE_URL, max: 2 });
 const schemas: string[] = [];
@@ -102,21 +145,21 @@ async function createSchema(tag: string): Promise<string> {
   return url.toString();
 }
 
-async function countRows(schemaUrl: string): Promise<number> {
+async function countRows(schemaUrl: string, sql = 'SELECT count(*) AS n FROM event_log'): Promise<number> {
   const c = new pg.Client({ connectionString: schemaUrl });
   await c.connect();
   try {
-    return Number((await c.query<{ n: string }>('SELECT count(*) AS n FROM event_log')).rows[0]?.n);
+    return Number((await c.query<{ n: string }>(sql)).rows[0]?.n);
   } finally {
     await c.end();
   }
 }
 
 /** Preload the stream with every event (pipelined XADD) and create the group at its beginning. */
-async function preload(key: string, group: string): Promise<void> {
-  for (let i = 0; i < encoded.length; i += 1000) {
+async function preload(key: string, group: string, entries = encoded): Promise<void> {
+  for (let i = 0; i < entries.length; i += 1000) {
     const p = redis.pipeline();
-    for (const fields of encoded.slice(i, i + 1000)) p.xadd(key, '*', ...fields);
+    for (const fields of entries.slice(i, i + 1000)) p.xadd(key, '*', ...fields);
     await p.exec();
   }
   await redis.xgroup('CREATE', key, group, '0', 'MKSTREAM');
@@ -335,12 +378,13 @@ async function poll(
   }
 }
 
-async function streamsink(processes: number): Promise<Measured> {
+async function streamsink(processes: number, payments?: 'apply' | 'decide'): Promise<Measured> {
   const url = await createSchema(`ss${processes}_${schemas.length}`);
   const stream = `ss${processes}_${schemas.length}_${RUN}`;
   const key = streamKeys(PREFIX, stream).stream;
   const group = 'bench';
-  await preload(key, group);
+  await preload(key, group, payments ? paymentEvents() : encoded);
+  const pipeline = payments === undefined ? 'event-log' : payments === 'apply' ? APPLY_FIXTURE : 'payments';
   const outputs: string[] = [];
   const consumers = Array.from({ length: processes }, (_, i) => `bench-${RUN}-${i + 1}`);
   // The worker names its Postgres connections after its consumer (src/cli/worker.ts).
@@ -355,7 +399,9 @@ async function streamsink(processes: number): Promise<Measured> {
         STREAMSINK_STREAM: stream,
         STREAMSINK_GROUP: group,
         STREAMSINK_CONSUMER: consumers[i],
-        STREAMSINK_PIPELINE: 'event-log',
+        STREAMSINK_PIPELINE: pipeline,
+        // The payments tables are the pipeline's own migration (applied at start, before the clock).
+        STREAMSINK_AUTO_MIGRATE: 'true',
         METRICS_PORT: '0',
         LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
       },
@@ -403,9 +449,18 @@ async function streamsink(processes: number): Promise<Measured> {
       0,
     );
     const pgCpuMicros = await pgCpuSince(pgCpu, appNames);
-    await check(url, `streamsink-${processes}`);
+    if (payments) {
+      const applied = await countRows(
+        url,
+        "SELECT count(*) AS n FROM streamsink_inbox WHERE pipeline = 'payments'",
+      );
+      if (applied !== N)
+        throw new Error(`payments-${payments}: the inbox holds ${applied} events, expected ${N}`);
+    } else await check(url, `streamsink-${processes}`);
     return {
-      variant: `streamsink worker x${processes} process${processes > 1 ? 'es' : ''}`,
+      variant: payments
+        ? `payments (${payments === 'apply' ? 'SQL apply, before' : 'decide + proofs'}) x1 process`
+        : `streamsink worker x${processes} process${processes > 1 ? 'es' : ''}`,
       events: N - ackedBefore,
       seconds,
       cpuMicros,
@@ -449,6 +504,8 @@ const runners: Record<VariantName, () => Promise<Measured>> = {
   bullmq,
   'streamsink-1': () => streamsink(1),
   'streamsink-2': () => streamsink(2),
+  'payments-apply': () => streamsink(1, 'apply'),
+  'payments-decide': () => streamsink(1, 'decide'),
 };
 
 // The baselines run once (each takes tens of seconds, which already averages out noise); the streamsink
@@ -456,10 +513,11 @@ const runners: Record<VariantName, () => Promise<Measured>> = {
 const results = new Map<VariantName, Measured>();
 const byRate = (a: Measured, b: Measured) => a.events / a.seconds - b.events / b.seconds;
 try {
-  process.stderr.write(`worker benchmark: ${N} event-log events per variant, run ${RUN}\n`);
+  process.stderr.write(`worker benchmark: ${N} events per variant, run ${RUN}\n`);
   const rounds = new Map<VariantName, Measured[]>();
-  const once = ONLY.filter((n) => !n.startsWith('streamsink'));
-  const repeated = ONLY.filter((n) => n.startsWith('streamsink'));
+  const isRepeated = (n: string) => n.startsWith('streamsink') || n.startsWith('payments');
+  const once = ONLY.filter((n) => !isRepeated(n));
+  const repeated = ONLY.filter(isRepeated);
   const plan = [...once, ...Array.from({ length: ROUNDS }, () => repeated).flat()];
   for (const name of plan) {
     process.stderr.write(`  ${name} ...`);
@@ -524,7 +582,9 @@ if (values.json) {
     cells
       .map((c, i) => (i === 0 ? c.padEnd(widths[i] as number) : c.padStart(widths[i] as number)))
       .join('  ');
-  process.stdout.write(`\n${N} event-log events, end to end (preloaded stream -> committed -> acked)\n`);
+  process.stdout.write(
+    `\n${N} events per variant (event-log; payment events for payments-*), end to end (preloaded stream -> committed -> acked)\n`,
+  );
   process.stdout.write(`${line(head)}\n${table.map(line).join('\n')}\n`);
   process.stdout.write(
     `streamsink rows: median of ${ROUNDS} interleaved round(s), each from all processes reading to the last ack.\n` +
