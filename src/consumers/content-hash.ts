@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { canonicalJson } from '../lib/canonical-json.ts';
 
 /**
@@ -18,5 +18,5 @@ export function contentHash(
     dataCanonical === undefined
       ? canonicalJson({ data: event.data, key: event.key, type: event.type, v: event.v })
       : `{"data":${dataCanonical},"key":${JSON.stringify(event.key)},"type":${JSON.stringify(event.type)},"v":${canonicalJson(event.v)}}`;
-  return createHash('sha256').update(canonical).digest('hex');
+  return hash('sha256', canonical, 'hex');
 }

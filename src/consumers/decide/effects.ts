@@ -72,50 +72,72 @@ export interface FoldedTable {
  */
 export function checkEffects(effects: unknown, tables: Readonly<Record<string, TableSpec>>): Effect[] {
   if (!Array.isArray(effects)) throw invalid(`decide must return an array of effects, got ${kind(effects)}`);
-  for (const [i, e] of effects.entries()) {
-    const where = `effect ${i}`;
-    if (typeof e !== 'object' || e === null) throw invalid(`${where} is ${kind(e)}, not an object`);
+  // On the hot path (every event of a decide pipeline): no allocation unless something is wrong.
+  for (let i = 0; i < effects.length; i++) {
+    const e: unknown = effects[i];
+    if (typeof e !== 'object' || e === null) throw invalid(`effect ${i} is ${kind(e)}, not an object`);
     const { table, key, values } = e as Partial<Effect>;
     const spec = typeof table === 'string' && Object.hasOwn(tables, table) ? tables[table] : undefined;
     if (!spec)
       throw invalid(
-        `${where}: table ${JSON.stringify(table)} is not declared in tables (${Object.keys(tables).join(', ')})`,
+        `effect ${i}: table ${JSON.stringify(table)} is not declared in tables (${Object.keys(tables).join(', ')})`,
       );
-    checkColumns(`${where} (${table}) key`, key, spec.key, () => true);
-    checkColumns(`${where} (${table}) values`, values, Object.keys(spec.merge), (col, v) => {
-      const rule = spec.merge[col];
-      if (rule === 'add' && toBigInt(v) === undefined) return 'an integer (number, bigint or decimal string)';
-      if ((rule === 'max' || rule === 'min' || typeof rule === 'object') && v === null) return 'not null';
-      return true;
-    });
+    checkColumns(i, table as string, 'key', key, spec.key, spec);
+    checkColumns(i, table as string, 'values', values, Object.keys(spec.merge), spec);
   }
   return effects as Effect[];
 }
 
+function valueProblem(
+  spec: TableSpec,
+  part: 'key' | 'values',
+  column: string,
+  v: unknown,
+): string | undefined {
+  if (!isEffectValue(v)) return 'a string, number, bigint, boolean or null';
+  if (part === 'key') return undefined;
+  const rule = spec.merge[column];
+  if (rule === 'add' && toBigInt(v) === undefined) return 'an integer (number, bigint or decimal string)';
+  if ((rule === 'max' || rule === 'min' || typeof rule === 'object') && v === null) return 'not null';
+  return undefined;
+}
+
 function checkColumns(
-  where: string,
+  index: number,
+  table: string,
+  part: 'key' | 'values',
   given: unknown,
   expected: readonly string[],
-  valueOk: (column: string, value: EffectValue) => true | string,
+  spec: TableSpec,
 ): void {
-  if (typeof given !== 'object' || given === null) throw invalid(`${where} is ${kind(given)}, not an object`);
+  const where = () => `effect ${index} (${table}) ${part}`;
+  if (typeof given !== 'object' || given === null)
+    throw invalid(`${where()} is ${kind(given)}, not an object`);
   const record = given as Record<string, unknown>;
+  let own = 0;
+  for (const k in record) if (Object.hasOwn(record, k)) own++;
+  let ok = own === expected.length;
+  for (let i = 0; ok && i < expected.length; i++) ok = Object.hasOwn(record, expected[i] as string);
+  if (ok) {
+    for (const column of expected) {
+      const problem = valueProblem(spec, part, column, record[column]);
+      if (problem !== undefined)
+        throw invalid(`${where()}: ${column} must be ${problem}, got ${kind(record[column])}`);
+    }
+    return;
+  }
   const extra = Object.keys(record).filter((c) => !expected.includes(c));
   const missing = expected.filter((c) => !Object.hasOwn(record, c));
   if (extra.length > 0 || missing.length > 0)
     throw invalid(
-      `${where}: ${[
+      `${where()}: ${[
         extra.length > 0 ? `undeclared column(s) ${extra.join(', ')}` : '',
         missing.length > 0 ? `missing column(s) ${missing.join(', ')}` : '',
       ]
         .filter(Boolean)
         .join('; ')} (declared: ${expected.join(', ')})`,
     );
-  for (const column of expected) {
-    const value = record[column];
-    const ok = isEffectValue(value) ? valueOk(column, value) : 'a string, number, bigint, boolean or null';
-    if (ok !== true) throw invalid(`${where}: ${column} must be ${ok}, got ${kind(value)}`);
-  }
+  throw invalid(`${where()}: its columns do not match (declared: ${expected.join(', ')})`);
 }
 
 function isEffectValue(v: unknown): v is EffectValue {
@@ -213,7 +235,7 @@ export function mergeValues(
       case 'keep-first':
         return old;
       case 'add':
-        return (toBigInt(old) as bigint) + (toBigInt(now) as bigint);
+        return addValues(old, now);
       case 'max':
         return compareValues(now, old) > 0 ? now : old;
       case 'min':
@@ -227,6 +249,15 @@ export function mergeValues(
       }
     }
   });
+}
+
+/** A sum of two integers: a number while it stays a safe integer, else a bigint (exact either way). */
+export function addValues(a: EffectValue, b: EffectValue): number | bigint {
+  if (typeof a === 'number' && typeof b === 'number') {
+    const sum = a + b;
+    if (Number.isSafeInteger(sum)) return sum;
+  }
+  return (toBigInt(a) as bigint) + (toBigInt(b) as bigint);
 }
 
 /**
@@ -262,9 +293,11 @@ export function foldEffects(
     else
       rows.set(id, {
         key,
-        // `add` starts from the event's own value (as an insert does), kept as a bigint from here on.
+        // `add` starts from the event's own value (as an insert does): a decimal string becomes a bigint.
         values: values.map((v, i) =>
-          folded.spec.merge[folded.valueColumns[i] as string] === 'add' ? (toBigInt(v) as bigint) : v,
+          typeof v === 'string' && folded.spec.merge[folded.valueColumns[i] as string] === 'add'
+            ? (toBigInt(v) as bigint)
+            : v,
         ),
       });
   }
@@ -277,7 +310,8 @@ export function foldEffects(
 
 /** A map key for a row key: typed, so 1 and "1" stay apart. */
 function rowId(key: readonly EffectValue[]): string {
-  let out = '';
+  if (key.length === 1 && typeof key[0] === 'string') return key[0];
+  let out = '\u0001';
   for (const v of key) out += `${typeof v === 'bigint' ? 'number' : typeof v}:${String(v)}\u0000`;
   return out;
 }

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { canonicalJson } from '../../lib/canonical-json.ts';
 import { compareCodePoints, type Effect, type EffectValue } from './effects.ts';
 
@@ -24,7 +24,7 @@ export interface ProofInput {
 }
 
 export function sha256Hex(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
+  return hash('sha256', text, 'hex');
 }
 
 /**
@@ -33,11 +33,20 @@ export function sha256Hex(text: string): string {
  */
 export function inputCanonical(e: ProofInput, dataCanonical = canonicalJson(e.data)): string {
   // Keys in RFC 8785 order: data < id < key < ts < type < v.
-  return `{"data":${dataCanonical},"id":${JSON.stringify(e.id)},"key":${JSON.stringify(e.key)},"ts":${JSON.stringify(e.ts)},"type":${JSON.stringify(e.type)},"v":${canonicalJson(e.v)}}`;
+  return `{"data":${dataCanonical},"id":${jsonString(e.id)},"key":${jsonString(e.key)},"ts":${jsonString(e.ts)},"type":${jsonString(e.type)},"v":${canonicalJson(e.v)}}`;
 }
 
 export function inputHash(e: ProofInput, dataCanonical?: string): string {
   return sha256Hex(inputCanonical(e, dataCanonical));
+}
+
+// Printable ASCII without `"` and `\`: JSON text is the string in quotes. Skips JSON.stringify on the hot path
+// (column names, ids, amounts), which is most of the cost of a proof.
+const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
+
+/** A string as JSON text (what JSON.stringify and RFC 8785 write). */
+export function jsonString(s: string): string {
+  return PLAIN.test(s) ? `"${s}"` : JSON.stringify(s);
 }
 
 /** A value as the proof writes it: numbers and bigints as decimal strings ("money as strings"), the rest as is. */
@@ -47,10 +56,20 @@ function proofValue(v: EffectValue): string | boolean | null {
   return v;
 }
 
-function proofRecord(record: Readonly<Record<string, EffectValue>>): Record<string, string | boolean | null> {
-  const out: Record<string, string | boolean | null> = {};
-  for (const k of Object.keys(record)) out[k] = proofValue(record[k] as EffectValue);
-  return out;
+/** `{...}` with sorted keys and proof values: the canonical text of a key or values record. */
+function recordText(record: Readonly<Record<string, EffectValue>>): string {
+  const keys = Object.keys(record);
+  if (keys.length > 1) keys.sort();
+  let out = '{';
+  let first = true;
+  for (const k of keys) {
+    const v = record[k] as EffectValue;
+    if (v === undefined) continue; // as JSON: an undefined member is absent
+    const p = proofValue(v);
+    out += `${first ? '' : ','}${jsonString(k)}:${typeof p === 'string' ? jsonString(p) : String(p)}`;
+    first = false;
+  }
+  return `${out}}`;
 }
 
 /**
@@ -59,10 +78,10 @@ function proofRecord(record: Readonly<Record<string, EffectValue>>): Record<stri
  * in does not matter, and 5 and 5n prove the same).
  */
 export function canonicalEffects(effects: readonly Effect[]): string {
-  const texts = effects.map((e) =>
-    canonicalJson({ key: proofRecord(e.key), table: e.table, values: proofRecord(e.values) }),
+  const texts = effects.map(
+    (e) => `{"key":${recordText(e.key)},"table":${jsonString(e.table)},"values":${recordText(e.values)}}`,
   );
-  texts.sort(compareCodePoints);
+  if (texts.length > 1) texts.sort(compareCodePoints);
   return `[${texts.join(',')}]`;
 }
 
@@ -73,7 +92,7 @@ export function proofHash(pipeline: string, input: string, effects: readonly Eff
 
 export function proofCanonical(pipeline: string, input: string, effects: readonly Effect[] | null): string {
   const e = effects === null ? 'null' : canonicalEffects(effects);
-  return `{"effects":${e},"input_hash":${JSON.stringify(input)},"pipeline":${JSON.stringify(pipeline)}}`;
+  return `{"effects":${e},"input_hash":${jsonString(input)},"pipeline":${jsonString(pipeline)}}`;
 }
 
 /** `name@version`, as proofs name a pipeline. */
