@@ -22,10 +22,19 @@ export type {
   RedriveResult,
 } from './admin/dlq-redrive.ts';
 export { dlqPurge, dlqRedrive } from './admin/dlq-redrive.ts';
+// The decide form: effects, merge rules, the reserved context (docs/pipelines.md#decide, docs/proof.md).
+export type {
+  DecideContext,
+  Effect,
+  EffectValue,
+  MergeRule,
+  TableSpec,
+} from './consumers/decide/effects.ts';
 // Your own pipelines and the worker that runs them (docs/pipelines.md).
 export type {
   AnyPipeline,
   ApplyContext,
+  DecideEventOf,
   DefinedPipeline,
   EventOf,
   EventSpec,

@@ -89,8 +89,10 @@ export function toRuntimePipeline(definition: AnyPipeline): Pipeline {
   };
 }
 
-function* effectsOf(items: readonly AcceptedItem[]): Iterable<Effect> {
-  for (const item of items) if (item.effects) yield* item.effects;
+function effectsOf(items: readonly AcceptedItem[]): Effect[] {
+  const out: Effect[] = [];
+  for (const item of items) if (item.effects) for (const e of item.effects) out.push(e);
+  return out;
 }
 
 /**

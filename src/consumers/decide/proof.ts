@@ -66,14 +66,15 @@ function recordText(record: Readonly<Record<string, EffectValue>>): string {
     const v = record[k] as EffectValue;
     if (v === undefined) continue; // as JSON: an undefined member is absent
     const p = proofValue(v);
-    out += `${first ? '' : ','}${jsonString(k)}:${typeof p === 'string' ? jsonString(p) : String(p)}`;
+    // Column names were checked against the declared tables (lower-case identifiers): no escaping needed.
+    out += `${first ? '' : ','}"${k}":${typeof p === 'string' ? jsonString(p) : String(p)}`;
     first = false;
   }
   return `${out}}`;
 }
 
 /**
- * An event's effects in canonical form: each `{ key, table, values }` with numbers as decimal strings, and
+ * An event's effects (checked against the pipeline's tables: columns are identifiers) in canonical form: each `{ key, table, values }` with numbers as decimal strings, and
  * the list sorted by each effect's canonical JSON text in code-point order (so the order `decide` listed them
  * in does not matter, and 5 and 5n prove the same).
  */
