@@ -49,14 +49,10 @@ export function jsonString(s: string): string {
   return PLAIN.test(s) ? `"${s}"` : JSON.stringify(s);
 }
 
-/** A value as the proof writes it: numbers and bigints as decimal strings ("money as strings"), the rest as is. */
-function proofValue(v: EffectValue): string | boolean | null {
-  if (typeof v === 'bigint') return v.toString();
-  if (typeof v === 'number') return String(v);
-  return v;
-}
-
-/** `{...}` with sorted keys and proof values: the canonical text of a key or values record. */
+/**
+ * `{...}` with sorted keys: the canonical text of a key or values record, numbers and bigints as decimal
+ * strings ("money as strings"), booleans and null as they are.
+ */
 function recordText(record: Readonly<Record<string, EffectValue>>): string {
   const keys = Object.keys(record);
   if (keys.length > 1) keys.sort();
@@ -65,17 +61,23 @@ function recordText(record: Readonly<Record<string, EffectValue>>): string {
   for (const k of keys) {
     const v = record[k] as EffectValue;
     if (v === undefined) continue; // as JSON: an undefined member is absent
-    const p = proofValue(v);
-    // Column names were checked against the declared tables (lower-case identifiers): no escaping needed.
-    out += `${first ? '' : ','}"${k}":${typeof p === 'string' ? jsonString(p) : String(p)}`;
+    // Column names were checked against the declared tables (lower-case identifiers), and a number's
+    // decimal text needs no escaping: only string values go through jsonString.
+    const text =
+      typeof v === 'string'
+        ? jsonString(v)
+        : typeof v === 'number' || typeof v === 'bigint'
+          ? `"${v}"`
+          : String(v);
+    out += `${first ? '' : ','}"${k}":${text}`;
     first = false;
   }
   return `${out}}`;
 }
 
 /**
- * An event's effects (checked against the pipeline's tables: columns are identifiers) in canonical form: each `{ key, table, values }` with numbers as decimal strings, and
- * the list sorted by each effect's canonical JSON text in code-point order (so the order `decide` listed them
+ * An event's effects (checked against the pipeline's tables: columns are identifiers) in canonical form:
+ * each `{ key, table, values }` with numbers as decimal strings, and the list sorted by each effect's canonical JSON text in code-point order (so the order `decide` listed them
  * in does not matter, and 5 and 5n prove the same).
  */
 export function canonicalEffects(effects: readonly Effect[]): string {
