@@ -290,16 +290,13 @@ export function foldEffects(
     const id = rowId(key);
     const seen = rows.get(id);
     if (seen) seen.values = mergeValues(folded.spec, folded.valueColumns, seen.values, values);
-    else
-      rows.set(id, {
-        key,
-        // `add` starts from the event's own value (as an insert does): a decimal string becomes a bigint.
-        values: values.map((v, i) =>
-          typeof v === 'string' && folded.spec.merge[folded.valueColumns[i] as string] === 'add'
-            ? (toBigInt(v) as bigint)
-            : v,
-        ),
-      });
+    else {
+      // `add` starts from the event's own value (as an insert does): a decimal string becomes a bigint.
+      for (let i = 0; i < values.length; i++)
+        if (typeof values[i] === 'string' && folded.spec.merge[folded.valueColumns[i] as string] === 'add')
+          values[i] = toBigInt(values[i] as EffectValue) as bigint;
+      rows.set(id, { key, values });
+    }
   }
   const out = [...byTable.values()].map(({ folded, rows }) => {
     folded.rows = [...rows.values()].sort((a, b) => compareTuples(a.key, b.key));
