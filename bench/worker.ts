@@ -6,10 +6,10 @@
  *   bullmq       the same events as BullMQ jobs, a Worker with concurrency 50, the same upsert per job
  *   streamsink   `streamsink worker` child processes (1, then 2) on one consumer group
  *
- *   npm run bench -- [--events 100000] [--rounds 3] [--only naive,bullmq,streamsink-1,streamsink-2] [--json]
+ *   npm run bench -- [--events 100000] [--rounds 3] [--only naive,bullmq,streamsink-1,streamsink-2,...] [--json]
  *
- * Two more variants compare the two forms of the `payments` pipeline on the same payment events, one worker
- * process each, interleaved round by round: `payments-apply` (the SQL `apply` it had before its port,
+ * Two more variants (run by default too) compare the two forms of the `payments` pipeline on the same payment
+ * events, one worker process each, interleaved round by round: `payments-apply` (the SQL `apply` it had before its port,
  * bench/payments-apply-pipeline.ts) and `payments-decide` (the built-in, `decide` with a proof per event):
  *
  *   npm run bench -- --only payments-apply,payments-decide --events 50000 --rounds 5
@@ -50,7 +50,7 @@ const { values } = parseArgs({
     events: { type: 'string', default: process.env.BENCH_EVENTS ?? '100000' },
     only: {
       type: 'string',
-      default: process.env.BENCH_ONLY ?? 'naive,bullmq,streamsink-1,streamsink-2',
+      default: process.env.BENCH_ONLY ?? VARIANTS.join(','),
     },
     rounds: { type: 'string', default: process.env.BENCH_ROUNDS ?? '3' },
     json: { type: 'boolean', default: false },
