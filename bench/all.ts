@@ -1,7 +1,8 @@
 /**
  * `npm run bench`: every benchmark of issue 16 in one run, side by side, on the same servers:
  *
- *   1. throughput (bench/worker.ts): BullMQ, the batched reference, streamsink x1 and x2, payments x1,
+ *   1. throughput (bench/worker.ts): BullMQ, the batched reference, streamsink x1 and x2, payments x1 in both
+ *      forms (SQL apply and decide),
  *      with ratios against the baselines of the same run and CPU µs per message for worker, Postgres and Redis;
  *   2. latency (bench/latency.ts): the publish -> commit curve at fractions of the maximum measured in step 1,
  *      p50/p99/p99.9, lone events, and the knee chart (SVG);
@@ -63,7 +64,7 @@ const jsonOut = join(out, 'throughput.json');
 sections.push(
   await step('./worker.ts', [
     '--only',
-    'bullmq,reference,streamsink-1,streamsink-2,payments-1',
+    'bullmq,reference,streamsink-1,streamsink-2,payments-apply,payments-decide',
     '--events',
     quick ? '20000' : '200000',
     '--rounds',

@@ -11,6 +11,11 @@
  *                against an independent model after the run)
  *
  *   npx node bench/worker.ts [--events 100000] [--rounds 3] [--only naive,bullmq,reference,streamsink-1,...] [--json]
+ *
+ * The two payments variants compare the two forms of the `payments` pipeline on the same payment events, one
+ * worker process each, interleaved round by round: `payments-apply` (the SQL `apply` it had before its port,
+ * bench/payments-apply-pipeline.ts) and `payments-decide` (the built-in: `decide` with a proof per event).
+ * Both are checked against the independent model of test/helpers/payments-model.ts after each run.
  *   REDIS_URL, DATABASE_URL (defaults: local servers); STREAMSINK_* variables pass through to the workers.
  *
  * Each variant gets its own stream, group and Postgres schema (migrated before the clock starts), and every
@@ -41,15 +46,32 @@ import {
 } from '../test/helpers/payments-model.ts';
 import { type Measured, throughputReport } from './lib/throughput-report.ts';
 
-const VARIANTS = ['naive', 'bullmq', 'reference', 'streamsink-1', 'streamsink-2', 'payments-1'] as const;
+const VARIANTS = [
+  'naive',
+  'bullmq',
+  'reference',
+  'streamsink-1',
+  'streamsink-2',
+  'payments-apply',
+  'payments-decide',
+] as const;
 /** Measured `rounds` times, interleaved; the others once. */
-const REPEATED: readonly VariantName[] = ['reference', 'streamsink-1', 'streamsink-2', 'payments-1'];
+const REPEATED: readonly VariantName[] = [
+  'reference',
+  'streamsink-1',
+  'streamsink-2',
+  'payments-apply',
+  'payments-decide',
+];
 type VariantName = (typeof VARIANTS)[number];
 
 const { values } = parseArgs({
   options: {
     events: { type: 'string', default: process.env.BENCH_EVENTS ?? '100000' },
-    only: { type: 'string', default: process.env.BENCH_ONLY ?? VARIANTS.join(',') },
+    only: {
+      type: 'string',
+      default: process.env.BENCH_ONLY ?? VARIANTS.join(','),
+    },
     rounds: { type: 'string', default: process.env.BENCH_ROUNDS ?? '3' },
     json: { type: 'boolean', default: false },
     'json-out': { type: 'string' },
@@ -92,6 +114,8 @@ const encoded = envelopes.map((e) => encodeEnvelope(e));
 const paymentEvents = generatePaymentEvents({ count: N, seed: 20261201, prefix: `${RUN}-` });
 const paymentsEncoded = paymentEvents.map((e) => encodeEnvelope(e));
 
+const APPLY_FIXTURE = fileURLToPath(new URL('./payments-apply-pipeline.ts', import.meta.url));
+
 const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
 const admin = new pg.Pool({ connectionString: DATABASE_URL, max: 2 });
 const schemas: string[] = [];
@@ -111,11 +135,11 @@ async function createSchema(tag: string): Promise<string> {
   return url.toString();
 }
 
-async function countRows(schemaUrl: string): Promise<number> {
+async function countRows(schemaUrl: string, sql = 'SELECT count(*) AS n FROM event_log'): Promise<number> {
   const c = new pg.Client({ connectionString: schemaUrl });
   await c.connect();
   try {
-    return Number((await c.query<{ n: string }>('SELECT count(*) AS n FROM event_log')).rows[0]?.n);
+    return Number((await c.query<{ n: string }>(sql)).rows[0]?.n);
   } finally {
     await c.end();
   }
@@ -355,7 +379,7 @@ async function poll(
   }
 }
 
-type ProcessKind = 'streamsink' | 'reference' | 'payments';
+type ProcessKind = 'streamsink' | 'reference' | 'payments-apply' | 'payments-decide';
 
 function spawnProcess(kind: ProcessKind, env: Record<string, string>, key: string): ChildProcess {
   if (kind === 'reference') {
@@ -370,19 +394,23 @@ function spawnProcess(kind: ProcessKind, env: Record<string, string>, key: strin
     ];
     return spawn(process.execPath, args as string[], { stdio: ['ignore', 'pipe', 'pipe'] });
   }
+  const pipeline =
+    kind === 'streamsink' ? 'event-log' : kind === 'payments-apply' ? APPLY_FIXTURE : 'payments';
   return spawn(process.execPath, [MAIN, 'worker'], {
-    env: { ...process.env, ...env, STREAMSINK_PIPELINE: kind === 'payments' ? 'payments' : 'event-log' },
+    // The payments tables are the pipeline's own migration (applied at start, before the clock).
+    env: { ...process.env, ...env, STREAMSINK_PIPELINE: pipeline, STREAMSINK_AUTO_MIGRATE: 'true' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
 }
+
+const isPayments = (kind: ProcessKind) => kind === 'payments-apply' || kind === 'payments-decide';
 
 async function streamsink(processes: number, kind: ProcessKind = 'streamsink'): Promise<Measured> {
   const url = await createSchema(`ss${processes}_${schemas.length}`);
   const stream = `ss${processes}_${schemas.length}_${RUN}`;
   const key = streamKeys(PREFIX, stream).stream;
-  // The payments pipeline keeps its own group name; event-log and the reference use `bench`.
-  const group = kind === 'payments' ? 'payments' : 'bench';
-  await preload(key, group, kind === 'payments' ? paymentsEncoded : encoded);
+  const group = 'bench';
+  await preload(key, group, isPayments(kind) ? paymentsEncoded : encoded);
   const outputs: string[] = [];
   const consumers = Array.from({ length: processes }, (_, i) => `bench-${RUN}-${i + 1}`);
   // The worker names its Postgres connections after its consumer (src/cli/worker.ts).
@@ -446,14 +474,16 @@ async function streamsink(processes: number, kind: ProcessKind = 'streamsink'): 
     const redisCpuMicros =
       redisStart === undefined || redisEnd === undefined ? undefined : redisEnd - redisStart;
     const plural = processes > 1 ? 'es' : '';
-    if (kind === 'payments') await checkPayments(url);
+    if (isPayments(kind)) await checkPayments(url);
     else await check(url, `${kind}-${processes}`);
     const variant =
       kind === 'reference'
         ? `batched reference x${processes} process${plural} x2 in flight`
-        : kind === 'payments'
-          ? `streamsink payments x${processes} process${plural}`
-          : `streamsink worker x${processes} process${plural}`;
+        : kind === 'payments-apply'
+          ? `payments (SQL apply, before) x${processes} process${plural}`
+          : kind === 'payments-decide'
+            ? `payments (decide + proofs) x${processes} process${plural}`
+            : `streamsink worker x${processes} process${plural}`;
     return { variant, events: N - ackedBefore, seconds, cpuMicros, pgCpuMicros, redisCpuMicros };
   } catch (error) {
     throw new Error(`${(error as Error).message}\nworker output:\n${outputs.join('\n---\n')}`);
@@ -507,7 +537,8 @@ const runners: Record<VariantName, () => Promise<Measured>> = {
   reference: () => streamsink(2, 'reference'),
   'streamsink-1': () => streamsink(1),
   'streamsink-2': () => streamsink(2),
-  'payments-1': () => streamsink(1, 'payments'),
+  'payments-apply': () => streamsink(1, 'payments-apply'),
+  'payments-decide': () => streamsink(1, 'payments-decide'),
 };
 
 // The baselines run once (each takes tens of seconds, which already averages out noise); the streamsink
@@ -515,7 +546,7 @@ const runners: Record<VariantName, () => Promise<Measured>> = {
 const results = new Map<VariantName, Measured>();
 const byRate = (a: Measured, b: Measured) => a.events / a.seconds - b.events / b.seconds;
 try {
-  process.stderr.write(`worker benchmark: ${N} event-log events per variant, run ${RUN}\n`);
+  process.stderr.write(`worker benchmark: ${N} events per variant, run ${RUN}\n`);
   const rounds = new Map<VariantName, Measured[]>();
   const once = ONLY.filter((n) => !REPEATED.includes(n));
   const repeated = ONLY.filter((n) => REPEATED.includes(n));

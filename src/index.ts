@@ -24,10 +24,19 @@ export type {
 export { dlqPurge, dlqRedrive } from './admin/dlq-redrive.ts';
 // Event identity: the content hash the dedupe marker and the inbox keep (docs/wire-format.md#content-hash).
 export { contentHash } from './consumers/content-hash.ts';
+// The decide form: effects, merge rules, the reserved context (docs/pipelines.md#decide, docs/proof.md).
+export type {
+  DecideContext,
+  Effect,
+  EffectValue,
+  MergeRule,
+  TableSpec,
+} from './consumers/decide/effects.ts';
 // Your own pipelines and the worker that runs them (docs/pipelines.md).
 export type {
   AnyPipeline,
   ApplyContext,
+  DecideEventOf,
   DefinedPipeline,
   EventOf,
   EventSpec,

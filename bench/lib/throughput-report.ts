@@ -62,9 +62,12 @@ export function throughputReport(
   if (best && reference)
     targets.push(`event-log vs batched reference: ${(best / reference).toFixed(2)}x (target >= 0.9x)`);
   if (best && bull) targets.push(`event-log vs BullMQ: ${(best / bull).toFixed(1)}x (target >= 15x)`);
-  const payments = rate('payments-1');
+  const payments = rate('payments-decide');
   if (payments && one)
     targets.push(`payments vs event-log, one worker: ${(payments / one).toFixed(2)}x (target >= 0.7x)`);
+  const apply = rate('payments-apply');
+  if (payments && apply)
+    targets.push(`payments decide vs its SQL apply form: ${(payments / apply).toFixed(2)}x (target >= 0.9x)`);
   if (one && two) targets.push(`two workers vs one: ${(two / one).toFixed(2)}x (target >= 1.0x)`);
 
   const head = [

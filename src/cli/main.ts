@@ -30,6 +30,14 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: 'prune inbox rows whose events can no longer arrive',
     load: async () => (await import('./inbox.ts')).run,
   },
+  proof: {
+    summary: 'print the proof recorded for an applied event, with its parts',
+    load: async () => (await import('./proof.ts')).run,
+  },
+  replay: {
+    summary: 're-run a pipeline over a stream and compare with the recorded proofs',
+    load: async () => (await import('./replay.ts')).run,
+  },
 };
 
 const HELP = `streamsink: Redis Streams to Postgres with effectively-once effects

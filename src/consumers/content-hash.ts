@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { canonicalJson } from '../lib/canonical-json.ts';
 
 /**
@@ -9,7 +9,14 @@ import { canonicalJson } from '../lib/canonical-json.ts';
  *
  * Returns the SHA-256 as 64 lowercase hex characters. Pure.
  */
-export function contentHash(event: { type: string; v: number; key: string; data: unknown }): string {
-  const canonical = canonicalJson({ data: event.data, key: event.key, type: event.type, v: event.v });
-  return createHash('sha256').update(canonical).digest('hex');
+export function contentHash(
+  event: { type: string; v: number; key: string; data: unknown },
+  dataCanonical?: string,
+): string {
+  // `dataCanonical`, canonicalJson(data), when the caller has it already (the proof's input hash shares it).
+  const canonical =
+    dataCanonical === undefined
+      ? canonicalJson({ data: event.data, key: event.key, type: event.type, v: event.v })
+      : `{"data":${dataCanonical},"key":${JSON.stringify(event.key)},"type":${JSON.stringify(event.type)},"v":${canonicalJson(event.v)}}`;
+  return hash('sha256', canonical, 'hex');
 }

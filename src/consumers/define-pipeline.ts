@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { type PoisonMessageError, REASON_PATTERN, ValidationError } from '../lib/errors.ts';
+import type { DecideContext, Effect, TableSpec } from './decide/effects.ts';
+import { checkTablesSpec } from './decide/tables-spec.ts';
 import { checkUpcasters } from './upcast.ts';
 
 /**
@@ -53,6 +55,17 @@ export type EventOf<E extends readonly EventSpec[]> = {
       ? PipelineEvent<T, z.output<S>>
       : never;
 }[number];
+
+/**
+ * What `decide` sees of an event: the event without where it was read (stream, entry id), which is exactly
+ * what its proof's input hash covers (docs/proof.md). A union discriminated by `type`, like {@link EventOf}.
+ */
+export type DecideEventOf<E extends readonly EventSpec[]> =
+  EventOf<E> extends infer X
+    ? X extends PipelineEvent
+      ? Omit<X, 'entryId' | 'stream' | 'dataText'>
+      : never
+    : never;
 
 /**
  * What `apply` and `handle` run statements on: node-postgres' `query`, inside streamsink's transaction (never
@@ -129,6 +142,19 @@ export interface PipelineDefinition<E extends readonly EventSpec[] = readonly Ev
    * trip per statement per event (see docs/pipelines.md for the speed difference); give exactly one of the two.
    */
   handle?: (tx: Transaction, event: EventOf<E>, ctx: ApplyContext) => Promise<void>;
+  /**
+   * The tables a `decide` pipeline writes: per table its conflict key and a merge rule per column
+   * (`set`, `add`, `max`, `min`, `keep-first`, `{ maxBy }`), and optionally `touch` columns set to now().
+   */
+  tables?: Readonly<Record<string, TableSpec>>;
+  /**
+   * The third alternative to `apply` and `handle`: a pure function from one event to the rows it merges into
+   * `tables`. No I/O, no clock, no randomness: streamsink records a SHA-256 proof of (input, effects) per event
+   * and `streamsink replay` re-runs `decide` to show the same events give the same effects. streamsink folds a
+   * batch's effects by key and writes each table with one set-based statement in the inbox transaction.
+   * `ctx` is reserved for a recorded enrichment; it is empty today.
+   */
+  decide?: (event: DecideEventOf<E>, ctx: DecideContext) => readonly Effect[];
 }
 
 /** A checked, frozen pipeline definition, as `definePipeline` returns it. */
@@ -141,13 +167,14 @@ export type DefinedPipeline<E extends readonly EventSpec[] = readonly EventSpec[
  * functions take `never`, so a pipeline of any event list fits (only the pipeline's own code knows the types).
  */
 export type AnyPipeline = Readonly<
-  Omit<PipelineDefinition, 'check' | 'apply' | 'handle'> & {
+  Omit<PipelineDefinition, 'check' | 'apply' | 'handle' | 'decide'> & {
     name: string;
     version: string;
     group: string;
     check?: (event: never) => void;
     apply?: (tx: Transaction, events: never, ctx: ApplyContext) => Promise<void>;
     handle?: (tx: Transaction, event: never, ctx: ApplyContext) => Promise<void>;
+    decide?: (event: never, ctx: DecideContext) => readonly Effect[];
   }
 > & { readonly [PIPELINE_BRAND]: true };
 
@@ -187,11 +214,14 @@ const definitionSchema = z.strictObject({
   check: z.function().optional(),
   apply: z.function().optional(),
   handle: z.function().optional(),
+  tables: z.record(z.string(), z.unknown()).optional(),
+  decide: z.function().optional(),
 });
 
 /**
  * Declare a pipeline. Checks the definition at once (for JavaScript callers too): an unknown key, a bad name,
- * two specs for one (type, v), two migrations with one name, or not exactly one of `apply` / `handle` throws
+ * two specs for one (type, v), two migrations with one name, not exactly one of `apply` / `handle` / `decide`,
+ * or `tables` that do not fit `decide` (a bad identifier, a rule that does not exist) throws
  * a {@link ValidationError} naming the field.
  *
  * @example
@@ -215,8 +245,23 @@ export function definePipeline<const E extends readonly EventSpec[]>(
         message: i.message,
       }));
   if (parsed.success) {
-    if ((definition.apply === undefined) === (definition.handle === undefined))
-      issues.push({ path: 'apply', message: 'give exactly one of apply (a batch) and handle (one event)' });
+    const forms = [definition.apply, definition.handle, definition.decide].filter((f) => f !== undefined);
+    if (forms.length !== 1)
+      issues.push({
+        path: 'apply',
+        message: 'give exactly one of apply (a batch), handle (one event) and decide (effects of one event)',
+      });
+    if ((definition.decide === undefined) !== (definition.tables === undefined))
+      issues.push({
+        path: 'tables',
+        message: 'decide and tables go together: decide writes the declared tables',
+      });
+    else if (definition.tables !== undefined) issues.push(...checkTablesSpec(definition.tables));
+    if (definition.decide !== undefined && definition.idempotent === true)
+      issues.push({
+        path: 'idempotent',
+        message: 'a decide pipeline always keeps an inbox (its proofs live there)',
+      });
     const specs = new Set<string>();
     for (const [i, e] of (definition.events ?? []).entries()) {
       const id = `${e.type} v${e.v}`;

@@ -51,9 +51,12 @@ export function splitRepeats(items: readonly AcceptedItem[]): Repeats {
 // Rows go in event-id order so two transactions holding overlapping ids (a reclaimed batch racing its first
 // delivery) wait on each other in the same order instead of deadlocking.
 const RECORD = `
-INSERT INTO streamsink_inbox (pipeline, event_id, content_hash, stream, entry_id, event_type)
-SELECT $1, t.event_id, decode(t.content_hash, 'hex'), $2, t.entry_id, t.event_type
-FROM unnest($3::text[], $4::text[], $5::text[], $6::text[]) AS t(event_id, entry_id, event_type, content_hash)
+INSERT INTO streamsink_inbox
+  (pipeline, event_id, content_hash, stream, entry_id, event_type, pipeline_version, input_hash, proof)
+SELECT $1, t.event_id, decode(t.content_hash, 'hex'), $2, t.entry_id, t.event_type, $7,
+  decode(t.input_hash, 'hex'), decode(t.proof, 'hex')
+FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $8::text[], $9::text[])
+  AS t(event_id, entry_id, event_type, content_hash, input_hash, proof)
 ORDER BY t.event_id COLLATE "C"
 ON CONFLICT (pipeline, event_id) DO NOTHING
 RETURNING event_id`;
@@ -79,7 +82,9 @@ export async function recordInInbox(
   pipeline: string,
   stream: string,
   items: readonly AcceptedItem[],
+  version: string | null = null,
 ): Promise<InboxVerdict> {
+  // With its proof (docs/proof.md) when the pipeline proved the items first (pipeline.prove).
   const { rows } = await tx.query<{ event_id: string }>(RECORD, [
     pipeline,
     stream,
@@ -87,6 +92,9 @@ export async function recordInInbox(
     items.map((i) => i.entry.id),
     items.map((i) => i.envelope.type),
     items.map(itemHash),
+    version,
+    items.map((i) => i.inputHash ?? null),
+    items.map((i) => i.proof ?? null),
   ]);
   const verdict: InboxVerdict = { fresh: [], duplicates: [], conflicts: [] };
   if (rows.length === items.length) {

@@ -73,7 +73,9 @@ export function createPgSink(options: PgSinkOptions): BatchSink {
         await pipeline.apply(client, items, context);
         committed = { applied: [...items], duplicates: [], conflicts: [] };
       } else {
-        const verdict = await recordInInbox(client, pipeline.name, context.stream, items);
+        // Pure and cached on the items: a retried or bisected batch proves each event once.
+        if (pipeline.prove) for (const item of items) pipeline.prove(item);
+        const verdict = await recordInInbox(client, pipeline.name, context.stream, items, pipeline.version);
         if (verdict.fresh.length > 0) await pipeline.apply(client, verdict.fresh, context);
         committed = { applied: verdict.fresh, duplicates: verdict.duplicates, conflicts: verdict.conflicts };
       }

@@ -1,6 +1,10 @@
 import type { Envelope } from '../lib/envelope.ts';
 import { isPoisonError, PoisonMessageError, REASON_PATTERN } from '../lib/errors.ts';
 import { createEventRegistry } from '../lib/event-registry.ts';
+import { type Effect, foldEffects } from './decide/effects.ts';
+import { pipelineLabel } from './decide/proof.ts';
+import { type DecideFunction, type Decider, proveItem } from './decide/prove.ts';
+import { writeFolded } from './decide/upsert-sql.ts';
 import type { AnyPipeline, PipelineEvent, Transaction } from './define-pipeline.ts';
 import type { AcceptedItem, Pipeline } from './types.ts';
 import { createUpcaster, type UpcastResult } from './upcast.ts';
@@ -14,6 +18,14 @@ export function toRuntimePipeline(definition: AnyPipeline): Pipeline {
   const registry = definition.events ? createEventRegistry(definition.events) : undefined;
   const upcast = registry && definition.events ? createUpcaster(definition.events, registry) : undefined;
   const { check, apply, handle } = definition;
+  const decider: Decider | undefined =
+    definition.decide && definition.tables
+      ? { decide: definition.decide as DecideFunction, tables: definition.tables }
+      : undefined;
+  const label = pipelineLabel(definition);
+  // Upsert statements, built once per table from the catalog (upsert-sql.ts); this pipeline instance's own.
+  const statements = new Map<string, string>();
+  const wrapDecideError = (error: unknown) => asOwnPoison(error) ?? error;
 
   function refuse(error: unknown): { ok: false; error: PoisonMessageError } {
     const poison = asOwnPoison(error);
@@ -56,8 +68,19 @@ export function toRuntimePipeline(definition: AnyPipeline): Pipeline {
       }
       return { ok: true, envelope: accepted };
     },
+    prove(item) {
+      proveItem(item, label, decider, wrapDecideError);
+    },
     async apply(tx, items, context) {
       if (items.length === 0) return;
+      if (decider) {
+        for (const item of items) {
+          proveItem(item, label, decider, wrapDecideError);
+          if (item.decideError !== undefined) throw item.decideError;
+        }
+        await writeFolded(tx, foldEffects(effectsOf(items), decider.tables), statements);
+        return;
+      }
       const events = items.map((item) => toEvent(item.envelope, item.entry.id, context.stream, item));
       const ctx = { stream: context.stream, group: context.group, pipeline: definition.name };
       const t = tx as unknown as Transaction;
@@ -70,6 +93,12 @@ export function toRuntimePipeline(definition: AnyPipeline): Pipeline {
       }
     },
   };
+}
+
+function effectsOf(items: readonly AcceptedItem[]): Effect[] {
+  const out: Effect[] = [];
+  for (const item of items) if (item.effects) for (const e of item.effects) out.push(e);
+  return out;
 }
 
 /**

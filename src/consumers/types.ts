@@ -2,6 +2,7 @@ import type { Envelope } from '../lib/envelope.ts';
 import type { DeadLetterReason, PoisonMessageError } from '../lib/errors.ts';
 import type { EventRegistry } from '../lib/event-registry.ts';
 import type { Queryable } from '../lib/pg.ts';
+import type { Effect } from './decide/effects.ts';
 
 /**
  * The contracts between the parts of the worker: the read loop hands entries on, pipelines decide what an
@@ -39,6 +40,12 @@ export interface AcceptedItem {
   published?: Envelope;
   /** SHA-256 of the event's canonical content as published, once computed (inbox.ts itemHash). */
   contentHash?: string;
+  /** Set by the pipeline's `prove` (decide/prove.ts): the proof's input hash, the effects and the proof. */
+  inputHash?: string;
+  effects?: readonly Effect[];
+  proof?: string;
+  /** What `decide` threw for this event: thrown by `apply` if the event is new (a duplicate is just acked). */
+  decideError?: unknown;
 }
 
 export type AcceptResult = { ok: true; envelope: Envelope } | { ok: false; error: PoisonMessageError };
@@ -70,6 +77,12 @@ export interface Pipeline {
    * a class 22/23 error) for an event that can never apply: the sink bisects the batch to isolate it.
    */
   apply(tx: Queryable, items: readonly AcceptedItem[], context: PipelineContext): Promise<void>;
+  /**
+   * Fill the item's input hash and proof (and, for a decide pipeline, its effects) before the inbox records
+   * it. Pure, idempotent (a bisected batch proves each item once), never throws: what `decide` throws is kept
+   * on the item for `apply`.
+   */
+  prove?(item: AcceptedItem): void;
 }
 
 export interface PipelineContext {

@@ -39,6 +39,7 @@ export const REASON_CODES = [
   'schema_violation',
   'unsupported_currency',
   'data_error',
+  'invalid_effects',
   'id_conflict',
   'max_deliveries_exceeded',
 ] as const;

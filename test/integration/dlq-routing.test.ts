@@ -157,14 +157,13 @@ describe('dead-letter routing', () => {
     const badEntryIds = new Set(ids.filter((_, i) => (entries[i]?.[1] ?? '').startsWith('bad-')));
     expect(badEntryIds.size).toBe(500);
 
-    // The payments pipeline with a handler bug: apply throws a plain Error for some events.
+    // The payments pipeline with a handler bug: decide throws a plain Error for some events.
     const payments = createPaymentsPipeline({ currencies: ['EUR', 'USD', 'GBP'] });
     const buggy = definePipeline({
       ...payments,
-      async apply(tx, events, ctx) {
-        const victim = events.find((e) => throwing.has(e.id));
-        if (victim) throw new Error(`handler bug: cannot apply ${victim.id}`);
-        await payments.apply?.(tx, events, ctx);
+      decide(event, ctx) {
+        if (throwing.has(event.id)) throw new Error(`handler bug: cannot apply ${event.id}`);
+        return payments.decide?.(event, ctx) ?? [];
       },
     });
     const worker = await bench.startWorker({ consumer: 'routing', pipeline: buggy });

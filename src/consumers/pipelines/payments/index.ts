@@ -1,36 +1,36 @@
-import { definePipeline, type EventOf } from '../../define-pipeline.ts';
-import { checkPaymentRules, PAYMENT_TYPES, type PaymentEvent, paymentDataSchema } from './events.ts';
-import { foldPayments } from './fold.ts';
+import type { Effect, TableSpec } from '../../decide/effects.ts';
+import { type DecideEventOf, definePipeline } from '../../define-pipeline.ts';
+import { checkPaymentRules, PAYMENT_STATUS_RANK, PAYMENT_TYPES, paymentDataSchema } from './events.ts';
 import { PAYMENTS_MIGRATIONS } from './migrations.ts';
 
 /**
- * The payments pipeline (docs/pipelines/payments.md), written on the public pipeline API: projects payment
- * events into `payments` (status only rises) and `account_balances` (+capture, -refund). Each batch is folded
- * first, then written with one statement per table; rows are inserted in key order (COLLATE "C", the fold's
- * order) so concurrent workers lock them in the same order. Amounts cross to Postgres as decimal strings:
- * bigint sums need not fit a JS number. A payment's account and currency are those of its first event (a
- * payment does not change hands); its amount is that of the event that set its status (on a tie, the
- * larger), the same rule as the fold, so arrival order does not matter.
+ * The payments pipeline (docs/pipelines/payments.md), written in the `decide` form of the public pipeline API:
+ * each event becomes the rows it merges into `payments` (status only rises) and `account_balances`
+ * (+capture, -refund), and streamsink folds a batch's rows by key and writes each table with one statement,
+ * in key order, inside the inbox transaction, with a SHA-256 proof per event (docs/proof.md).
+ *
+ * The merge rules say what the hand-written SQL used to: a payment's account and currency are those of its
+ * first event (`keep-first`: a payment does not change hands); its status rank only rises (`max`, so arrival
+ * order does not matter); its amount is that of the event that set the status, on a tie the larger
+ * (`maxBy: status_rank`); a balance sums the signed amounts (`add`, a bigint in Postgres).
  */
-const UPSERT_PAYMENTS = `
-INSERT INTO payments (payment_id, account_id, currency, amount_minor, status_rank)
-SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::smallint[])
-  AS t(payment_id, account_id, currency, amount_minor, status_rank)
-ORDER BY payment_id COLLATE "C"
-ON CONFLICT (payment_id) DO UPDATE SET
-  status_rank = GREATEST(payments.status_rank, EXCLUDED.status_rank),
-  amount_minor = CASE
-    WHEN (EXCLUDED.status_rank, EXCLUDED.amount_minor) > (payments.status_rank, payments.amount_minor)
-    THEN EXCLUDED.amount_minor ELSE payments.amount_minor END,
-  updated_at = now()`;
-
-const UPSERT_BALANCES = `
-INSERT INTO account_balances (account_id, currency, balance_minor)
-SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[]) AS t(account_id, currency, delta)
-ORDER BY account_id COLLATE "C", currency COLLATE "C"
-ON CONFLICT (account_id, currency) DO UPDATE SET
-  balance_minor = account_balances.balance_minor + EXCLUDED.balance_minor,
-  updated_at = now()`;
+export const PAYMENTS_TABLES = {
+  payments: {
+    key: ['payment_id'],
+    merge: {
+      account_id: 'keep-first',
+      currency: 'keep-first',
+      status_rank: 'max',
+      amount_minor: { maxBy: ['status_rank'] },
+    },
+    touch: ['updated_at'],
+  },
+  account_balances: {
+    key: ['account_id', 'currency'],
+    merge: { balance_minor: 'add' },
+    touch: ['updated_at'],
+  },
+} as const satisfies Record<string, TableSpec>;
 
 export interface PaymentsPipelineOptions {
   /** Allowed ISO 4217 codes (STREAMSINK_PAYMENTS_CURRENCIES); any other currency is poison. */
@@ -38,49 +38,48 @@ export interface PaymentsPipelineOptions {
 }
 
 const EVENTS = PAYMENT_TYPES.map((type) => ({ type, v: 1, schema: paymentDataSchema }));
-type PaymentsEvent = EventOf<typeof EVENTS>;
+
+/** What one payment event does. Pure. (The pipeline's `decide` runs `check`'s rules first.) */
+export function decidePayment(event: DecideEventOf<typeof EVENTS>): Effect[] {
+  const { paymentId, accountId, currency, amountMinor } = event.data;
+  const effects: Effect[] = [
+    {
+      table: 'payments',
+      key: { payment_id: paymentId },
+      values: {
+        account_id: accountId,
+        currency,
+        status_rank: PAYMENT_STATUS_RANK[event.type],
+        amount_minor: amountMinor,
+      },
+    },
+  ];
+  // An account that saw a capture or refund gets a row even when it nets to zero (rows do not depend on batching).
+  if (event.type !== 'payment.authorized')
+    effects.push({
+      table: 'account_balances',
+      key: { account_id: accountId, currency },
+      values: { balance_minor: event.type === 'payment.captured' ? amountMinor : -amountMinor },
+    });
+  return effects;
+}
 
 export function createPaymentsPipeline(options: PaymentsPipelineOptions) {
   const currencies = new Set(options.currencies);
   return definePipeline({
     name: 'payments',
-    version: '1',
+    version: '2',
     // Installations before named pipelines ran every group as `streamsink`: keep their position in the stream.
     group: 'streamsink',
     events: EVENTS,
     migrations: PAYMENTS_MIGRATIONS,
     reasons: ['unsupported_currency'],
     check: (event) => checkPaymentRules(event.key, event.data, currencies),
-    async apply(tx, events) {
-      // Checked again here: apply must never write an event check would refuse, whoever called it.
-      for (const event of events) checkPaymentRules(event.key, event.data, currencies);
-      const folded = foldPayments(events.map(toPaymentEvent));
-      const p = folded.payments;
-      await tx.query(UPSERT_PAYMENTS, [
-        p.map((r) => r.paymentId),
-        p.map((r) => r.accountId),
-        p.map((r) => r.currency),
-        p.map((r) => String(r.amountMinor)),
-        p.map((r) => r.statusRank),
-      ]);
-      const b = folded.balances;
-      if (b.length === 0) return;
-      await tx.query(UPSERT_BALANCES, [
-        b.map((r) => r.accountId),
-        b.map((r) => r.currency),
-        b.map((r) => r.deltaMinor.toString()),
-      ]);
+    tables: PAYMENTS_TABLES,
+    // Checked again here: nothing is written for an event check would refuse, whoever hands it to the sink.
+    decide: (event) => {
+      checkPaymentRules(event.key, event.data, currencies);
+      return decidePayment(event);
     },
   });
-}
-
-function toPaymentEvent(event: PaymentsEvent): PaymentEvent {
-  return {
-    eventId: event.id,
-    type: event.type,
-    paymentId: event.data.paymentId,
-    accountId: event.data.accountId,
-    currency: event.data.currency,
-    amountMinor: event.data.amountMinor,
-  };
 }

@@ -1,0 +1,314 @@
+import { PoisonMessageError } from '../../lib/errors.ts';
+
+/**
+ * The decide form of a pipeline (docs/pipelines.md#decide): `decide(event)` returns effects, rows to merge
+ * into tables the pipeline declared with a merge rule per column. This module is the pure part: the types, the
+ * runtime check of what `decide` returned against the declaration, and the fold of a batch's effects into
+ * one row per (table, key), in key order. The SQL that writes the folded rows is in upsert-sql.ts.
+ */
+
+/**
+ * How an incoming value merges into the stored one (and into earlier values of the same batch):
+ * - `set`: the latest wins (stream order);
+ * - `add`: summed (integers: number, bigint or a decimal string; the sum is a bigint);
+ * - `max` / `min`: the greatest / least (numbers compare as numbers, strings by code point, as `COLLATE "C"`);
+ * - `keep-first`: the first value ever written stays (an insert sets it, an update never changes it);
+ * - `{ maxBy: ['c1', ...] }`: the value comes from whichever row has the greater tuple (c1, ..., this column),
+ *   compared on the values before merging: "the amount of the event that set the highest status".
+ */
+export type MergeRule = 'set' | 'add' | 'max' | 'min' | 'keep-first' | { readonly maxBy: readonly string[] };
+
+export const MERGE_RULES = ['set', 'add', 'max', 'min', 'keep-first'] as const;
+
+/** One table a decide pipeline writes: its conflict key and how each other column merges. */
+export interface TableSpec {
+  /** The columns of its primary key or a unique constraint (the `ON CONFLICT` target). */
+  readonly key: readonly string[];
+  /** Every column an effect gives besides the key, with its rule. Each effect gives all of them. */
+  readonly merge: Readonly<Record<string, MergeRule>>;
+  /**
+   * Bookkeeping columns set to `now()` when a row is updated (`updated_at`). Not part of effects or proofs
+   * (the clock is not the event's), and left out of `replay --into-schema` comparisons.
+   */
+  readonly touch?: readonly string[];
+}
+
+export type EffectValue = string | number | bigint | boolean | null;
+
+/** One row change returned by `decide`: merge `values` into the row of `table` with this `key`. */
+export interface Effect {
+  table: string;
+  key: Readonly<Record<string, EffectValue>>;
+  values: Readonly<Record<string, EffectValue>>;
+}
+
+/**
+ * What `decide` gets besides the event. Empty today. Reserved for a recorded enrichment (data looked up
+ * before the transaction and stored with the event), so that a replay passes `decide` the same input.
+ */
+export interface DecideContext {
+  readonly enrichment?: unknown;
+}
+
+/** A folded row: the key and merged values, in the table's column order (key columns, then merge columns). */
+export interface FoldedRow {
+  key: EffectValue[];
+  values: EffectValue[];
+}
+
+export interface FoldedTable {
+  table: string;
+  spec: TableSpec;
+  keyColumns: readonly string[];
+  valueColumns: readonly string[];
+  /** One row per key, sorted by key (code-point order; numbers numerically). */
+  rows: FoldedRow[];
+}
+
+/**
+ * Check what `decide` returned against the pipeline's `tables`. A mismatch is the pipeline's bug, but it is
+ * tied to this event: a {@link PoisonMessageError} `invalid_effects` naming what is wrong, so the event is
+ * dead-lettered (with the reason) and the worker goes on. Pure.
+ */
+export function checkEffects(effects: unknown, tables: Readonly<Record<string, TableSpec>>): Effect[] {
+  if (!Array.isArray(effects)) throw invalid(`decide must return an array of effects, got ${kind(effects)}`);
+  // On the hot path (every event of a decide pipeline): no allocation unless something is wrong.
+  for (let i = 0; i < effects.length; i++) {
+    const e: unknown = effects[i];
+    if (typeof e !== 'object' || e === null) throw invalid(`effect ${i} is ${kind(e)}, not an object`);
+    const { table, key, values } = e as Partial<Effect>;
+    const spec = typeof table === 'string' && Object.hasOwn(tables, table) ? tables[table] : undefined;
+    if (!spec)
+      throw invalid(
+        `effect ${i}: table ${JSON.stringify(table)} is not declared in tables (${Object.keys(tables).join(', ')})`,
+      );
+    checkColumns(i, table as string, 'key', key, spec.key, spec);
+    checkColumns(i, table as string, 'values', values, Object.keys(spec.merge), spec);
+  }
+  return effects as Effect[];
+}
+
+function valueProblem(
+  spec: TableSpec,
+  part: 'key' | 'values',
+  column: string,
+  v: unknown,
+): string | undefined {
+  if (!isEffectValue(v)) return 'a string, number, bigint, boolean or null';
+  if (part === 'key') return undefined;
+  const rule = spec.merge[column];
+  if (rule === 'add' && toBigInt(v) === undefined) return 'an integer (number, bigint or decimal string)';
+  if ((rule === 'max' || rule === 'min' || typeof rule === 'object') && v === null) return 'not null';
+  return undefined;
+}
+
+function checkColumns(
+  index: number,
+  table: string,
+  part: 'key' | 'values',
+  given: unknown,
+  expected: readonly string[],
+  spec: TableSpec,
+): void {
+  const where = () => `effect ${index} (${table}) ${part}`;
+  if (typeof given !== 'object' || given === null)
+    throw invalid(`${where()} is ${kind(given)}, not an object`);
+  const record = given as Record<string, unknown>;
+  let own = 0;
+  for (const k in record) if (Object.hasOwn(record, k)) own++;
+  let ok = own === expected.length;
+  for (let i = 0; ok && i < expected.length; i++) ok = Object.hasOwn(record, expected[i] as string);
+  if (ok) {
+    for (const column of expected) {
+      const problem = valueProblem(spec, part, column, record[column]);
+      if (problem !== undefined)
+        throw invalid(`${where()}: ${column} must be ${problem}, got ${kind(record[column])}`);
+    }
+    return;
+  }
+  const extra = Object.keys(record).filter((c) => !expected.includes(c));
+  const missing = expected.filter((c) => !Object.hasOwn(record, c));
+  if (extra.length > 0 || missing.length > 0)
+    throw invalid(
+      `${where()}: ${[
+        extra.length > 0 ? `undeclared column(s) ${extra.join(', ')}` : '',
+        missing.length > 0 ? `missing column(s) ${missing.join(', ')}` : '',
+      ]
+        .filter(Boolean)
+        .join('; ')} (declared: ${expected.join(', ')})`,
+    );
+  throw invalid(`${where()}: its columns do not match (declared: ${expected.join(', ')})`);
+}
+
+function isEffectValue(v: unknown): v is EffectValue {
+  if (v === null || typeof v === 'string' || typeof v === 'boolean' || typeof v === 'bigint') return true;
+  return typeof v === 'number' && Number.isFinite(v);
+}
+
+/** An integer value as a bigint; undefined for anything else. */
+export function toBigInt(v: EffectValue): bigint | undefined {
+  if (typeof v === 'bigint') return v;
+  if (typeof v === 'number') return Number.isSafeInteger(v) ? BigInt(v) : undefined;
+  if (typeof v === 'string' && /^-?[0-9]{1,30}$/.test(v)) return BigInt(v);
+  return undefined;
+}
+
+function invalid(message: string): PoisonMessageError {
+  return new PoisonMessageError('invalid_effects', `invalid_effects: ${message}`);
+}
+
+function kind(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  if (typeof v === 'string') return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v);
+  return typeof v === 'object' ? 'an object' : `${typeof v} ${String(v)}`;
+}
+
+/**
+ * Order of values: numbers and bigints numerically, strings by code point (what Postgres' `COLLATE "C"`
+ * does on UTF-8), booleans false < true; values of different kinds by kind. A total order: the fold's row
+ * order and the max/min rules rely on it.
+ */
+export function compareValues(a: EffectValue, b: EffectValue): number {
+  const ka = rank(a);
+  const kb = rank(b);
+  if (ka !== kb) return ka - kb;
+  if (ka === 1) {
+    const x = a as number | bigint;
+    const y = b as number | bigint;
+    return x < y ? -1 : x > y ? 1 : 0;
+  }
+  if (ka === 2) return compareCodePoints(a as string, b as string);
+  if (ka === 3) return Number(a) - Number(b);
+  return 0;
+}
+
+function rank(v: EffectValue): number {
+  if (typeof v === 'number' || typeof v === 'bigint') return 1;
+  if (typeof v === 'string') return 2;
+  if (typeof v === 'boolean') return 3;
+  return 0;
+}
+
+/** Code-point order (UTF-16 comparison differs only between astral characters and U+E000-U+FFFF). */
+export function compareCodePoints(a: string, b: string): number {
+  if (a === b) return 0;
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x === y) continue;
+    // A surrogate (an astral character) sorts above every BMP character in code-point order.
+    const sx = x >= 0xd800 && x <= 0xdfff;
+    const sy = y >= 0xd800 && y <= 0xdfff;
+    if (sx !== sy) return sx ? 1 : -1;
+    return x - y;
+  }
+  return a.length - b.length;
+}
+
+function compareTuples(a: readonly EffectValue[], b: readonly EffectValue[]): number {
+  for (let i = 0; i < a.length; i++) {
+    const c = compareValues(a[i] as EffectValue, b[i] as EffectValue);
+    if (c !== 0) return c;
+  }
+  return 0;
+}
+
+/**
+ * Merge `incoming` into `current` (both in `valueColumns` order) by the rules, every rule seeing the values
+ * before this merge, as `ON CONFLICT DO UPDATE` sees the stored row and `EXCLUDED`. Pure.
+ */
+export function mergeValues(
+  spec: TableSpec,
+  valueColumns: readonly string[],
+  current: readonly EffectValue[],
+  incoming: readonly EffectValue[],
+): EffectValue[] {
+  return valueColumns.map((column, i) => {
+    const rule = spec.merge[column] as MergeRule;
+    const old = current[i] as EffectValue;
+    const now = incoming[i] as EffectValue;
+    switch (rule) {
+      case 'set':
+        return now;
+      case 'keep-first':
+        return old;
+      case 'add':
+        return addValues(old, now);
+      case 'max':
+        return compareValues(now, old) > 0 ? now : old;
+      case 'min':
+        return compareValues(now, old) < 0 ? now : old;
+      default: {
+        const pick = (row: readonly EffectValue[]) => [
+          ...rule.maxBy.map((c) => row[valueColumns.indexOf(c)] as EffectValue),
+          row[i] as EffectValue,
+        ];
+        return compareTuples(pick(incoming), pick(current)) > 0 ? now : old;
+      }
+    }
+  });
+}
+
+/** A sum of two integers: a number while it stays a safe integer, else a bigint (exact either way). */
+export function addValues(a: EffectValue, b: EffectValue): number | bigint {
+  if (typeof a === 'number' && typeof b === 'number') {
+    const sum = a + b;
+    if (Number.isSafeInteger(sum)) return sum;
+  }
+  return (toBigInt(a) as bigint) + (toBigInt(b) as bigint);
+}
+
+/**
+ * Fold a batch's effects (checked, in stream order) into one row per (table, key): what one `INSERT ... ON
+ * CONFLICT DO UPDATE` per table can write (it may not touch a row twice). Tables come out sorted by name and
+ * rows by key, so concurrent workers lock rows in one order and cannot deadlock each other. Pure.
+ */
+export function foldEffects(
+  effects: Iterable<Effect>,
+  tables: Readonly<Record<string, TableSpec>>,
+): FoldedTable[] {
+  const byTable = new Map<string, { folded: FoldedTable; rows: Map<string, FoldedRow> }>();
+  for (const effect of effects) {
+    let entry = byTable.get(effect.table);
+    if (!entry) {
+      const spec = tables[effect.table] as TableSpec;
+      const folded: FoldedTable = {
+        table: effect.table,
+        spec,
+        keyColumns: spec.key,
+        valueColumns: Object.keys(spec.merge),
+        rows: [],
+      };
+      entry = { folded, rows: new Map() };
+      byTable.set(effect.table, entry);
+    }
+    const { folded, rows } = entry;
+    const key = folded.keyColumns.map((c) => effect.key[c] as EffectValue);
+    const values = folded.valueColumns.map((c) => effect.values[c] as EffectValue);
+    const id = rowId(key);
+    const seen = rows.get(id);
+    if (seen) seen.values = mergeValues(folded.spec, folded.valueColumns, seen.values, values);
+    else {
+      // `add` starts from the event's own value (as an insert does): a decimal string becomes a bigint.
+      for (let i = 0; i < values.length; i++)
+        if (typeof values[i] === 'string' && folded.spec.merge[folded.valueColumns[i] as string] === 'add')
+          values[i] = toBigInt(values[i] as EffectValue) as bigint;
+      rows.set(id, { key, values });
+    }
+  }
+  const out = [...byTable.values()].map(({ folded, rows }) => {
+    folded.rows = [...rows.values()].sort((a, b) => compareTuples(a.key, b.key));
+    return folded;
+  });
+  return out.sort((a, b) => compareCodePoints(a.table, b.table));
+}
+
+/** A map key for a row key: typed, so 1 and "1" stay apart. */
+function rowId(key: readonly EffectValue[]): string {
+  if (key.length === 1 && typeof key[0] === 'string') return key[0];
+  let out = '\u0001';
+  for (const v of key) out += `${typeof v === 'bigint' ? 'number' : typeof v}:${String(v)}\u0000`;
+  return out;
+}

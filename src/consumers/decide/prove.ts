@@ -1,0 +1,73 @@
+import { canonicalJson } from '../../lib/canonical-json.ts';
+import type { Envelope } from '../../lib/envelope.ts';
+import { contentHash } from '../content-hash.ts';
+import type { AcceptedItem } from '../types.ts';
+import { checkEffects, type DecideContext, type Effect, type TableSpec } from './effects.ts';
+import { inputHash, proofHash } from './proof.ts';
+
+export type DecideFunction = (event: DecideEvent, ctx: DecideContext) => readonly Effect[];
+
+/** What `decide` receives: the envelope without where it was read (what the input hash covers). */
+export interface DecideEvent {
+  id: string;
+  type: string;
+  v: number;
+  key: string;
+  ts: string;
+  data: unknown;
+}
+
+const NO_CONTEXT: DecideContext = Object.freeze({});
+
+export function toDecideEvent(envelope: Envelope): DecideEvent {
+  return {
+    id: envelope.id,
+    type: envelope.type,
+    v: envelope.v,
+    key: envelope.key,
+    ts: envelope.ts,
+    data: envelope.data,
+  };
+}
+
+export interface Decider {
+  decide: DecideFunction;
+  tables: Readonly<Record<string, TableSpec>>;
+}
+
+/**
+ * Run `decide` for one event and check what it returned. Returns the effects, or throws what `decide` threw
+ * (a PoisonMessageError `invalid_effects` for effects that do not fit `tables`). Pure if `decide` is.
+ */
+export function runDecide(decider: Decider, envelope: Envelope): Effect[] {
+  return checkEffects(decider.decide(toDecideEvent(envelope), NO_CONTEXT), decider.tables);
+}
+
+/**
+ * Fill an item's input hash and proof (docs/proof.md), and for a decide pipeline its effects. The content
+ * hash (the inbox's duplicate test) shares the canonical text of `data`, so it costs one more SHA-256, not a
+ * second serialisation. Never throws: a throwing `decide` is kept as `decideError`.
+ */
+export function proveItem(
+  item: AcceptedItem,
+  label: string,
+  decider: Decider | undefined,
+  wrapError: (error: unknown) => unknown,
+): void {
+  if (item.proof !== undefined || item.decideError !== undefined) return;
+  const data = canonicalJson(item.envelope.data);
+  item.contentHash ??= contentHash(item.envelope, data);
+  const input = inputHash(item.envelope, data);
+  item.inputHash = input;
+  if (!decider) {
+    item.proof = proofHash(label, input, null);
+    return;
+  }
+  try {
+    const effects = runDecide(decider, item.envelope);
+    item.effects = effects;
+    item.proof = proofHash(label, input, effects);
+  } catch (error) {
+    item.decideError = wrapError(error);
+  }
+}

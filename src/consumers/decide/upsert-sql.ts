@@ -1,0 +1,125 @@
+import type { Queryable } from '../../lib/pg.ts';
+import type { EffectValue, FoldedTable, MergeRule, TableSpec } from './effects.ts';
+
+/**
+ * The one set-based statement per table that writes a folded batch (effects.ts):
+ *
+ *   INSERT INTO "t" ("k", "c1", ...)
+ *   SELECT "k", "c1", ... FROM unnest($1::text[], $2::bigint[], ...) WITH ORDINALITY AS s("k", "c1", ..., ord)
+ *   ORDER BY ord                                   -- the fold's key order: locks taken in one order
+ *   ON CONFLICT ("k") DO UPDATE SET "c1" = <rule>, ..., "updated_at" = now()
+ *
+ * Identifiers come from the pipeline's declaration: checked against a strict pattern when it is defined
+ * (define-pipeline.ts) and quoted here anyway. Column types are read from the catalog once per table (the
+ * arrays need a cast), so the declaration does not repeat the migrations.
+ */
+
+export const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
+
+export function quoteIdent(name: string): string {
+  if (!IDENTIFIER.test(name)) throw new Error(`not a valid identifier: ${JSON.stringify(name)}`);
+  return `"${name}"`;
+}
+
+/** `column = expression` for one rule; `t` is the stored row, EXCLUDED the folded incoming one. */
+export function ruleExpression(table: string, column: string, rule: MergeRule): string {
+  const t = quoteIdent(table);
+  const c = quoteIdent(column);
+  switch (rule) {
+    case 'set':
+      return `${c} = EXCLUDED.${c}`;
+    case 'keep-first':
+      return `${c} = ${t}.${c}`;
+    case 'add':
+      return `${c} = ${t}.${c} + EXCLUDED.${c}`;
+    case 'max':
+      return `${c} = GREATEST(${t}.${c}, EXCLUDED.${c})`;
+    case 'min':
+      return `${c} = LEAST(${t}.${c}, EXCLUDED.${c})`;
+    default: {
+      const cols = [...rule.maxBy.map(quoteIdent), c];
+      return `${c} = CASE WHEN (${cols.map((x) => `EXCLUDED.${x}`).join(', ')}) > (${cols.map((x) => `${t}.${x}`).join(', ')}) THEN EXCLUDED.${c} ELSE ${t}.${c} END`;
+    }
+  }
+}
+
+/** The upsert for `table`, given each column's SQL type. Pure. */
+export function upsertSql(table: string, spec: TableSpec, types: ReadonlyMap<string, string>): string {
+  const columns = [...spec.key, ...Object.keys(spec.merge)];
+  const casts = columns.map((c, i) => {
+    const type = types.get(c);
+    if (type === undefined) throw missingColumn(table, c);
+    return `$${i + 1}::${type}[]`;
+  });
+  const names = columns.map(quoteIdent).join(', ');
+  const updates = [
+    ...Object.entries(spec.merge).map(([c, rule]) => ruleExpression(table, c, rule)),
+    ...(spec.touch ?? []).map((c) => `${quoteIdent(c)} = now()`),
+  ];
+  const conflict = `ON CONFLICT (${spec.key.map(quoteIdent).join(', ')})`;
+  return [
+    `INSERT INTO ${quoteIdent(table)} AS ${quoteIdent(table)} (${names})`,
+    `SELECT ${names} FROM unnest(${casts.join(', ')}) WITH ORDINALITY AS s(${names}, streamsink_ord)`,
+    'ORDER BY streamsink_ord',
+    updates.length > 0 ? `${conflict} DO UPDATE SET ${updates.join(', ')}` : `${conflict} DO NOTHING`,
+  ].join('\n');
+}
+
+/** A value as node-postgres sends it in an array: bigints as decimal text. */
+function param(v: EffectValue): string | number | boolean | null {
+  return typeof v === 'bigint' ? v.toString() : v;
+}
+
+/** The statement's parameters: one array per column, rows in the fold's order. */
+export function upsertParams(folded: FoldedTable): Array<Array<string | number | boolean | null>> {
+  const keys = folded.keyColumns.map((_, i) => folded.rows.map((r) => param(r.key[i] as EffectValue)));
+  const values = folded.valueColumns.map((_, i) => folded.rows.map((r) => param(r.values[i] as EffectValue)));
+  return [...keys, ...values];
+}
+
+/** A missing table or column is systemic (a migration not applied): SQLSTATE 42P01 / 42703, retried. */
+function missingColumn(table: string, column: string): Error {
+  return Object.assign(
+    new Error(`column ${column} of table ${table} does not exist (is a migration missing?)`),
+    {
+      code: '42703',
+    },
+  );
+}
+
+const COLUMN_TYPES = `
+SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type
+FROM pg_attribute a
+WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped`;
+
+/** Column types of `table` as resolved by the connection's search_path. */
+export async function readColumnTypes(tx: Queryable, table: string): Promise<Map<string, string>> {
+  const { rows } = await tx.query<{ name: string; type: string }>(COLUMN_TYPES, [quoteIdent(table)]);
+  if (rows.length === 0)
+    throw Object.assign(new Error(`relation ${table} does not exist (is a migration missing?)`), {
+      code: '42P01',
+    });
+  return new Map(rows.map((r) => [r.name, r.type]));
+}
+
+/**
+ * Write folded tables, one statement each, in the fold's table order. Statements are built once per
+ * (search_path, table) and cached in `cache` (the caller's, per sink): a shadow schema gets its own entry.
+ */
+export async function writeFolded(
+  tx: Queryable,
+  folded: readonly FoldedTable[],
+  cache: Map<string, string>,
+  scope = '',
+): Promise<void> {
+  for (const table of folded) {
+    if (table.rows.length === 0) continue;
+    const id = `${scope}\u0000${table.table}`;
+    let sql = cache.get(id);
+    if (sql === undefined) {
+      sql = upsertSql(table.table, table.spec, await readColumnTypes(tx, table.table));
+      cache.set(id, sql);
+    }
+    await tx.query(sql, upsertParams(table));
+  }
+}
