@@ -132,6 +132,7 @@ function recompute(
     entry: { id: entryId, fields, deliveryCount: 0 },
     envelope: accepted.ok ? accepted.envelope : decoded.envelope,
   };
+  if (item.envelope !== decoded.envelope) item.published = decoded.envelope;
   // The hashes of what the stream holds, even when the pipeline refuses it now.
   runtime.prove?.(item);
   if (!accepted.ok) {

@@ -55,9 +55,13 @@ export function proveItem(
   wrapError: (error: unknown) => unknown,
 ): void {
   if (item.proof !== undefined || item.decideError !== undefined) return;
-  const data = canonicalJson(item.envelope.data);
-  item.contentHash ??= contentHash(item.envelope, data);
-  const input = inputHash(item.envelope, data);
+  // Both hashes cover the event as published (the stream entry), before the schema or upcasters changed it:
+  // the content hash so that a redelivery after an upgrade is still the same event, the input hash so that
+  // replay compares with what the stream holds. `decide` sees the accepted (upcast) event.
+  const published = item.published ?? item.envelope;
+  const data = canonicalJson(published.data);
+  item.contentHash ??= contentHash(published, data);
+  const input = inputHash(published, data);
   item.inputHash = input;
   if (!decider) {
     item.proof = proofHash(label, input, null);
