@@ -1,4 +1,3 @@
-import type { Redis } from 'ioredis';
 import { type DeadLetterMeta, decodeDeadLetter } from '../lib/dead-letter-entry.ts';
 import {
   isReasonCode,
@@ -7,6 +6,7 @@ import {
   StreamNotFoundError,
   UsageError,
 } from '../lib/errors.ts';
+import type { RedisClient as Redis } from '../lib/redis/client.ts';
 import { type StreamKeys, streamKeys } from '../lib/redis/keys.ts';
 import { compareEntryIds, entryIdMs, entryIdTime } from '../lib/redis/stream-ids.ts';
 import { checkArguments, DLQ_LIST_OPTIONS, SHOW_ID, TARGET } from '../lib/sdk-args.ts';

@@ -5,7 +5,7 @@ import { checkDataLoss } from '../consumers/stream-watermarks.ts';
 import { parseStatusConfig, redactUrl, type StatusConfig } from '../lib/config.ts';
 import { describeError, StreamNotFoundError, UsageError } from '../lib/errors.ts';
 import { createPool } from '../lib/pg.ts';
-import type { Redis } from '../lib/redis/client.ts';
+import type { RedisClient as Redis } from '../lib/redis/client.ts';
 import { streamKeys } from '../lib/redis/keys.ts';
 import { entryIdMs } from '../lib/redis/stream-ids.ts';
 import { oneShotRedis } from './connections.ts';

@@ -3,8 +3,11 @@
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 export interface RedisConfig {
+  /** Single node; with `clusterNodes`, only its credentials and scheme (rediss:// = TLS) are used. */
   url: string;
   keyPrefix: string;
+  /** REDIS_CLUSTER_NODES: seed nodes of a Redis Cluster. Unset: a single node at `url`. */
+  clusterNodes?: readonly { host: string; port: number }[];
 }
 export interface PostgresConfig {
   url: string;
