@@ -71,6 +71,8 @@ export const STREAM = {
     .regex(/^[A-Za-z0-9._:-]{1,200}$/, 'a stream name of 1-200 characters from A-Z a-z 0-9 . _ : -')
     .default('events'),
 };
+/** `stream create --partitions P`: fixed at creation (src/lib/partitions/). */
+export const PARTITIONS = { STREAMSINK_PARTITIONS: int(1, 1024) };
 export const GROUP = {
   STREAMSINK_GROUP: z
     .string()

@@ -95,6 +95,15 @@ export interface PublishConfig {
   stream: string;
   producer: ProducerConfig;
 }
+/** `streamsink stream describe` (and other stream subcommands): Redis and the stream. */
+export interface StreamConfig {
+  redis: RedisConfig;
+  stream: string;
+}
+/** `streamsink stream create`: Redis, the stream and its partition count. */
+export interface StreamCreateConfig extends StreamConfig {
+  partitions: number;
+}
 /** `streamsink dlq`: Redis and the stream. */
 export interface DlqConfig {
   redis: RedisConfig;
