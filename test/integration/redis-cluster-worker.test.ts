@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { BUILT_IN_PIPELINES } from '../../src/consumers/pipelines/index.ts';
@@ -203,5 +204,48 @@ describe('SDK and worker on a Redis Cluster', () => {
     await waitFor(
       async () => Number(((await producerRedis.xpending(keys.stream, 'g')) as [number])[0]) === 0,
     );
+  });
+
+  it('`streamsink worker` with REDIS_CLUSTER_NODES drains a stream on the cluster and stops cleanly', async () => {
+    const stream = uniqueName('cli');
+    const producer = createProducer({ redis: producerRedis, keyPrefix: prefix });
+    await producer.publishBatch(
+      stream,
+      Array.from({ length: 150 }, (_, i) => ({ id: `w-${i}`, key: `k-${i % 7}`, type: 't', data: { i } })),
+    );
+    const child = spawn(process.execPath, ['src/cli/main.ts', 'worker'], {
+      env: {
+        ...process.env,
+        REDIS_URL: config.url,
+        REDIS_CLUSTER_NODES: cluster.nodesEnv,
+        DATABASE_URL: schema.url,
+        STREAMSINK_KEY_PREFIX: prefix,
+        STREAMSINK_STREAM: stream,
+        STREAMSINK_GROUP: 'cli',
+        STREAMSINK_PIPELINE: 'event-log',
+        STREAMSINK_CONSUMER: 'cli-worker',
+        STREAMSINK_METRICS_SAMPLE_INTERVAL_MS: '200',
+        LOG_LEVEL: 'warn',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout?.on('data', (d: Buffer) => {
+      output += d.toString();
+    });
+    child.stderr?.on('data', (d: Buffer) => {
+      output += d.toString();
+    });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    cleanups.push(async () => {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    });
+    await waitFor(async () => (await rowsFor([stream])) === 150, {
+      timeoutMs: 60_000,
+      describe: async () => `${await rowsFor([stream])} rows; worker output: ${output.slice(-2000)}`,
+    });
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(output).not.toMatch(/"level":(50|60)/);
   });
 });
