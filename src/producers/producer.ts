@@ -92,9 +92,11 @@ interface Ready {
 }
 
 /**
- * Create a producer over a Redis connection the caller owns. Idempotent publish runs one Lua script per chunk
- * of events (all keys of one stream share a hash tag, so it works on Redis Cluster); ioredis sends it by SHA
- * and falls back to the full script on NOSCRIPT.
+ * Create a producer over a Redis connection (or ioredis `Cluster`) the caller owns. Idempotent publish runs one
+ * Lua script per chunk of events (all keys of one stream share a hash tag, so it works on Redis Cluster); ioredis
+ * sends it by SHA and falls back to the full script on NOSCRIPT. On a partitioned stream (`streamsink stream
+ * create --partitions P`) each event goes to partition `partitionOf(event.key, P)` (docs/wire-format.md#partitions),
+ * one chunk per partition; the stream's layout is read once per stream and kept.
  * @throws InvalidArgumentError for an unknown option key, a value of the wrong type or out of range (checked
  *   at run time, for JavaScript callers too), or an extra argument.
  * @example
