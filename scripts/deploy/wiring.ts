@@ -1,3 +1,4 @@
+import { checkPartitionCap } from './partitions.ts';
 import { containersOf, envValue, list, obj, podTemplates, selectorMatches } from './pod-spec.ts';
 import { type Finding, type K8sObject, subjectOf } from './types.ts';
 
@@ -162,6 +163,7 @@ function checkScaledObject(o: K8sObject, objects: readonly K8sObject[]): Finding
   if (!(Number(spec.minReplicaCount ?? 0) >= 1)) {
     f('/spec/minReplicaCount', 'must be at least 1: pending entries need a live worker even at lag 0');
   }
+  out.push(...checkPartitionCap(o));
   const target = objects.find(
     (d) =>
       d.kind === 'Deployment' &&
@@ -199,9 +201,10 @@ function checkScaledObject(o: K8sObject, objects: readonly K8sObject[]): Finding
 function checkHpa(o: K8sObject, opts: WiringOptions): Finding[] {
   const metrics = list(obj(o.spec).metrics).map(obj);
   const onLag = metrics.some((m) => obj(obj(m.external).metric).name === opts.lagMetric);
+  const cap = checkPartitionCap(o);
   return onLag
-    ? []
-    : [{ subject: subjectOf(o), path: '/spec/metrics', message: `must scale on ${opts.lagMetric}` }];
+    ? cap
+    : [{ subject: subjectOf(o), path: '/spec/metrics', message: `must scale on ${opts.lagMetric}` }, ...cap];
 }
 
 /** A Job running `migrate` must pass `--pipeline`, resolving to the STREAMSINK_PIPELINE of every worker. */

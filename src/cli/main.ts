@@ -23,7 +23,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   },
   dlq: { summary: 'inspect or redrive dead letters', load: async () => (await import('./dlq.ts')).run },
   stream: {
-    summary: 'trim a stream up to what every group acknowledged',
+    summary: 'create a partitioned stream, describe it, trim it up to what every group acknowledged',
     load: async () => (await import('./stream.ts')).run,
   },
   inbox: {

@@ -1,86 +1,115 @@
-import { type TrimResult, trimStreamKey } from '../admin/stream-trim.ts';
-import { parseStreamTrimConfig } from '../lib/config.ts';
-import { DURATION_FORMAT, formatAge, formatDuration, parseDuration } from '../lib/duration.ts';
+import { describeStream, type StreamDescription } from '../admin/stream-describe.ts';
+import { parseStreamConfig, parseStreamCreateConfig } from '../lib/config.ts';
 import { UsageError } from '../lib/errors.ts';
-import { streamKeys } from '../lib/redis/keys.ts';
+import { createPartitionedStream } from '../lib/partitions/stream-layout.ts';
+import { keyHashSlot } from '../lib/redis/key-slot.ts';
 import { oneShotRedis } from './connections.ts';
-import { type CliContext, flagsToEnv, parseFlags } from './context.ts';
+import { runTrim } from './stream-trim.ts';
+import { type CliContext, type Flags, flagsToEnv, parseFlags } from './context.ts';
 
-const HELP_ROOT = `Usage: streamsink stream trim --stream S [--keep 24h] [--dry-run] [--json]
-
-Stream maintenance.
-  trim      remove entries every consumer group has read and acknowledged, older than the replay window
-
-Run \`streamsink stream trim --help\` for its options.
-`;
-
-const HELP_TRIM = `Usage: streamsink stream trim --stream S [--keep 24h] [--dry-run] [--json]
-
-Remove the entries of a stream that every consumer group has read and acknowledged and that are older than
-the replay window. A group's floor is its oldest pending entry, or the entry after its last-delivered one when
-nothing is pending; nothing at or above the lowest floor is removed, so no group loses work. A stream without
-consumer groups is never trimmed, and a group that never reads keeps everything: delete groups you no longer
-use (XGROUP DESTROY). One atomic step per call, safe next to running workers and other trims.
-  --stream S        logical stream name (or STREAMSINK_STREAM)
-  --keep D          replay window: keep entries younger than D even when acknowledged (default 24h;
-                    0s, 90m, 24h, 7d); measured by Redis' clock
-  --dry-run         count what would be removed, change nothing
+const COMMON = `  --stream S        logical stream name (or STREAMSINK_STREAM)
   --json            machine-readable output
-  -h, --help        this text
+  -h, --help        this text`;
 
-Exit code 1 when the stream does not exist; 2 for bad usage. The worker runs the same trim on an interval
-when STREAMSINK_TRIM_INTERVAL_MS is set (docs/retention.md).
-Configuration: REDIS_URL (or REDIS_URL_FILE), STREAMSINK_KEY_PREFIX.
-`;
+const HELP: Record<string, string> = {
+  '': `Usage: streamsink stream <create|describe|trim> --stream S [options]
 
-const OPTIONS = {
+Manage a stream's layout and retention.
+  create     create a partitioned stream (--partitions P, fixed from then on)
+  describe   show the layout: partition count, hash, per-partition keys, slots, lengths and groups
+  trim       remove entries every consumer group has read and acknowledged, older than the replay window
+
+Run \`streamsink stream <subcommand> --help\` for its options. docs/scaling.md explains partitions.
+Configuration: REDIS_URL (or REDIS_URL_FILE), REDIS_CLUSTER_NODES, STREAMSINK_KEY_PREFIX. Exit code 2 for
+bad usage, 1 when Redis cannot be reached or refuses the credentials, or the stream's layout forbids it.
+`,
+  create: `Usage: streamsink stream create --stream S --partitions P [--json]
+
+Create stream S with P partitions (1-1024; or STREAMSINK_PARTITIONS). P is stored in the stream's metadata
+in Redis and is fixed: producers route each event to partition hash(key) mod P (docs/wire-format.md#partitions).
+Running it again with the same P changes nothing; another P, or a stream that already has unpartitioned
+entries, is refused (exit 1). Create the stream before anything publishes to it.
+  --partitions P    number of partitions
+${COMMON}
+`,
+  describe: `Usage: streamsink stream describe --stream S [--json]
+
+Show stream S: partitioned or not, the partition count, routing hash and tag scheme, and per partition its
+key, Redis Cluster slot, length, dead-letter length and consumer groups (consumers, pending, lag). Read-only.
+${COMMON}
+`,
+};
+
+const FLAG_OPTIONS = {
   stream: { type: 'string' },
-  keep: { type: 'string' },
-  'dry-run': { type: 'boolean' },
+  partitions: { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
+type Subcommand = (flags: Flags, ctx: CliContext) => Promise<number>;
+
+/** One entry per subcommand: add new ones here. */
+const SUBCOMMANDS: Record<string, Subcommand> = {
+  create: runCreate,
+  describe: runDescribe,
+};
+
 export async function run(args: string[], ctx: CliContext): Promise<number> {
   const [sub = '', ...rest] = args;
   if (sub === '' || sub === '--help' || sub === '-h' || sub === 'help') {
-    ctx.stdout.write(HELP_ROOT);
+    ctx.stdout.write(HELP['']);
     return sub === '' ? 2 : 0;
   }
-  if (sub !== 'trim') throw new UsageError(`unknown subcommand ${JSON.stringify(sub)}\n\n${HELP_ROOT}`);
-  const flags = parseFlags(rest, OPTIONS, HELP_TRIM);
+  // trim has its own options (stream-trim.ts).
+  if (sub === 'trim') return await runTrim(rest, ctx);
+  const command = SUBCOMMANDS[sub];
+  const help = HELP[sub];
+  if (command === undefined || help === undefined)
+    throw new UsageError(`unknown subcommand ${JSON.stringify(sub)}\n\n${HELP['']}`);
+  const flags = parseFlags(rest, FLAG_OPTIONS, help);
   if (flags.help === true) {
-    ctx.stdout.write(HELP_TRIM);
+    ctx.stdout.write(help);
     return 0;
   }
+  if (sub !== 'create' && flags.partitions !== undefined)
+    throw new UsageError(`--partitions is an option of \`stream create\` only\n\n${help}`);
   if (flags.stream === undefined && !ctx.env.STREAMSINK_STREAM)
     throw new UsageError('--stream is required (or set STREAMSINK_STREAM)');
-  const keepText = typeof flags.keep === 'string' ? flags.keep : '24h';
-  const keepMs = parseDuration(keepText);
-  if (keepMs === undefined) throw new UsageError(`--keep: expected ${DURATION_FORMAT}; got ${keepText}`);
-  const config = parseStreamTrimConfig(
-    flagsToEnv(ctx.env, { stream: flags.stream }, { stream: 'STREAMSINK_STREAM' }),
+  return command(flags, ctx);
+}
+
+async function runCreate(flags: Flags, ctx: CliContext): Promise<number> {
+  if (flags.partitions === undefined && !ctx.env.STREAMSINK_PARTITIONS)
+    throw new UsageError('--partitions is required (or set STREAMSINK_PARTITIONS)');
+  const config = parseStreamCreateConfig(
+    flagsToEnv(ctx.env, flags, { stream: 'STREAMSINK_STREAM', partitions: 'STREAMSINK_PARTITIONS' }),
     { readFile: ctx.readFile, hostname: ctx.hostname },
   );
-  const keys = streamKeys(config.redis.keyPrefix, config.stream);
-  const { redis, explain } = oneShotRedis(config.redis, `streamsink:trim:${ctx.hostname}`);
+  const { redis, explain } = oneShotRedis(config.redis, `streamsink:stream:${ctx.hostname}`);
   try {
-    const result = await trimStreamKey(redis, keys.stream, {
-      keepMs,
-      dryRun: flags['dry-run'] === true,
-      signal: ctx.signal,
-    });
-    ctx.stdout.write(
-      flags.json === true
-        ? `${JSON.stringify({ stream: config.stream, keepMs, ...result })}\n`
-        : formatTrim(config.stream, keepMs, result),
+    const { created, layout } = await createPartitionedStream(
+      redis,
+      config.redis.keyPrefix,
+      config.stream,
+      config.partitions,
+      Date.now(),
     );
-    if (result.status === 'no_stream') {
-      ctx.stderr.write(
-        `streamsink stream trim: no stream ${keys.stream}. Check --stream and STREAMSINK_KEY_PREFIX ` +
-          `(now ${JSON.stringify(config.redis.keyPrefix)}).\n`,
+    const keys = layout.kind === 'partitioned' ? layout.partitions : [];
+    if (flags.json === true) {
+      ctx.stdout.write(
+        `${JSON.stringify({
+          stream: config.stream,
+          partitions: config.partitions,
+          created,
+          keys: keys.map((k) => ({ partition: k.partition, key: k.stream, slot: keyHashSlot(k.stream) })),
+        })}\n`,
       );
-      return 1;
+    } else {
+      ctx.stdout.write(
+        `${created ? 'created' : 'already exists:'} stream ${config.stream} with ${config.partitions} partitions ` +
+          `(${keys[0]?.stream ?? ''} .. ${keys[keys.length - 1]?.stream ?? ''})\n`,
+      );
     }
     return 0;
   } catch (error) {
@@ -90,27 +119,51 @@ export async function run(args: string[], ctx: CliContext): Promise<number> {
   }
 }
 
-/** The human summary of a trim. */
-export function formatTrim(stream: string, keepMs: number, r: TrimResult): string {
-  if (r.status !== 'ok')
-    return r.status === 'no_stream'
-      ? `stream ${stream}: does not exist, nothing trimmed\n`
-      : `stream ${stream}: no consumer groups, nothing trimmed (no group has said what it read)\n`;
-  const verb = r.dryRun ? 'would remove' : 'removed';
-  const count = r.countCapped ? `at least ${r.removed}` : String(r.removed);
-  const lines = [
-    `stream ${stream}: ${verb} ${count} entries below ${r.threshold} (keep ${formatDuration(keepMs)})`,
-  ];
-  for (const g of r.groups) {
-    const needs =
-      g.neededAgeMs > 0
-        ? `still needs entries ${formatAge(g.neededAgeMs)} old`
-        : 'has acknowledged everything';
-    lines.push(`  group ${g.group}: floor ${g.floor}, ${needs}`);
-  }
-  if (r.pinnedBy !== undefined)
-    lines.push(
-      `  trimming stops at group ${r.pinnedBy}'s floor; if that group is no longer used, delete it (XGROUP DESTROY)`,
+async function runDescribe(flags: Flags, ctx: CliContext): Promise<number> {
+  const config = parseStreamConfig(flagsToEnv(ctx.env, flags, { stream: 'STREAMSINK_STREAM' }), {
+    readFile: ctx.readFile,
+    hostname: ctx.hostname,
+  });
+  const { redis, explain } = oneShotRedis(config.redis, `streamsink:stream:${ctx.hostname}`);
+  try {
+    const description = await describeStream(redis, config.redis.keyPrefix, config.stream);
+    ctx.stdout.write(
+      flags.json === true ? `${JSON.stringify(description)}\n` : formatDescription(description),
     );
+    return 0;
+  } catch (error) {
+    throw explain(error);
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** Pure: the text an operator reads. */
+export function formatDescription(d: StreamDescription): string {
+  const lines = [
+    `stream        ${d.stream}`,
+    `layout        ${d.partitioned ? `${d.partitions} partitions` : 'unpartitioned'}`,
+  ];
+  if (d.partitioned) {
+    lines.push(`hash          ${d.hash} (partition = hash(key) mod ${d.partitions})`);
+    lines.push(`tags          ${d.tags}`);
+    lines.push(`created       ${d.createdAt ?? '-'}`);
+    lines.push(`metadata      ${d.metaKey}`);
+  }
+  lines.push(`length        ${d.totals.length}`);
+  lines.push(`dead letters  ${d.totals.deadLetter}`);
+  const width = Math.max(3, ...d.parts.map((p) => p.key.length));
+  lines.push(
+    `  ${'P'.padStart(4)}  ${'KEY'.padEnd(width)}  ${'SLOT'.padStart(5)}  ${'LENGTH'.padStart(8)}  ${'DLQ'.padStart(6)}  GROUPS (pending/lag)`,
+  );
+  for (const p of d.parts) {
+    const groups =
+      p.groups.map((g) => `${g.name} (${g.pending}/${g.lag ?? '?'})`).join(', ') ||
+      (p.exists ? '-' : '(no stream yet)');
+    lines.push(
+      `  ${String(p.partition ?? '-').padStart(4)}  ${p.key.padEnd(width)}  ${String(p.slot).padStart(5)}  ` +
+        `${String(p.length).padStart(8)}  ${String(p.deadLetter).padStart(6)}  ${groups}`,
+    );
+  }
   return `${lines.join('\n')}\n`;
 }
