@@ -1,3 +1,4 @@
+import type { StreamKeys } from '../lib/redis/keys.ts';
 import { loadLuaScript } from '../lib/redis/script-loader.ts';
 import {
   checkArguments,
@@ -109,6 +110,7 @@ export async function dlqRedrive(
   report();
   // Each entry goes back to its own partition's stream (its key routed it there), in one script call per
   // run of entries of one partition: a script's keys must share a slot.
+  const rung = new Set<StreamKeys>();
   for (const chunk of chunksByPartition(ids, REDRIVE_CHUNK)) {
     if (options.signal?.aborted) break;
     const keys = (chunk[0] as SelectedDeadLetter).keys;
@@ -122,6 +124,7 @@ export async function dlqRedrive(
       const status = Number(reply[2 * j]);
       const detail = String(reply[2 * j + 1] ?? '');
       if (status === 1) {
+        rung.add(keys);
         result.redriven += 1;
         result.republished.push({ id, newId: detail });
       } else if (status === 0) {
@@ -133,7 +136,8 @@ export async function dlqRedrive(
     });
     report();
   }
-  if (result.redriven > 0) await ringDoorbell(target.redis, keys);
+  // Wake an idle worker of each partition that got entries back (producer.ts ringDoorbell).
+  for (const keys of rung) await ringDoorbell(target.redis, keys);
   return result;
 }
 

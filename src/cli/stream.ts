@@ -4,8 +4,8 @@ import { UsageError } from '../lib/errors.ts';
 import { createPartitionedStream } from '../lib/partitions/stream-layout.ts';
 import { keyHashSlot } from '../lib/redis/key-slot.ts';
 import { oneShotRedis } from './connections.ts';
-import { runTrim } from './stream-trim.ts';
 import { type CliContext, type Flags, flagsToEnv, parseFlags } from './context.ts';
+import { runTrim } from './stream-trim.ts';
 
 const COMMON = `  --stream S        logical stream name (or STREAMSINK_STREAM)
   --json            machine-readable output

@@ -1,7 +1,7 @@
-import type { Redis } from 'ioredis';
 import { type TrimResult, trimStreamKey } from '../admin/stream-trim.ts';
 import { describeError } from '../lib/errors.ts';
 import type { Logger } from '../lib/logger.ts';
+import type { RedisClient as Redis } from '../lib/redis/client.ts';
 import type { RetentionMetrics } from '../lib/retention-metrics.ts';
 
 /**

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { entryGone, type PruneFacts, pruneVerdict } from '../../src/admin/prune-rule.ts';
 import { neededAgeMs, parseTrimReply, pinningGroup } from '../../src/admin/trim-report.ts';
 import { formatPrune } from '../../src/cli/inbox.ts';
-import { formatTrim } from '../../src/cli/stream.ts';
+import { formatTrim } from '../../src/cli/stream-trim.ts';
 import { parseConfig } from '../../src/lib/config.ts';
 import { formatAge, formatDuration, parseDuration } from '../../src/lib/duration.ts';
 
