@@ -1,12 +1,13 @@
 import {
   describeError,
   isPoisonError,
+  PartitionFencedError,
   PoisonMessageError,
   StreamsinkError,
   TransientError,
 } from '../lib/errors.ts';
 import type { WorkerMetrics } from '../lib/metrics.ts';
-import type { Pool, PoolClient } from '../lib/pg.ts';
+import type { Pool, PoolClient, Queryable } from '../lib/pg.ts';
 import { classifyPgError, type PgErrorClass } from '../lib/pg-errors.ts';
 import { adoptLegacyInbox, recordInInbox, splitRepeats } from './inbox.ts';
 import type { AcceptedItem, BatchSink, Pipeline, PipelineContext, SinkResult } from './types.ts';
@@ -32,6 +33,11 @@ export interface PgSinkOptions {
   group: string;
   logger?: SinkLogger;
   metrics?: Pick<WorkerMetrics, 'postgresErrors'>;
+  /**
+   * Runs first in every transaction (ordered partitions: the fencing check, partitions/fencing.ts). A
+   * {@link PartitionFencedError} it throws rolls back and reaches the caller as is, without bisecting.
+   */
+  fence?: (tx: Queryable) => Promise<void>;
 }
 
 const MAX_ERROR_MESSAGE = 300;
@@ -67,6 +73,7 @@ export function createPgSink(options: PgSinkOptions): BatchSink {
     client.on('error', onError);
     try {
       await client.query('BEGIN');
+      if (options.fence) await options.fence(client);
       let committed: Committed;
       if (pipeline.idempotent) {
         // Effects keyed by the event itself: applying a redelivery again changes nothing, no inbox needed.
@@ -115,7 +122,7 @@ export function createPgSink(options: PgSinkOptions): BatchSink {
       for (const item of done.conflicts) conflict(item, result, 'the inbox holds it with other content');
       return;
     } catch (error) {
-      if (error instanceof TransientError) throw error;
+      if (error instanceof TransientError || error instanceof PartitionFencedError) throw error;
       const cls = classify(error);
       if (cls === 'transient' || cls === 'systemic') {
         // Systemic (missing table, permission denied): every event would fail alike, so waiting for an

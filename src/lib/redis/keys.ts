@@ -71,3 +71,17 @@ export function streamKeys(prefix: string, name: string): StreamKeys {
     dedupe: (eventId: string) => `${base}:dedupe:${eventId}`,
   };
 }
+
+/**
+ * Ordered consumption (src/consumers/partitions/): the lease of partition p for one consumer group (two
+ * pipelines reading the same stream in order own its partitions independently), under the partition's tag.
+ */
+export function partitionLeaseKey(keys: PartitionKeys, group: string): string {
+  return `${keys.lease}:${group}`;
+}
+
+/** The live members of a group reading a partitioned stream in order: a ZSET, score = last heartbeat (ms). */
+export function groupMembersKey(prefix: string, name: string, group: string): string {
+  checkName(name);
+  return `${prefix}:{${name}}:members:${group}`;
+}
