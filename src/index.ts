@@ -35,6 +35,8 @@ export type {
   Transaction,
 } from './consumers/define-pipeline.ts';
 export { definePipeline } from './consumers/define-pipeline.ts';
+export type { PartitionMetrics } from './consumers/partitions/metrics.ts';
+export { createPartitionMetrics } from './consumers/partitions/metrics.ts';
 export type { StartWorkerOptions, WorkerHandle, WorkerSettings } from './consumers/start-worker.ts';
 export { startWorker } from './consumers/start-worker.ts';
 export type { WorkerHealth } from './consumers/worker.ts';
@@ -47,6 +49,7 @@ export type { FieldIssue, ReasonCode } from './lib/errors.ts';
 export {
   ConfigError,
   InvalidArgumentError,
+  PartitionFencedError,
   PayloadTooLargeError,
   PoisonMessageError,
   REASON_CODES,

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { createPartitionMetrics } from '../../src/consumers/partitions/metrics.ts';
 import {
   createProducerMetrics,
   createRegistry,
@@ -14,6 +15,7 @@ import {
  */
 const registry = createRegistry({ defaultMetrics: true });
 createWorkerMetrics(registry);
+createPartitionMetrics(registry);
 createProducerMetrics(registry);
 registerBuildInfo(registry, { version: 'test' });
 const metrics = registry.getMetricsAsArray() as unknown as Array<{ name: string; type: string }>;

@@ -181,13 +181,13 @@ export function createOrderedConsumer(options: OrderedConsumerOptions): OrderedC
       logger.info({ partitions: mine, members: members.length }, 'assigned partitions');
     }
     desired = next;
+    // Renew first: a partition whose lease is gone was lost (its batches may be fenced), not handed over.
     for (const [p, runner] of [...runners]) {
-      if (!desired.has(p)) {
-        void handOver(p, runner);
-        continue;
+      if (!(await leases.renew(leaseKeys[p] as string))) lose(p, runner, 'expired');
+      else {
+        metrics?.leaseRenewals.inc(labels);
+        if (!desired.has(p)) void handOver(p, runner);
       }
-      if (await leases.renew(leaseKeys[p] as string)) metrics?.leaseRenewals.inc(labels);
-      else lose(p, runner, 'expired');
     }
     for (const p of desired) {
       if (runners.has(p) || busy.has(p)) continue;
