@@ -20,7 +20,7 @@ const LEASE_TTL_MS = 2000;
 const KEYS = 120;
 const PER_KEY = 45;
 
-export interface ChaosTarget {
+interface ChaosTarget {
   /** A client of the target (single node or cluster) for publishing and inspection. */
   redis: Redis;
   /** Env for the worker processes that points them at the target. */
@@ -50,7 +50,7 @@ async function pendingTotal(redis: Redis, layout: StreamLayout, group: string): 
   return total;
 }
 
-export async function runOrderedChaos(bench: WorkerBench, target: ChaosTarget): Promise<void> {
+async function runOrderedChaos(bench: WorkerBench, target: ChaosTarget): Promise<void> {
   const { redis } = target;
   const { layout } = await createPartitionedStream(redis, bench.prefix, bench.streamName, 16, Date.now());
   const events = sequenceEvents(KEYS, PER_KEY, 'chaos');

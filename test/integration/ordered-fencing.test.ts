@@ -60,6 +60,7 @@ describe('ordered consumption of a partitioned stream', () => {
     await publishRouted(bench.redis, layout, events);
     await publishRouted(bench.redis, layout, events); // the same events again: duplicates, never re-applied
     await waitFor(async () => (await sequenceState(bench.db, perKey)).applied === events.length, {
+      timeoutMs: 90_000,
       describe: async () => JSON.stringify(await sequenceState(bench.db, perKey)),
     });
     const owned = [...(a.worker.ownedPartitions?.() ?? []), ...(b.worker.ownedPartitions?.() ?? [])];
