@@ -11,7 +11,9 @@ import {
   assertKnownStream,
   type DlqSelector,
   type DlqTarget,
+  qualifiedId,
   resolveKeys,
+  type SelectedDeadLetter,
   selectDeadLetters,
 } from './dlq.ts';
 
@@ -82,9 +84,9 @@ export async function dlqRedrive(
 ): Promise<RedriveResult> {
   // biome-ignore lint/complexity/noArguments: the count of arguments given, which a rest parameter would type
   checkArguments('dlqRedrive', [TARGET, REDRIVE_SELECTOR, REDRIVE_OPTIONS], arguments);
-  const keys = resolveKeys(target);
-  await assertKnownStream(target, keys);
-  const ids = await selectDeadLetters(target, keys, selector, options.limit);
+  const parts = await resolveKeys(target);
+  await assertKnownStream(target, parts);
+  const ids = await selectDeadLetters(target, parts, selector, options.limit);
   const result: RedriveResult = {
     dryRun: options.dryRun ?? false,
     selected: ids.length,
@@ -104,13 +106,18 @@ export async function dlqRedrive(
       failed: result.failed,
     });
   report();
-  for (let i = 0; i < ids.length; i += REDRIVE_CHUNK) {
+  // Each entry goes back to its own partition's stream (its key routed it there), in one script call per
+  // run of entries of one partition: a script's keys must share a slot.
+  for (const chunk of chunksByPartition(ids, REDRIVE_CHUNK)) {
     if (options.signal?.aborted) break;
-    const chunk = ids.slice(i, i + REDRIVE_CHUNK);
-    const reply = (await REDRIVE.run(target.redis, [keys.stream, keys.deadLetter], chunk)) as Array<
-      number | string
-    >;
-    chunk.forEach((id, j) => {
+    const keys = (chunk[0] as SelectedDeadLetter).keys;
+    const reply = (await REDRIVE.run(
+      target.redis,
+      [keys.stream, keys.deadLetter],
+      chunk.map((c) => c.id),
+    )) as Array<number | string>;
+    chunk.forEach(({ id: bare }, j) => {
+      const id = qualifiedId(keys, bare);
       const status = Number(reply[2 * j]);
       const detail = String(reply[2 * j + 1] ?? '');
       if (status === 1) {
@@ -156,13 +163,35 @@ export async function dlqPurge(
 ): Promise<PurgeResult> {
   // biome-ignore lint/complexity/noArguments: the count of arguments given, which a rest parameter would type
   checkArguments('dlqPurge', [TARGET, PURGE_SELECTOR, PURGE_OPTIONS], arguments);
-  const keys = resolveKeys(target);
-  await assertKnownStream(target, keys);
-  const ids = await selectDeadLetters(target, keys, selector);
+  const parts = await resolveKeys(target);
+  await assertKnownStream(target, parts);
+  const ids = await selectDeadLetters(target, parts, selector);
   const result: PurgeResult = { dryRun: options.dryRun ?? false, selected: ids.length, purged: 0 };
   if (result.dryRun) return result;
-  for (let i = 0; i < ids.length; i += PURGE_CHUNK) {
-    result.purged += await target.redis.xdel(keys.deadLetter, ...ids.slice(i, i + PURGE_CHUNK));
+  for (const chunk of chunksByPartition(ids, PURGE_CHUNK)) {
+    const keys = (chunk[0] as SelectedDeadLetter).keys;
+    result.purged += await target.redis.xdel(keys.deadLetter, ...chunk.map((c) => c.id));
   }
   return result;
+}
+
+/**
+ * Chunks of at most `size` entries of one partition each, partitions in order of first appearance and entries
+ * in the given order within a partition (order matters only within a partition: its stream is what a key's
+ * events are ordered in).
+ */
+export function chunksByPartition(
+  entries: readonly SelectedDeadLetter[],
+  size: number,
+): SelectedDeadLetter[][] {
+  const groups = new Map<SelectedDeadLetter['keys'], SelectedDeadLetter[]>();
+  for (const entry of entries) {
+    const group = groups.get(entry.keys);
+    if (group) group.push(entry);
+    else groups.set(entry.keys, [entry]);
+  }
+  const chunks: SelectedDeadLetter[][] = [];
+  for (const group of groups.values())
+    for (let i = 0; i < group.length; i += size) chunks.push(group.slice(i, i + size));
+  return chunks;
 }

@@ -1,4 +1,3 @@
-import type { Redis } from 'ioredis';
 import { type DeadLetterMeta, decodeDeadLetter } from '../lib/dead-letter-entry.ts';
 import {
   isReasonCode,
@@ -7,7 +6,9 @@ import {
   StreamNotFoundError,
   UsageError,
 } from '../lib/errors.ts';
-import { type StreamKeys, streamKeys } from '../lib/redis/keys.ts';
+import { readStreamLayout } from '../lib/partitions/stream-layout.ts';
+import type { RedisClient as Redis } from '../lib/redis/client.ts';
+import type { StreamKeys } from '../lib/redis/keys.ts';
 import { compareEntryIds, entryIdMs, entryIdTime } from '../lib/redis/stream-ids.ts';
 import { checkArguments, DLQ_LIST_OPTIONS, SHOW_ID, TARGET } from '../lib/sdk-args.ts';
 
@@ -28,7 +29,13 @@ export interface DlqTarget {
 
 /** One dead-letter entry: its id in the dead-letter stream, the context it was stored with, the original. */
 export interface DlqEntry {
+  /**
+   * Its id in the dead-letter stream; on a partitioned stream qualified with the partition, `<p>/<entry id>`
+   * (what `show`, `--ids`, redrive and purge take back).
+   */
   id: string;
+  /** The partition whose dead-letter stream holds it (partitioned streams only). */
+  partition?: number;
   meta: DeadLetterMeta;
   /** The original entry's flat field list, exactly as it was on the source stream. */
   original: string[];
@@ -75,14 +82,57 @@ export type DlqSelector = { all: true } | { ids: readonly string[] } | { reason?
 const PAGE = 500;
 export const UNKNOWN_TYPE = '(unknown)';
 
-export function resolveKeys(target: DlqTarget): StreamKeys {
-  return streamKeys(target.keyPrefix ?? 'streamsink', target.stream);
+/**
+ * The stream's keys: one entry for an unpartitioned stream, one per partition otherwise (each partition has
+ * its own dead-letter stream, on its own slot).
+ */
+export async function resolveKeys(target: DlqTarget): Promise<StreamKeys[]> {
+  const layout = await readStreamLayout(target.redis, target.keyPrefix ?? 'streamsink', target.stream);
+  return layout.kind === 'single' ? [layout.keys] : [...layout.partitions];
 }
 
-/** Throws StreamNotFoundError when neither the stream nor its dead-letter stream exists. */
-export async function assertKnownStream(target: DlqTarget, keys: StreamKeys): Promise<void> {
-  const exists = await target.redis.exists(keys.stream, keys.deadLetter);
-  if (exists === 0) throw new StreamNotFoundError(keys.stream);
+/**
+ * Throws StreamNotFoundError when neither the stream nor its dead-letter stream exists. A partitioned stream
+ * exists once created (its metadata does). Keys are checked one at a time: on a cluster they live on
+ * different slots.
+ */
+export async function assertKnownStream(target: DlqTarget, parts: readonly StreamKeys[]): Promise<void> {
+  const first = parts[0];
+  if (first === undefined || first.partition !== undefined) return;
+  const exists = await target.redis.exists(first.stream, first.deadLetter);
+  if (exists === 0) throw new StreamNotFoundError(first.stream);
+}
+
+/** `<p>/<id>` on a partitioned stream, the bare entry id otherwise. */
+export function qualifiedId(keys: StreamKeys, id: string): string {
+  return keys.partition === undefined ? id : `${keys.partition}/${id}`;
+}
+
+/**
+ * Where an id given by a user may be: `<p>/<id>` names one partition; a bare id is looked for in every
+ * partition's dead-letter stream. Throws UsageError for anything that is not an entry id.
+ */
+export function locateId(
+  parts: readonly StreamKeys[],
+  text: string,
+): Array<{ keys: StreamKeys; id: string }> {
+  const m = /^(?:(\d+)\/)?(\d+-\d+)$/.exec(text);
+  if (!m) throw new UsageError(`not a stream entry id: ${JSON.stringify(text)}`);
+  const id = m[2] as string;
+  if (m[1] === undefined) return parts.map((keys) => ({ keys, id }));
+  const keys = parts.find((k) => k.partition === Number(m[1]));
+  if (!keys) throw new UsageError(`no partition ${m[1]} in this stream (${JSON.stringify(text)})`);
+  return [{ keys, id }];
+}
+
+function withPartition(entry: DlqEntry, keys: StreamKeys): DlqEntry {
+  if (keys.partition === undefined) return entry;
+  return { ...entry, id: qualifiedId(keys, entry.id), partition: keys.partition };
+}
+
+/** The bare entry id of a (possibly qualified) id, for ordering by time. */
+function bareId(id: string): string {
+  return id.slice(id.indexOf('/') + 1);
 }
 
 type RawEntry = [string, string[]];
@@ -163,29 +213,35 @@ export function matchesFilter(entry: DlqEntry, filter: DlqFilter): boolean {
 export async function dlqStats(target: DlqTarget): Promise<DlqStats> {
   // biome-ignore lint/complexity/noArguments: the count of arguments given, which a rest parameter would type
   checkArguments('dlqStats', [TARGET], arguments);
-  const keys = resolveKeys(target);
-  await assertKnownStream(target, keys);
+  const parts = await resolveKeys(target);
+  await assertKnownStream(target, parts);
   const stats: DlqStats = {
     stream: target.stream,
-    key: keys.deadLetter,
+    key: deadLetterKeyLabel(parts),
     total: 0,
     byReason: {},
     byType: {},
     unreadable: 0,
   };
-  for await (const raw of scanDeadLetters(target.redis, keys.deadLetter)) {
-    stats.total += 1;
-    const entry = toDlqEntry(raw);
-    if (!entry) {
-      stats.unreadable += 1;
-      continue;
+  for (const keys of parts) {
+    for await (const raw of scanDeadLetters(target.redis, keys.deadLetter)) {
+      stats.total += 1;
+      const entry = toDlqEntry(raw);
+      if (!entry) {
+        stats.unreadable += 1;
+        continue;
+      }
+      const type = entry.meta.eventType ?? UNKNOWN_TYPE;
+      stats.byReason[entry.meta.reason] = (stats.byReason[entry.meta.reason] ?? 0) + 1;
+      stats.byType[type] = (stats.byType[type] ?? 0) + 1;
+      const summary = {
+        id: qualifiedId(keys, entry.id),
+        deadLetteredAt: entry.meta.deadLetteredAt,
+        reason: entry.meta.reason,
+      };
+      if (!stats.oldest || compareEntryIds(entry.id, bareId(stats.oldest.id)) < 0) stats.oldest = summary;
+      if (!stats.newest || compareEntryIds(entry.id, bareId(stats.newest.id)) >= 0) stats.newest = summary;
     }
-    const type = entry.meta.eventType ?? UNKNOWN_TYPE;
-    stats.byReason[entry.meta.reason] = (stats.byReason[entry.meta.reason] ?? 0) + 1;
-    stats.byType[type] = (stats.byType[type] ?? 0) + 1;
-    const summary = { id: entry.id, deadLetteredAt: entry.meta.deadLetteredAt, reason: entry.meta.reason };
-    stats.oldest ??= summary;
-    stats.newest = summary;
   }
   return stats;
 }
@@ -203,21 +259,26 @@ export async function dlqList(target: DlqTarget, options: DlqListOptions = {}): 
   // biome-ignore lint/complexity/noArguments: the count of arguments given, which a rest parameter would type
   checkArguments('dlqList', [TARGET, DLQ_LIST_OPTIONS], arguments);
   checkReason(options.reason);
-  const keys = resolveKeys(target);
-  await assertKnownStream(target, keys);
+  const parts = await resolveKeys(target);
+  await assertKnownStream(target, parts);
   const limit = options.limit ?? 100;
   const out: DlqEntry[] = [];
   if (limit <= 0) return out;
   const sinceMs = options.since?.getTime();
-  for await (const raw of scanDeadLetters(target.redis, keys.deadLetter, { reverse: true })) {
-    // Dead-letter entry ids are assigned when the entry is written: older ids cannot match `since`.
-    if (sinceMs !== undefined && entryIdMs(raw[0]) < sinceMs) break;
-    const entry = toDlqEntry(raw);
-    if (!entry || !matchesFilter(entry, options)) continue;
-    out.push(entry);
-    if (out.length >= limit) break;
+  // The newest `limit` of each dead-letter stream, then the newest `limit` of those, by entry id (time).
+  for (const keys of parts) {
+    let taken = 0;
+    for await (const raw of scanDeadLetters(target.redis, keys.deadLetter, { reverse: true })) {
+      // Dead-letter entry ids are assigned when the entry is written: older ids cannot match `since`.
+      if (sinceMs !== undefined && entryIdMs(raw[0]) < sinceMs) break;
+      const entry = toDlqEntry(raw);
+      if (!entry || !matchesFilter(entry, options)) continue;
+      out.push(withPartition(entry, keys));
+      if (++taken >= limit) break;
+    }
   }
-  return out.reverse();
+  out.sort((a, b) => compareEntryIds(bareId(a.id), bareId(b.id)));
+  return out.slice(Math.max(0, out.length - limit));
 }
 
 /**
@@ -228,35 +289,46 @@ export async function dlqList(target: DlqTarget, options: DlqListOptions = {}): 
 export async function dlqShow(target: DlqTarget, id: string): Promise<DlqEntry | undefined> {
   // biome-ignore lint/complexity/noArguments: the count of arguments given, which a rest parameter would type
   checkArguments('dlqShow', [TARGET, SHOW_ID], arguments);
-  const keys = resolveKeys(target);
-  await assertKnownStream(target, keys);
-  if (!/^\d+-\d+$/.test(id)) throw new UsageError(`not a stream entry id: ${JSON.stringify(id)}`);
-  const found = (await target.redis.xrange(keys.deadLetter, id, id)) as RawEntry[];
-  const raw = found[0];
-  return raw ? toDlqEntry(raw) : undefined;
+  const parts = await resolveKeys(target);
+  await assertKnownStream(target, parts);
+  for (const { keys, id: bare } of locateId(parts, id)) {
+    const found = (await target.redis.xrange(keys.deadLetter, bare, bare)) as RawEntry[];
+    const entry = found[0] ? toDlqEntry(found[0]) : undefined;
+    if (entry) return withPartition(entry, keys);
+  }
+  return undefined;
+}
+
+/** One selected dead-letter entry: the partition's keys and its bare id there. */
+export interface SelectedDeadLetter {
+  keys: StreamKeys;
+  id: string;
 }
 
 /**
- * The ids of the entries a selector picks, oldest first, at most `limit`. Unreadable entries are picked only
- * by `all` and by `ids` (so purge can remove them; redrive reports them as failed).
+ * The entries a selector picks, oldest first (by entry id across partitions), at most `limit`. Unreadable
+ * entries are picked only by `all` and by `ids` (so purge can remove them; redrive reports them as failed).
  */
 export async function selectDeadLetters(
   target: DlqTarget,
-  keys: StreamKeys,
+  parts: readonly StreamKeys[],
   selector: DlqSelector,
   limit = Number.POSITIVE_INFINITY,
-): Promise<string[]> {
-  const ids: string[] = [];
+): Promise<SelectedDeadLetter[]> {
+  const picked: SelectedDeadLetter[] = [];
+  const byTime = (a: SelectedDeadLetter, b: SelectedDeadLetter) => compareEntryIds(a.id, b.id);
   if ('ids' in selector) {
-    for (const id of selector.ids) {
-      if (!/^\d+-\d+$/.test(id)) throw new UsageError(`not a stream entry id: ${JSON.stringify(id)}`);
-    }
-    for (const id of [...new Set(selector.ids)].sort(compareEntryIds)) {
-      if (ids.length >= limit) break;
+    const located = selector.ids.flatMap((text) => locateId(parts, text));
+    const seen = new Set<string>();
+    for (const { keys, id } of located.sort(byTime)) {
+      if (picked.length >= limit) break;
+      const unique = `${keys.stream} ${id}`;
+      if (seen.has(unique)) continue;
+      seen.add(unique);
       const found = (await target.redis.xrange(keys.deadLetter, id, id)) as RawEntry[];
-      if (found.length > 0) ids.push(id);
+      if (found.length > 0) picked.push({ keys, id });
     }
-    return ids;
+    return picked;
   }
   const all = 'all' in selector && selector.all;
   if (!all) {
@@ -265,13 +337,24 @@ export async function selectDeadLetters(
       throw new UsageError('choose entries with all, ids, reason or type');
     checkReason(filter.reason);
   }
-  for await (const raw of scanDeadLetters(target.redis, keys.deadLetter)) {
-    if (ids.length >= limit) break;
-    if (!all) {
-      const entry = toDlqEntry(raw);
-      if (!entry || !matchesFilter(entry, selector as DlqFilter)) continue;
+  for (const keys of parts) {
+    let taken = 0;
+    for await (const raw of scanDeadLetters(target.redis, keys.deadLetter)) {
+      if (taken >= limit) break;
+      if (!all) {
+        const entry = toDlqEntry(raw);
+        if (!entry || !matchesFilter(entry, selector as DlqFilter)) continue;
+      }
+      picked.push({ keys, id: raw[0] });
+      taken += 1;
     }
-    ids.push(raw[0]);
   }
-  return ids;
+  return picked.sort(byTime).slice(0, limit);
+}
+
+/** What `stats` reports as the dead-letter key: the one key, or a pattern over the partitions' keys. */
+function deadLetterKeyLabel(parts: readonly StreamKeys[]): string {
+  const first = parts[0];
+  if (!first || first.partition === undefined || parts.length === 1) return first?.deadLetter ?? '';
+  return `${first.deadLetter} .. ${parts[parts.length - 1]?.deadLetter} (${parts.length} partitions)`;
 }

@@ -2,7 +2,7 @@ import type { RedisOptions } from 'ioredis';
 import type { PostgresConfig, RedisConfig } from '../lib/config.ts';
 import { toConnectionError } from '../lib/connection-failure.ts';
 import { ConnectionError } from '../lib/errors.ts';
-import { createRedis, type Redis } from '../lib/redis/client.ts';
+import { createRedis, type RedisClient } from '../lib/redis/client.ts';
 
 /**
  * Connections of the one-shot commands (status, dlq, publish, migrate). Decision (docs/errors.md): a
@@ -24,7 +24,7 @@ const CONNECTION_LOST =
   /^(Connection is closed\.|Reached the max retries per request limit|Stream isn't writeable)/;
 
 export interface WatchedRedis {
-  redis: Redis;
+  redis: RedisClient;
   /**
    * The error to report for a failed command: a {@link ConnectionError} built from the connection's own
    * error event (the real cause: ECONNREFUSED, WRONGPASS, a certificate) when the connection failed, the

@@ -34,6 +34,10 @@ Inspect a stream's dead-letter stream, put events back after fixing the cause, o
   redrive   put events back onto the stream with their original ids (the worker's inbox dedupes them)
   purge     delete entries for good (needs --yes)
 
+On a partitioned stream (streamsink stream create) every partition's dead-letter stream is read; entry ids
+are printed as <partition>/<id>, which show, --ids, redrive and purge take back (a bare id is looked for in
+every partition), and redrive puts each event back on its own partition.
+
 Run \`streamsink dlq <subcommand> --help\` for its options. Reason codes: docs/wire-format.md#reason-codes.
 Configuration: REDIS_URL (or REDIS_URL_FILE), STREAMSINK_KEY_PREFIX. Exit code 2 for bad usage, 1 when
 Redis cannot be reached or refuses the credentials (one line naming the server, secrets masked; no retries).

@@ -4,18 +4,29 @@ import { readStreamStats, type StreamStats } from '../consumers/stream-stats.ts'
 import { checkDataLoss } from '../consumers/stream-watermarks.ts';
 import { parseStatusConfig, redactUrl, type StatusConfig } from '../lib/config.ts';
 import { describeError, StreamNotFoundError, UsageError } from '../lib/errors.ts';
+import { readStreamLayout } from '../lib/partitions/stream-layout.ts';
 import { createPool } from '../lib/pg.ts';
-import type { Redis } from '../lib/redis/client.ts';
+import type { RedisClient as Redis } from '../lib/redis/client.ts';
 import { streamKeys } from '../lib/redis/keys.ts';
 import { entryIdMs } from '../lib/redis/stream-ids.ts';
 import { oneShotRedis } from './connections.ts';
 import { type CliContext, flagsToEnv, parseFlags } from './context.ts';
+import { formatDuration } from './format-duration.ts';
+
+export { formatDuration };
+
+import {
+  buildPartitionedReport,
+  formatPartitionedReport,
+  readPartitionStatuses,
+} from './status-partitions.ts';
 
 const HELP = `Usage: streamsink status --stream S --group G [--json]
 
 What an operator checks first, read-only: stream length, the group's lag (entries not yet delivered),
 pending entries (delivered, not acknowledged) in total and per consumer with idle times, the age of the
-oldest pending entry, and the dead-letter depth. It also compares the stream with the watermarks the
+oldest pending entry, and the dead-letter depth. On a partitioned stream: the totals, then one line per
+partition with its length, lag, pending, dead letters, oldest pending age and owner (ordered workers). It also compares the stream with the watermarks the
 workers record in Postgres and warns loudly when Redis lost entries streamsink had committed (a restart
 without persistence, a failover to an empty replica): see "Redis lost data" in docs/operations.md.
 
@@ -81,8 +92,25 @@ export async function run(args: string[], ctx: CliContext): Promise<number> {
   // A one-shot command fails at once, with one line, when Redis is down or refuses it (src/cli/connections.ts).
   const { redis, explain } = oneShotRedis(config.redis, `streamsink:status:${ctx.hostname}`);
   try {
+    const layout = await readStreamLayout(redis, config.redis.keyPrefix, config.stream);
+    if (layout.kind === 'partitioned') {
+      const parts = await readPartitionStatuses(redis, layout.partitions, group);
+      const streamKeyList = layout.partitions.map((k) => k.stream);
+      const dataLoss = await dataLossReport(config, redis, streamKeyList, group, ctx.hostname);
+      if (dataLoss.suspected) ctx.stderr.write(formatDataLossWarning(config.stream, group, dataLoss));
+      const report = buildPartitionedReport(config.stream, group, parts, Date.now(), dataLoss);
+      if (report.partitionsWithGroup === 0 && report.length > 0)
+        ctx.stderr.write(
+          `streamsink status: no partition of ${config.stream} has group ${JSON.stringify(group)}\n`,
+        );
+      ctx.stdout.write(
+        flags.json === true ? `${JSON.stringify(report)}\n` : formatPartitionedReport(report, Date.now()),
+      );
+      if (dataLoss.suspected) return EXIT_DATA_LOSS;
+      return report.partitionsWithGroup === 0 && report.length > 0 ? 1 : 0;
+    }
     const stats = await readStreamStats(redis, keys, group);
-    const dataLoss = await dataLossReport(config, redis, keys.stream, group, ctx.hostname);
+    const dataLoss = await dataLossReport(config, redis, [keys.stream], group, ctx.hostname);
     if (dataLoss.suspected) ctx.stderr.write(formatDataLossWarning(keys.stream, group, dataLoss));
     if (!stats.streamExists) {
       if (dataLoss.suspected) return EXIT_DATA_LOSS;
@@ -115,7 +143,7 @@ export async function run(args: string[], ctx: CliContext): Promise<number> {
 async function dataLossReport(
   config: StatusConfig,
   redis: Redis,
-  streamKey: string,
+  streamKeyList: readonly string[],
   group: string,
   hostname: string,
 ): Promise<DataLossReport> {
@@ -124,8 +152,23 @@ async function dataLossReport(
     { applicationName: `streamsink:status:${hostname}`.slice(0, 63), onError: () => {} },
   );
   try {
-    const { verdict, watermark } = await checkDataLoss({ redis, db: pool, streamKey, group, record: false });
-    return { checked: true, ...verdict, committedId: watermark?.committedId ?? null };
+    // One check per stream key: a partitioned stream's watermarks are recorded per partition key.
+    const report: DataLossReport = { checked: true, suspected: false, signs: [], details: [] };
+    for (const streamKey of streamKeyList) {
+      const { verdict, watermark } = await checkDataLoss({
+        redis,
+        db: pool,
+        streamKey,
+        group,
+        record: false,
+      });
+      const prefix = streamKeyList.length > 1 ? `${streamKey}: ` : '';
+      report.suspected ||= verdict.suspected;
+      for (const sign of verdict.signs) if (!report.signs.includes(sign)) report.signs.push(sign);
+      report.details.push(...verdict.details.map((d) => `${prefix}${d}`));
+      if (streamKeyList.length === 1) report.committedId = watermark?.committedId ?? null;
+    }
+    return report;
   } catch (error) {
     const missingTable = (error as { code?: unknown }).code === '42P01';
     const note = missingTable
@@ -219,18 +262,6 @@ export function formatReport(r: StatusReport): string {
       lines.push(`  ${c.name.padEnd(width)}  ${String(c.pending).padStart(8)}  ${formatDuration(c.idleMs)}`);
   }
   return `${lines.join('\n')}\n`;
-}
-
-export function formatDuration(ms: number): string {
-  if (ms < 1000) return `${Math.round(ms)}ms`;
-  const s = Math.floor(ms / 1000);
-  if (s < 60) return `${(ms / 1000).toFixed(1)}s`;
-  const d = Math.floor(s / 86_400);
-  const h = Math.floor((s % 86_400) / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  if (d > 0) return `${d}d ${h}h`;
-  if (h > 0) return `${h}h ${m}m`;
-  return `${m}m ${s % 60}s`;
 }
 
 const FLAG_OPTIONS = {

@@ -1,5 +1,5 @@
-import type { Redis } from 'ioredis';
 import { encodeDeadLetter } from '../lib/dead-letter-entry.ts';
+import type { RedisClient as Redis } from '../lib/redis/client.ts';
 import type { StreamKeys } from '../lib/redis/keys.ts';
 import { loadLuaScript } from '../lib/redis/script-loader.ts';
 import { entryIdTime } from '../lib/redis/stream-ids.ts';

@@ -1,5 +1,4 @@
 import os from 'node:os';
-import type { Redis } from 'ioredis';
 import pino from 'pino';
 import { parseConfig, type WorkerConfig } from '../lib/config.ts';
 import { describeError, StreamLayoutError } from '../lib/errors.ts';
@@ -8,6 +7,7 @@ import type { WorkerMetrics } from '../lib/metrics.ts';
 import { assertSchemaCurrent } from '../lib/migrations.ts';
 import { readStreamLayout, type StreamLayout } from '../lib/partitions/stream-layout.ts';
 import type { Pool } from '../lib/pg.ts';
+import { duplicateClient, type RedisClient as Redis } from '../lib/redis/client.ts';
 import { streamKeys } from '../lib/redis/keys.ts';
 import { createCommitWatermark } from './data-loss.ts';
 import { createDeadLetterer } from './dead-letter.ts';
@@ -141,7 +141,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
   const deadLetterer = options.deadLettererMiddleware
     ? options.deadLettererMiddleware(realDeadLetterer)
     : realDeadLetterer;
-  const blockingRedis = redis.duplicate({ connectionName: `streamsink:worker:${consumer}:reader` });
+  const blockingRedis = duplicateClient(redis, `streamsink:worker:${consumer}:reader`);
   blockingRedis.on('error', (error: Error) => {
     metrics?.redisErrors.inc({ kind: 'connection' });
     logger.warn({ connection: 'redis-reader', err: describeError(error) }, 'redis connection error');

@@ -1,5 +1,5 @@
-import type { Redis } from 'ioredis';
 import type { ReasonCode } from '../lib/errors.ts';
+import type { RedisClient as Redis } from '../lib/redis/client.ts';
 import { loadLuaScript } from '../lib/redis/script-loader.ts';
 import type { StreamEntry } from './types.ts';
 import { markInvalidUtf8 } from './utf8-check.ts';

@@ -1,5 +1,5 @@
-import type { Redis } from 'ioredis';
 import type { Queryable } from '../lib/pg.ts';
+import type { RedisClient as Redis } from '../lib/redis/client.ts';
 import { loadLuaScript } from '../lib/redis/script-loader.ts';
 import { maxEntryId, parseEntryId } from '../lib/redis/stream-ids.ts';
 import { type DataLossVerdict, detectDataLoss, type StreamPosition, type Watermark } from './data-loss.ts';

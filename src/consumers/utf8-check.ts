@@ -1,5 +1,5 @@
 import { isUtf8 } from 'node:buffer';
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '../lib/redis/client.ts';
 import type { StreamEntry } from './types.ts';
 
 /**

@@ -1,10 +1,10 @@
-import type { Redis } from 'ioredis';
 import PQueue from 'p-queue';
 import type { WorkerConfig } from '../lib/config.ts';
 import { describeError } from '../lib/errors.ts';
 import type { Logger } from '../lib/logger.ts';
 import { initWorkerSeries, type WorkerMetrics } from '../lib/metrics.ts';
 import { isPostgresUnreachable } from '../lib/pg-errors.ts';
+import type { RedisClient as Redis } from '../lib/redis/client.ts';
 import type { StreamKeys } from '../lib/redis/keys.ts';
 import { backoffDelay } from './backoff.ts';
 import { createBatchProcessor, type SinkHealth } from './batch-processor.ts';

@@ -5,6 +5,7 @@ import {
   GROUP,
   LOG,
   METRICS,
+  PARTITIONS,
   PAYMENTS,
   PG_SESSION,
   PIPELINE,
@@ -22,7 +23,15 @@ import {
   toWorker,
   WORKER,
 } from './config/pieces.ts';
-import type { Config, DlqConfig, MigrateConfig, PublishConfig, StatusConfig } from './config/types.ts';
+import type {
+  Config,
+  DlqConfig,
+  MigrateConfig,
+  PublishConfig,
+  StatusConfig,
+  StreamConfig,
+  StreamCreateConfig,
+} from './config/types.ts';
 import { redactUrl } from './redact.ts';
 
 export type { Env, ParseConfigOptions } from './config/parse-env.ts';
@@ -47,6 +56,8 @@ const workerSchema = z
   });
 const publishSchema = z.object({ ...REDIS, ...STREAM, ...PRODUCER });
 const dlqSchema = z.object({ ...REDIS, ...STREAM });
+const streamSchema = z.object({ ...REDIS, ...STREAM });
+const streamCreateSchema = z.object({ ...REDIS, ...STREAM, ...PARTITIONS });
 const statusSchema = z
   .object({ ...REDIS, ...STREAM, ...GROUP, ...DATABASE, ...PG_SESSION })
   .superRefine(refinePgSession);
@@ -90,6 +101,25 @@ export function parsePublishConfig(env: Env, options: ParseConfigOptions = {}): 
 export function parseDlqConfig(env: Env, options: ParseConfigOptions = {}): Readonly<DlqConfig> {
   const { data: v } = parseEnv(dlqSchema, variablesOf(dlqSchema), env, options);
   return Object.freeze({ redis: toRedis(v), stream: v.STREAMSINK_STREAM });
+}
+
+/** `streamsink stream describe`: Redis and the stream. */
+export function parseStreamConfig(env: Env, options: ParseConfigOptions = {}): Readonly<StreamConfig> {
+  const { data: v } = parseEnv(streamSchema, variablesOf(streamSchema), env, options);
+  return Object.freeze({ redis: toRedis(v), stream: v.STREAMSINK_STREAM });
+}
+
+/** `streamsink stream create`: Redis, the stream and its partition count (`--partitions`). */
+export function parseStreamCreateConfig(
+  env: Env,
+  options: ParseConfigOptions = {},
+): Readonly<StreamCreateConfig> {
+  const { data: v } = parseEnv(streamCreateSchema, variablesOf(streamCreateSchema), env, options);
+  return Object.freeze({
+    redis: toRedis(v),
+    stream: v.STREAMSINK_STREAM,
+    partitions: v.STREAMSINK_PARTITIONS,
+  });
 }
 
 /** `streamsink status`: Redis, stream and group, and one Postgres session for the data-loss check. */

@@ -4,7 +4,9 @@ import type { Envelope } from '../lib/envelope.ts';
 import { type PayloadTooLargeError, TransientError, type ValidationError } from '../lib/errors.ts';
 import type { EventRegistry } from '../lib/event-registry.ts';
 import type { ProducerMetrics } from '../lib/metrics.ts';
-import { type StreamKeys, streamKeys } from '../lib/redis/keys.ts';
+import { partitionOf } from '../lib/partitions/partition-of.ts';
+import { readStreamLayout, type StreamLayout } from '../lib/partitions/stream-layout.ts';
+import type { StreamKeys } from '../lib/redis/keys.ts';
 import { checkArguments, EVENT_ARG, EVENTS_ARG, PRODUCER_OPTIONS, STREAM_ARG } from '../lib/sdk-args.ts';
 import { type PublishInput, prepareEvent } from './prepare-event.ts';
 import { createUuidV7 } from './uuidv7.ts';
@@ -67,12 +69,20 @@ const DEFAULT_CHUNK_SIZE = 200;
 /** A Lua call holds Redis for its whole run; keep one call's payload bounded even with large events. */
 const CHUNK_BYTES = 2 * 1024 * 1024;
 const STREAM_NAME = /^[A-Za-z0-9._:-]{1,200}$/;
+/** How long an unpartitioned layout is trusted before the metadata is read again. */
+const LAYOUT_RECHECK_MS = 5000;
 
 const SCRIPT_NAME = 'streamsinkPublishIdempotentV1';
 const SCRIPT = readFileSync(new URL('./publish-idempotent.lua', import.meta.url), 'utf8');
 
 /** The connection once `defineCommand` has added the script (EVALSHA, falling back to EVAL on NOSCRIPT). */
 type ScriptClient = Record<typeof SCRIPT_NAME, (...numKeysThenArgs: (string | number)[]) => Promise<unknown>>;
+
+interface CachedLayout {
+  layout: Promise<StreamLayout>;
+  readAt: number;
+  partitioned?: boolean;
+}
 
 interface Ready {
   index: number;
@@ -105,16 +115,26 @@ export function createProducer(options: ProducerOptions): Producer {
   const { redis, metrics, registry } = options;
   if (idempotent) redis.defineCommand(SCRIPT_NAME, { lua: SCRIPT });
 
-  const keysByStream = new Map<string, StreamKeys>();
-  const keysFor = (stream: string): StreamKeys => {
-    let keys = keysByStream.get(stream);
-    if (!keys) {
-      if (!STREAM_NAME.test(stream))
-        throw new RangeError(`stream name must be 1-200 characters from A-Z a-z 0-9 . _ : -, got ${stream}`);
-      keys = streamKeys(keyPrefix, stream);
-      keysByStream.set(stream, keys);
-    }
-    return keys;
+  // Where each stream's entries go (one key, or P partitions), read once per stream. A partitioned stream
+  // stays so (P is fixed at creation); an unpartitioned answer is read again after LAYOUT_RECHECK_MS, so a
+  // stream created with `stream create --partitions` while this producer runs is picked up.
+  const layouts = new Map<string, CachedLayout>();
+  const layoutFor = (stream: string): Promise<StreamLayout> => {
+    if (!STREAM_NAME.test(stream))
+      throw new RangeError(`stream name must be 1-200 characters from A-Z a-z 0-9 . _ : -, got ${stream}`);
+    const cached = layouts.get(stream);
+    if (cached && (cached.partitioned || now() - cached.readAt < LAYOUT_RECHECK_MS)) return cached.layout;
+    const entry: CachedLayout = { layout: readStreamLayout(redis, keyPrefix, stream), readAt: now() };
+    layouts.set(stream, entry);
+    entry.layout.then(
+      (layout) => {
+        entry.partitioned = layout.kind === 'partitioned';
+      },
+      () => {
+        if (layouts.get(stream) === entry) layouts.delete(stream); // read again on the next publish
+      },
+    );
+    return entry.layout;
   };
 
   async function publishBatch(
@@ -130,18 +150,25 @@ export function createProducer(options: ProducerOptions): Producer {
     stream: string,
     events: readonly PublishInput<object>[],
   ): Promise<PublishResult[]> {
-    const keys = keysFor(stream);
+    const layoutPromise = layoutFor(stream);
     const started = performance.now();
+    let layout: StreamLayout;
+    try {
+      layout = await layoutPromise;
+    } catch (error) {
+      throw asPublishError(error);
+    }
     const results: PublishResult[] = new Array(events.length);
     // Each chunk goes out as soon as it is full, so Redis works on one chunk while the next is validated.
+    // A partitioned stream has one open chunk per partition: a script's keys must share one hash tag.
     const sends: Promise<void>[] = [];
-    let chunk: Ready[] = [];
-    let bytes = 0;
-    const flush = () => {
-      if (chunk.length === 0) return;
+    const open = new Map<StreamKeys, { chunk: Ready[]; bytes: number }>();
+    const flush = (keys: StreamKeys) => {
+      const pending = open.get(keys);
+      if (!pending || pending.chunk.length === 0) return;
+      const { chunk } = pending;
       sends.push(idempotent ? sendScript(keys, chunk, results) : sendPlain(keys, chunk, results));
-      chunk = [];
-      bytes = 0;
+      open.delete(keys);
     };
     for (let i = 0; i < events.length; i++) {
       const prepared = prepareEvent(events[i], { registry, maxPayloadBytes, newId, now });
@@ -149,12 +176,21 @@ export function createProducer(options: ProducerOptions): Producer {
         results[i] = { status: 'rejected', id: prepared.id, error: prepared.error };
         continue;
       }
-      if (bytes + prepared.size > CHUNK_BYTES) flush();
-      chunk.push({ index: i, ...prepared });
-      bytes += prepared.size;
-      if (chunk.length >= chunkSize) flush();
+      const keys = targetKeys(layout, prepared.envelope.key);
+      let pending = open.get(keys);
+      if (pending && pending.bytes + prepared.size > CHUNK_BYTES) {
+        flush(keys);
+        pending = undefined;
+      }
+      if (!pending) {
+        pending = { chunk: [], bytes: 0 };
+        open.set(keys, pending);
+      }
+      pending.chunk.push({ index: i, ...prepared });
+      pending.bytes += prepared.size;
+      if (pending.chunk.length >= chunkSize) flush(keys);
     }
-    flush();
+    for (const keys of [...open.keys()]) flush(keys);
     const failed = (await Promise.allSettled(sends)).find((s) => s.status === 'rejected');
     if (failed) throw asPublishError(failed.reason);
     if (metrics) record(metrics, stream, results, (performance.now() - started) / 1000);
@@ -240,6 +276,12 @@ function record(metrics: ProducerMetrics, stream: string, results: PublishResult
   if (duplicate) metrics.published.inc({ stream, outcome: 'duplicate' }, duplicate);
   if (rejected) metrics.published.inc({ stream, outcome: 'rejected' }, rejected);
   metrics.publishLatency.observe({ stream }, seconds);
+}
+
+/** The keys an event goes to: the stream's own, or its partition's (`partitionOf(key, P)`). */
+function targetKeys(layout: StreamLayout, key: string): StreamKeys {
+  if (layout.kind === 'single') return layout.keys;
+  return layout.partitions[partitionOf(key, layout.partitions.length)] as StreamKeys;
 }
 
 function defaultRandom(bytes: Uint8Array): void {

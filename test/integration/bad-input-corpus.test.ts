@@ -11,7 +11,7 @@ import { decodeDeadLetter } from '../../src/lib/dead-letter-entry.ts';
 import { createLogger } from '../../src/lib/logger.ts';
 import { migrate } from '../../src/lib/migrations.ts';
 import { createPool, type Pool } from '../../src/lib/pg.ts';
-import { createRedis, type Redis } from '../../src/lib/redis/client.ts';
+import { createRedis, type RedisClient as Redis } from '../../src/lib/redis/client.ts';
 import { streamKeys } from '../../src/lib/redis/keys.ts';
 import { createProducer } from '../../src/producers/producer.ts';
 import { type BadEntry, generateBadEntries, generateSdkBadInputs } from '../helpers/bad-input.ts';

@@ -4,7 +4,7 @@ import { createLogger } from '../../src/lib/logger.ts';
 import { createRegistry, createWorkerMetrics, registerBuildInfo } from '../../src/lib/metrics.ts';
 import { type HealthSnapshot, type OpsServer, startOpsServer } from '../../src/lib/ops-server.ts';
 import { createPool, type Pool } from '../../src/lib/pg.ts';
-import { createRedis, type Redis } from '../../src/lib/redis/client.ts';
+import { createRedis, type RedisClient as Redis } from '../../src/lib/redis/client.ts';
 import { streamKeys } from '../../src/lib/redis/keys.ts';
 import { uniqueName } from '../helpers/names.ts';
 import { promtoolCheckMetrics } from '../helpers/promtool.ts';

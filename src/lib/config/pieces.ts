@@ -36,10 +36,33 @@ export const REDIS = {
     .string()
     .regex(/^[A-Za-z0-9._-]{1,50}$/, 'a prefix of 1-50 characters from A-Z a-z 0-9 . _ -')
     .default('streamsink'),
+  // Seed nodes of a Redis Cluster; credentials and TLS still come from REDIS_URL (docs/scaling.md#cluster).
+  REDIS_CLUSTER_NODES: csv
+    .pipe(
+      z
+        .array(
+          z
+            .string()
+            .regex(
+              /^[A-Za-z0-9.-]{1,253}:([1-9]\d{0,3}|[1-5]\d{4}|6[0-4]\d{3}|65[0-4]\d{2}|655[0-2]\d|6553[0-5])$/,
+              'host:port entries separated by commas',
+            ),
+        )
+        .min(1, 'at least one host:port'),
+    )
+    .optional(),
 };
 export const toRedis = (v: Values<typeof REDIS>): RedisConfig => ({
   url: v.REDIS_URL,
   keyPrefix: v.STREAMSINK_KEY_PREFIX,
+  ...(v.REDIS_CLUSTER_NODES === undefined
+    ? {}
+    : {
+        clusterNodes: v.REDIS_CLUSTER_NODES.map((entry) => {
+          const at = entry.lastIndexOf(':');
+          return { host: entry.slice(0, at), port: Number(entry.slice(at + 1)) };
+        }),
+      }),
 });
 
 export const STREAM = {
@@ -48,6 +71,8 @@ export const STREAM = {
     .regex(/^[A-Za-z0-9._:-]{1,200}$/, 'a stream name of 1-200 characters from A-Z a-z 0-9 . _ : -')
     .default('events'),
 };
+/** `stream create --partitions P`: fixed at creation (src/lib/partitions/). */
+export const PARTITIONS = { STREAMSINK_PARTITIONS: int(1, 1024) };
 export const GROUP = {
   STREAMSINK_GROUP: z
     .string()

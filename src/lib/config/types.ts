@@ -3,8 +3,11 @@
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 export interface RedisConfig {
+  /** Single node; with `clusterNodes`, only its credentials and scheme (rediss:// = TLS) are used. */
   url: string;
   keyPrefix: string;
+  /** REDIS_CLUSTER_NODES: seed nodes of a Redis Cluster. Unset: a single node at `url`. */
+  clusterNodes?: readonly { host: string; port: number }[];
 }
 export interface PostgresConfig {
   url: string;
@@ -95,6 +98,15 @@ export interface PublishConfig {
   redis: RedisConfig;
   stream: string;
   producer: ProducerConfig;
+}
+/** `streamsink stream describe` (and other stream subcommands): Redis and the stream. */
+export interface StreamConfig {
+  redis: RedisConfig;
+  stream: string;
+}
+/** `streamsink stream create`: Redis, the stream and its partition count. */
+export interface StreamCreateConfig extends StreamConfig {
+  partitions: number;
 }
 /** `streamsink dlq`: Redis and the stream. */
 export interface DlqConfig {

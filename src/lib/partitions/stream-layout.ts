@@ -1,5 +1,5 @@
-import type { Redis } from 'ioredis';
 import { StreamLayoutError } from '../errors.ts';
+import type { RedisClient as Redis } from '../redis/client.ts';
 import {
   type PartitionKeys,
   partitionKeys,

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from './client.ts';
 
 /**
  * A Lua script loaded from its `.lua` file, run with EVALSHA and falling back to EVAL when the server does
