@@ -229,7 +229,7 @@ async function startPartitionedHandle(
   },
 ): Promise<WorkerHandle> {
   const { redis, metrics } = options;
-  const blockingRedis = redis.duplicate({ connectionName: `streamsink:worker:${args.consumer}:reader` });
+  const blockingRedis = duplicateClient(redis, `streamsink:worker:${args.consumer}:reader`);
   blockingRedis.on('error', (error: Error) => {
     metrics?.redisErrors.inc({ kind: 'connection' });
     args.logger.warn({ connection: 'redis-reader', err: describeError(error) }, 'redis connection error');

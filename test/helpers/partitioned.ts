@@ -1,8 +1,8 @@
-import type { Redis } from 'ioredis';
 import type pg from 'pg';
 import { type Envelope, encodeEnvelope } from '../../src/lib/envelope.ts';
 import { partitionOf } from '../../src/lib/partitions/partition-of.ts';
 import type { StreamLayout } from '../../src/lib/partitions/stream-layout.ts';
+import { masterNodes, type RedisClient } from '../../src/lib/redis/client.ts';
 import { SEQUENCE_TYPE } from '../fixtures/sequence-pipeline.ts';
 
 /**
@@ -27,7 +27,7 @@ export function sequenceEvents(keyCount: number, perKey: number, tag: string): E
 }
 
 export async function publishRouted(
-  redis: Redis,
+  redis: RedisClient,
   layout: StreamLayout,
   events: ReadonlyArray<Envelope<unknown>>,
   chunk = 1000,
@@ -35,11 +35,22 @@ export async function publishRouted(
   if (layout.kind !== 'partitioned') throw new Error('publishRouted needs a partitioned stream');
   const P = layout.partitions.length;
   for (let i = 0; i < events.length; i += chunk) {
-    // One pipeline per chunk, in order: per partition (and so per key) the entries keep the list's order.
-    const p = redis.pipeline();
-    for (const e of events.slice(i, i + chunk))
-      p.xadd(layout.partitions[partitionOf(e.key, P)]?.stream as string, '*', ...encodeEnvelope(e));
-    for (const [error] of (await p.exec()) ?? []) if (error) throw error;
+    // One pipeline per partition (a cluster pipeline must stay in one slot), each in the list's order: per
+    // partition, and so per key, entries keep the order of `events`.
+    const byPartition = new Map<number, Array<Envelope<unknown>>>();
+    for (const e of events.slice(i, i + chunk)) {
+      const p = partitionOf(e.key, P);
+      const list = byPartition.get(p) ?? [];
+      list.push(e);
+      byPartition.set(p, list);
+    }
+    await Promise.all(
+      [...byPartition].map(async ([p, list]) => {
+        const pipe = redis.pipeline();
+        for (const e of list) pipe.xadd(layout.partitions[p]?.stream as string, '*', ...encodeEnvelope(e));
+        for (const [error] of (await pipe.exec()) ?? []) if (error) throw error;
+      }),
+    );
   }
 }
 
@@ -66,4 +77,16 @@ export async function sequenceState(db: pg.Pool, perKey: number): Promise<Sequen
     wrong: Number(r.wrong),
     violations: Number(r.violations),
   };
+}
+
+/** Delete every key under `prefix` on each master (the shared server keeps nothing of a test). */
+export async function deletePrefixKeys(redis: RedisClient, prefix: string): Promise<void> {
+  for (const node of await masterNodes(redis)) {
+    let cursor = '0';
+    do {
+      const [next, keys] = await node.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length > 0) await Promise.all(keys.map((k) => node.del(k)));
+    } while (cursor !== '0');
+  }
 }

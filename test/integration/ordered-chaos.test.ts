@@ -1,10 +1,11 @@
 import { fileURLToPath } from 'node:url';
-import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { migrate } from '../../src/lib/migrations.ts';
 import { createPartitionedStream, type StreamLayout } from '../../src/lib/partitions/stream-layout.ts';
+import { createRedis, type RedisClient } from '../../src/lib/redis/client.ts';
 import { sequencePipeline } from '../fixtures/sequence-pipeline.ts';
-import { publishRouted, sequenceEvents, sequenceState } from '../helpers/partitioned.ts';
+import { deletePrefixKeys, publishRouted, sequenceEvents, sequenceState } from '../helpers/partitioned.ts';
+import { type OwnRedisCluster, startRedisCluster } from '../helpers/redis-cluster.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { type ChildWorker, createWorkerBench, type WorkerBench } from '../helpers/worker-harness.ts';
 
@@ -17,12 +18,12 @@ import { type ChildWorker, createWorkerBench, type WorkerBench } from '../helper
  */
 const SEQUENCE = fileURLToPath(new URL('../fixtures/sequence-pipeline.ts', import.meta.url));
 const LEASE_TTL_MS = 2000;
-const KEYS = 120;
-const PER_KEY = 45;
+const KEYS = 80;
+const PER_KEY = 30;
 
 interface ChaosTarget {
   /** A client of the target (single node or cluster) for publishing and inspection. */
-  redis: Redis;
+  redis: RedisClient;
   /** Env for the worker processes that points them at the target. */
   env: Record<string, string>;
 }
@@ -40,7 +41,7 @@ async function ownersByPrefix(bench: WorkerBench): Promise<Map<string, number>> 
   return counts;
 }
 
-async function pendingTotal(redis: Redis, layout: StreamLayout, group: string): Promise<number> {
+async function pendingTotal(redis: RedisClient, layout: StreamLayout, group: string): Promise<number> {
   if (layout.kind !== 'partitioned') return -1;
   let total = 0;
   for (const p of layout.partitions) {
@@ -129,28 +130,44 @@ async function runOrderedChaos(bench: WorkerBench, target: ChaosTarget): Promise
   for (const w of [w2, w3, w4]) expect((await w.exited).code, w.output().slice(-2000)).toBe(0);
 }
 
-describe('ordered consumption under kill -9, SIGSTOP past the lease, a join and duplicates (single Redis)', () => {
-  let bench: WorkerBench;
-  beforeAll(async () => {
-    bench = await createWorkerBench(inject('redisUrl'), inject('databaseUrl'), {
-      STREAMSINK_PIPELINE: SEQUENCE,
-      STREAMSINK_ORDERING: 'key',
-      STREAMSINK_LEASE_TTL_MS: String(LEASE_TTL_MS),
-      // A worker frozen inside a transaction holds the epoch row FOR SHARE; the server ends that session
-      // soon, so the next owner's epoch bump is not held up for the default 30 s.
-      STREAMSINK_PG_IDLE_IN_TX_TIMEOUT_MS: '1500',
-      STREAMSINK_BATCH_SIZE: '40',
-      STREAMSINK_MAX_IN_FLIGHT: '400',
-      STREAMSINK_SHUTDOWN_TIMEOUT_MS: '5000',
-      LOG_LEVEL: 'warn',
+describe.each(['single node', 'cluster'] as const)(
+  'ordered consumption under kill -9, SIGSTOP past the lease, a join and duplicates (%s)',
+  (kind) => {
+    let bench: WorkerBench;
+    let cluster: OwnRedisCluster | undefined;
+    let target: ChaosTarget;
+    beforeAll(async () => {
+      bench = await createWorkerBench(inject('redisUrl'), inject('databaseUrl'), {
+        STREAMSINK_PIPELINE: SEQUENCE,
+        STREAMSINK_ORDERING: 'key',
+        STREAMSINK_LEASE_TTL_MS: String(LEASE_TTL_MS),
+        // A worker frozen inside a transaction holds the epoch row FOR SHARE; the server ends that session
+        // soon, so the next owner's epoch bump is not held up for the default 30 s.
+        STREAMSINK_PG_IDLE_IN_TX_TIMEOUT_MS: '1500',
+        STREAMSINK_BATCH_SIZE: '40',
+        STREAMSINK_MAX_IN_FLIGHT: '400',
+        STREAMSINK_SHUTDOWN_TIMEOUT_MS: '5000',
+        LOG_LEVEL: 'warn',
+      });
+      await migrate(bench.db, undefined, { pipelines: [sequencePipeline] });
+      if (kind === 'cluster') {
+        cluster = await startRedisCluster();
+        const clusterNodes = cluster.nodes.map((n) => ({ host: n.host, port: n.port }));
+        const redis = createRedis({ url: inject('redisUrl'), keyPrefix: bench.prefix, clusterNodes });
+        target = { redis, env: { REDIS_CLUSTER_NODES: cluster.nodesEnv } };
+      } else {
+        target = { redis: bench.redis, env: {} };
+      }
     });
-    await migrate(bench.db, undefined, { pipelines: [sequencePipeline] });
-  });
-  afterAll(async () => {
-    await bench?.cleanup();
-  });
+    afterAll(async () => {
+      if (kind === 'single node' && bench) await deletePrefixKeys(bench.redis, bench.prefix);
+      if (target && target.redis !== bench?.redis) target.redis.disconnect();
+      await bench?.cleanup();
+      await cluster?.stop();
+    });
 
-  it('applies every key in order, exactly once', { timeout: 240_000 }, async () => {
-    await runOrderedChaos(bench, { redis: bench.redis, env: {} });
-  });
-});
+    it('applies every key in order, exactly once', { timeout: 240_000 }, async () => {
+      await runOrderedChaos(bench, target);
+    });
+  },
+);

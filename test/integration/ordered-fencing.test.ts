@@ -6,7 +6,7 @@ import { migrate } from '../../src/lib/migrations.ts';
 import { createPartitionedStream } from '../../src/lib/partitions/stream-layout.ts';
 import { partitionLeaseKey } from '../../src/lib/redis/keys.ts';
 import { sequencePipeline } from '../fixtures/sequence-pipeline.ts';
-import { publishRouted, sequenceEvents, sequenceState } from '../helpers/partitioned.ts';
+import { deletePrefixKeys, publishRouted, sequenceEvents, sequenceState } from '../helpers/partitioned.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { createWorkerBench, type WorkerBench } from '../helpers/worker-harness.ts';
 
@@ -42,6 +42,7 @@ describe('ordered consumption of a partitioned stream', () => {
     await migrate(bench.db, undefined, { pipelines: [sequencePipeline] });
   });
   afterAll(async () => {
+    if (bench) await deletePrefixKeys(bench.redis, bench.prefix);
     await bench?.cleanup();
   });
 
@@ -80,6 +81,7 @@ describe('fencing', () => {
     await migrate(bench.db, undefined, { pipelines: [sequencePipeline] });
   });
   afterAll(async () => {
+    if (bench) await deletePrefixKeys(bench.redis, bench.prefix);
     await bench?.cleanup();
   });
 

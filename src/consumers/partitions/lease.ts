@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '../../lib/redis/client.ts';
 import { loadLuaScript } from '../../lib/redis/script-loader.ts';
 
 const RENEW = loadLuaScript(new URL('./lease-renew.lua', import.meta.url));

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '../../lib/redis/client.ts';
 
 /**
  * Who is reading a partitioned stream in order, for one group: a ZSET of member ids scored by their last

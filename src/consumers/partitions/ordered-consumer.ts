@@ -1,9 +1,9 @@
-import type { Redis } from 'ioredis';
 import PQueue from 'p-queue';
 import type { WorkerConfig } from '../../lib/config.ts';
 import { describeError } from '../../lib/errors.ts';
 import type { Logger } from '../../lib/logger.ts';
 import type { Pool } from '../../lib/pg.ts';
+import type { RedisClient as Redis } from '../../lib/redis/client.ts';
 import type { PartitionKeys } from '../../lib/redis/keys.ts';
 import { groupMembersKey, partitionLeaseKey } from '../../lib/redis/keys.ts';
 import { sleep } from '../wakeup.ts';

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import type { WorkerConfig } from '../../lib/config.ts';
 import { describeError } from '../../lib/errors.ts';
 import type { Logger } from '../../lib/logger.ts';
 import type { WorkerMetrics } from '../../lib/metrics.ts';
 import type { Pool } from '../../lib/pg.ts';
+import type { RedisClient as Redis } from '../../lib/redis/client.ts';
 import type { PartitionKeys } from '../../lib/redis/keys.ts';
 import { createDeadLetterer } from '../dead-letter.ts';
 import { createPgSink } from '../pg-sink.ts';
