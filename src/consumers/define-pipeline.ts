@@ -103,8 +103,8 @@ export interface PipelineDefinition<E extends readonly EventSpec[] = readonly Ev
    * `'key'`: events with the same `key` are applied in stream order, one after another, through crashes,
    * pauses and rebalancing (docs/scaling.md#ordering). Needs a partitioned stream (`stream create
    * --partitions P`); each partition is owned by one worker at a time (lease + fencing epoch), keys run in
-   * parallel in lanes, and a batch given to `apply` holds at most one event per key. A dead-lettered event is
-   * skipped: its key's later events go on. Default `'none'`: batches commit in any order (fastest). The
+   * parallel in lanes, and a batch given to `apply` holds a key's events in stream order (apply them in that
+   * order). A dead-lettered event is skipped: its key's later events go on. Default `'none'`: batches commit in any order (fastest). The
    * worker's `--ordering` / STREAMSINK_ORDERING overrides it.
    */
   ordering?: 'key' | 'none';

@@ -12,9 +12,11 @@ import type { StreamClient } from '../stream-client.ts';
 import type { BatchSink, DeadLetterer, DeadLetterRecord, Pipeline, StreamEntry } from '../types.ts';
 
 /**
- * One batch of one key lane of an ordered partition (at most one entry per key: lanes.ts pickBatch):
+ * One batch of one key lane of an ordered partition (the lane's head, in stream order: lanes.ts pickBatch):
  *
  *   committed (applied or duplicate)  -> XACK, done
+ *   deferred (behind a failed event   -> not written; stays in the lane, in order, for the next batch
+ *     of its key in this batch)
  *   poison / undecodable              -> dead-letter, done (order is broken for that event: docs/scaling.md)
  *   failed, cause unknown             -> stays at the head of its key and is retried in place; its key's later
  *                                        entries wait. After maxDeliveries attempts: dead-letter.

@@ -27,20 +27,11 @@ export function entryKey(entry: StreamEntry): string {
 }
 
 /**
- * The next batch of a lane: walking its queue in stream order, the FIRST entry of each key, up to `max`.
- * A batch therefore holds at most one event per key, so however the sink splits a failing batch, no later
- * event of a key can commit before an earlier one, and an entry that must be retried stays at the head of its
- * key: its key's later entries wait behind it, other keys go on.
+ * The next batch of a lane: its first `max` entries, in stream order. A key's events may come several to a
+ * batch; the sink (PgSinkOptions.orderKey) writes none of a key's events after one that failed, and those come
+ * back deferred, so an entry that must be retried stays at the head of its key: its key's later entries wait
+ * behind it, other keys go on.
  */
 export function pickBatch(queue: readonly StreamEntry[], max: number): StreamEntry[] {
-  const seen = new Set<string>();
-  const batch: StreamEntry[] = [];
-  for (const entry of queue) {
-    const key = entryKey(entry);
-    if (seen.has(key)) continue;
-    seen.add(key);
-    batch.push(entry);
-    if (batch.length >= max) break;
-  }
-  return batch;
+  return queue.slice(0, Math.max(1, max));
 }

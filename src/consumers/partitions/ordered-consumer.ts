@@ -41,6 +41,8 @@ export interface OrderedConsumerOptions {
     fence: Fence;
     limiter: PQueue;
     maxHeld: number;
+    /** Key lanes for this partition: the worker's concurrency spread over the partitions it owns. */
+    lanes: number;
     onLost: (why: 'lease' | 'fenced') => void;
   }) => PartitionRunner;
   logger: Logger;
@@ -155,6 +157,7 @@ export function createOrderedConsumer(options: OrderedConsumerOptions): OrderedC
         fence,
         limiter,
         maxHeld,
+        lanes: Math.max(1, Math.ceil(config.concurrency / Math.max(1, share))),
         onLost: (why) => {
           if (runner) lose(p, runner, why === 'fenced' ? 'fenced' : 'expired');
         },

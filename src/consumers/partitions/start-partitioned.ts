@@ -147,7 +147,7 @@ function startOrdered(options: StartPartitionedOptions): PartitionedWorker {
     logger: log,
     ...(options.partitionMetrics ? { metrics: options.partitionMetrics } : {}),
     now: Date.now,
-    startRunner({ keys, leaseKey, fence, limiter, maxHeld, onLost }) {
+    startRunner({ keys, leaseKey, fence, limiter, maxHeld, lanes, onLost }) {
       const consumer = `partition-${keys.partition}`;
       const client = createStreamClient({
         redis: options.redis,
@@ -171,6 +171,7 @@ function startOrdered(options: StartPartitionedOptions): PartitionedWorker {
         group: config.group,
         logger: log,
         fence: (tx) => checkEpoch(tx, fence),
+        orderKey: (item) => item.envelope.key,
         ...(options.metrics ? { metrics: options.metrics } : {}),
       });
       const stop = new AbortController();
@@ -191,7 +192,7 @@ function startOrdered(options: StartPartitionedOptions): PartitionedWorker {
         partition: keys.partition,
         client,
         runBatch: async (batch) => (await limiter.add(() => runBatch(batch))) as LaneBatchResult,
-        lanes: config.concurrency,
+        lanes,
         batchSize: config.batchSize,
         maxHeld,
         // The same share of the byte budget as of the entry budget.
