@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { acquireEpoch } from '../../src/consumers/partitions/fencing.ts';
+import { acquireEpoch, checkEpoch } from '../../src/consumers/partitions/fencing.ts';
+import { createPartitionLeases } from '../../src/consumers/partitions/lease.ts';
 import type { BatchSink } from '../../src/consumers/types.ts';
 import { PartitionFencedError } from '../../src/lib/errors.ts';
 import { migrate } from '../../src/lib/migrations.ts';
@@ -141,5 +142,40 @@ describe('fencing', () => {
     expect(Number(pending[0])).toBe(events.length);
     await w.close();
     expect(await bench.redis.get(leaseKey)).toBe('thief'); // closing never deletes another worker's lease
+  });
+});
+
+describe('leases and epochs', () => {
+  let bench: WorkerBench;
+  beforeAll(async () => {
+    bench = await createWorkerBench(inject('redisUrl'), inject('databaseUrl'));
+  });
+  afterAll(async () => {
+    if (bench) await deletePrefixKeys(bench.redis, bench.prefix);
+    await bench?.cleanup();
+  });
+
+  it('a lease is held by one token; only its holder renews or releases it', async () => {
+    const key = `${bench.prefix}:{lease-test}:lease:g`;
+    const a = createPartitionLeases(bench.redis, 'a', 60_000);
+    const b = createPartitionLeases(bench.redis, 'b', 60_000);
+    expect(await a.acquire(key)).toBe(true);
+    expect(await b.acquire(key)).toBe(false);
+    expect(await b.renew(key)).toBe(false);
+    expect(await b.release(key)).toBe(false);
+    expect(await a.holders([key, `${key}:none`])).toEqual(['a', undefined]);
+    expect(await a.renew(key)).toBe(true);
+    expect(await a.release(key)).toBe(true);
+    expect(await a.renew(key)).toBe(false); // gone: a renewal never brings a lease back
+    expect(await b.acquire(key)).toBe(true);
+  });
+
+  it('each acquire bumps the epoch; a check with an older epoch is refused', async () => {
+    const ref = { stream: bench.streamName, group: bench.group, partition: 3 };
+    const first = await acquireEpoch(bench.db, ref, 'a');
+    const second = await acquireEpoch(bench.db, ref, 'b');
+    expect(second.epoch).toBe(first.epoch + 1);
+    await expect(checkEpoch(bench.db, second)).resolves.toBeUndefined();
+    await expect(checkEpoch(bench.db, first)).rejects.toBeInstanceOf(PartitionFencedError);
   });
 });

@@ -224,10 +224,11 @@ export function createOrderedConsumer(options: OrderedConsumerOptions): OrderedC
       try {
         await tick();
         failures = 0;
-        lastTick = now();
       } catch (error) {
         logger.warn({ err: describeError(error), attempt: failures++ }, 'partition coordination failed');
       }
+      // The liveness heartbeat: the loop goes round, even while Redis fails (as the read loop's turns do).
+      lastTick = now();
       await sleep(tickMs, stopTicking.signal);
     }
   }
@@ -240,9 +241,11 @@ export function createOrderedConsumer(options: OrderedConsumerOptions): OrderedC
       closing ??= (async () => {
         stopTicking.abort();
         await ticking;
+        const deadline = now() + config.shutdownTimeoutMs;
         const stops = [...runners].map(([p, runner]) => handOver(p, runner));
         await Promise.race([Promise.all(stops), sleep(config.shutdownTimeoutMs)]);
-        while (busy.size > 0) await sleep(20);
+        // Acquisitions in flight release what they got once they see the stop; bounded by the same deadline.
+        while (busy.size > 0 && now() < deadline) await sleep(20);
         await membership.leave().catch(() => undefined);
       })();
       return closing;
