@@ -5,10 +5,10 @@ import { describeError, StreamLayoutError } from '../lib/errors.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { WorkerMetrics } from '../lib/metrics.ts';
 import { assertSchemaCurrent } from '../lib/migrations.ts';
-import { readStreamLayout, type StreamLayout } from '../lib/partitions/stream-layout.ts';
+import { readStreamLayout } from '../lib/partitions/stream-layout.ts';
 import type { Pool } from '../lib/pg.ts';
 import { duplicateClient, type RedisClient as Redis } from '../lib/redis/client.ts';
-import { streamKeys } from '../lib/redis/keys.ts';
+import { type PartitionKeys, streamKeys } from '../lib/redis/keys.ts';
 import { createCommitWatermark } from './data-loss.ts';
 import { createDeadLetterer } from './dead-letter.ts';
 import type { AnyPipeline } from './define-pipeline.ts';
@@ -109,7 +109,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
   if (layout.kind === 'partitioned')
     return await startPartitionedHandle(options, {
       config,
-      layout,
+      partitions: layout.partitions,
       pipeline,
       ordering,
       logger,
@@ -220,7 +220,7 @@ async function startPartitionedHandle(
   options: StartWorkerOptions,
   args: {
     config: WorkerConfig;
-    layout: Extract<StreamLayout, { kind: 'partitioned' }>;
+    partitions: readonly PartitionKeys[];
     pipeline: ReturnType<typeof toRuntimePipeline>;
     ordering: 'key' | 'none';
     logger: Logger;
@@ -243,7 +243,7 @@ async function startPartitionedHandle(
       pool: options.pool,
       prefix: options.keyPrefix ?? 'streamsink',
       stream: options.stream,
-      partitions: args.layout.partitions,
+      partitions: args.partitions,
       pipeline: args.pipeline,
       config: args.config,
       logger: args.logger,
