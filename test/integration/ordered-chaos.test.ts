@@ -57,9 +57,18 @@ async function runOrderedChaos(bench: WorkerBench, target: ChaosTarget): Promise
   const events = sequenceEvents(KEYS, PER_KEY, 'chaos');
   const third = Math.ceil(events.length / 3);
   const state = () => sequenceState(bench.db, PER_KEY);
+  const children: Array<[string, ChildWorker]> = [];
   const describeState = async () =>
-    JSON.stringify({ state: await state(), owners: Object.fromEntries(await ownersByPrefix(bench)) });
-  const spawn = (name: string): ChildWorker => bench.spawnWorker(name, target.env);
+    JSON.stringify({
+      state: await state(),
+      owners: Object.fromEntries(await ownersByPrefix(bench)),
+      output: Object.fromEntries(children.map(([name, c]) => [name, c.output().slice(-600)])),
+    });
+  const spawn = (name: string): ChildWorker => {
+    const child = bench.spawnWorker(name, target.env);
+    children.push([name, child]);
+    return child;
+  };
 
   const w1 = spawn('w1');
   const w2 = spawn('w2');
@@ -69,7 +78,8 @@ async function runOrderedChaos(bench: WorkerBench, target: ChaosTarget): Promise
       const owners = await ownersByPrefix(bench);
       return ['w1', 'w2', 'w3'].every((w) => (owners.get(w) ?? 0) >= 1);
     },
-    { timeoutMs: 60_000, describe: describeState },
+    // Three processes starting at once on a busy machine (the full suite) can take long.
+    { timeoutMs: 150_000, describe: describeState },
   );
 
   await publishRouted(redis, layout, events.slice(0, third), 200);
@@ -166,7 +176,7 @@ describe.each(['single node', 'cluster'] as const)(
       await cluster?.stop();
     });
 
-    it('applies every key in order, exactly once', { timeout: 240_000 }, async () => {
+    it('applies every key in order, exactly once', { timeout: 420_000 }, async () => {
       await runOrderedChaos(bench, target);
     });
   },

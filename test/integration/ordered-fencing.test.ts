@@ -166,8 +166,9 @@ describe('leases and epochs', () => {
     expect(await a.holders([key, `${key}:none`])).toEqual(['a', undefined]);
     expect(await a.renew(key)).toBe(true);
     expect(await a.release(key)).toBe(true);
-    expect(await a.renew(key)).toBe(false); // gone: a renewal never brings a lease back
-    expect(await b.acquire(key)).toBe(true);
+    expect(await a.renew(key)).toBe(false); // released: a renewal never brings a lease back
+    await waitFor(() => b.acquire(key)); // free within a millisecond
+    expect(await a.holders([key])).toEqual(['b']);
   });
 
   it('each acquire bumps the epoch; a check with an older epoch is refused', async () => {

@@ -6,7 +6,7 @@ const RELEASE = loadLuaScript(new URL('./lease-release.lua', import.meta.url));
 
 /**
  * A partition lease in Redis: who may work a partition right now (the single-instance recipe of the Redis
- * docs: SET NX PX, compare-and-PEXPIRE, compare-and-DEL). A lease alone is not safe (a paused holder does not
+ * docs: SET NX PX, compare-and-PEXPIRE, compare-and-expire). A lease alone is not safe (a paused holder does not
  * know it expired, and a failover can grant it twice); the fencing epoch in Postgres (fencing.ts) is what
  * stops a former holder's commits. The lease keeps two live workers from working one partition at once.
  */
@@ -34,7 +34,7 @@ export function createPartitionLeases(redis: Redis, token: string, ttlMs: number
     },
     async holders(keys) {
       const values = await Promise.all(keys.map((k) => redis.get(k)));
-      return values.map((v) => v ?? undefined);
+      return values.map((v) => (v ? v : undefined)); // "" is a released lease (lease-release.lua)
     },
   };
 }

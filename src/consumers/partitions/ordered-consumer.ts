@@ -19,7 +19,7 @@ import type { PartitionRunner } from './partition-runner.ts';
  *
  * Every tick (a fifth of the lease TTL) it beats in the membership ZSET, reads who holds each lease, computes
  * its share with the sticky capped rendezvous assignment (assignment.ts), renews the leases it holds, hands
- * over the partitions no longer assigned to it (stop reading, finish running batches, compare-and-DEL the
+ * over the partitions no longer assigned to it (stop reading, finish running batches, compare-and-expire the
  * lease: cooperative, only moved partitions pause) and acquires the ones newly assigned: SET NX PX, then the
  * fencing epoch in Postgres (fencing.ts), then a runner (partition-runner.ts) that first finishes the former
  * owner's pending entries. A renewal refused or a batch fenced drops the partition at once, unacknowledged.
