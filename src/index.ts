@@ -48,6 +48,8 @@ export type {
 export { definePipeline } from './consumers/define-pipeline.ts';
 export type { EventVersions, UpcastingSpec } from './consumers/event-versions.ts';
 export { eventVersions } from './consumers/event-versions.ts';
+export type { PartitionMetrics } from './consumers/partitions/metrics.ts';
+export { createPartitionMetrics } from './consumers/partitions/metrics.ts';
 export type { StartWorkerOptions, WorkerHandle, WorkerSettings } from './consumers/start-worker.ts';
 export { startWorker } from './consumers/start-worker.ts';
 export type { WorkerHealth } from './consumers/worker.ts';
@@ -61,6 +63,7 @@ export {
   ConfigError,
   IdempotencyConflictError,
   InvalidArgumentError,
+  PartitionFencedError,
   PayloadTooLargeError,
   PoisonMessageError,
   REASON_CODES,

@@ -2,7 +2,7 @@ import { mapBounded } from '../admin/stream-describe.ts';
 import { createStreamClient } from '../consumers/stream-client.ts';
 import { readStreamStats, type StreamStats } from '../consumers/stream-stats.ts';
 import type { RedisClient } from '../lib/redis/client.ts';
-import type { PartitionKeys } from '../lib/redis/keys.ts';
+import { type PartitionKeys, partitionLeaseKey } from '../lib/redis/keys.ts';
 import { entryIdMs } from '../lib/redis/stream-ids.ts';
 import { formatDuration } from './format-duration.ts';
 
@@ -64,7 +64,10 @@ export async function readPartitionStatuses(
   group: string,
 ): Promise<PartitionStatus[]> {
   return mapBounded(partitions, PARALLEL, async (keys) => {
-    const [stats, owner] = await Promise.all([readStreamStats(redis, keys, group), redis.get(keys.lease)]);
+    const [stats, owner] = await Promise.all([
+      readStreamStats(redis, keys, group),
+      redis.get(partitionLeaseKey(keys, group)),
+    ]);
     const consumers = stats.group
       ? await createStreamClient({ redis, stream: keys.stream, group, consumer: '' }).consumers()
       : [];

@@ -1,4 +1,5 @@
 import { startDependencyMonitor } from '../consumers/dependency-monitor.ts';
+import { createPartitionMetrics } from '../consumers/partitions/metrics.ts';
 import { loadPipeline } from '../consumers/pipeline-loader.ts';
 import { startWorker, type WorkerHandle } from '../consumers/start-worker.ts';
 import { startStreamTrimmer } from '../consumers/stream-trimmer.ts';
@@ -18,6 +19,7 @@ import { explainPostgres } from './connections.ts';
 import { type CliContext, flagsToEnv, parseFlags } from './context.ts';
 
 const HELP = `Usage: streamsink worker [--stream S] [--group G] [--consumer C] [--pipeline P] [--start-id ID]
+                         [--ordering key|none]
 
 Run one consumer of a consumer group: read the stream, write batches to Postgres with effectively-once
 effects (inbox table), acknowledge after commit, reclaim entries of crashed consumers, dead-letter poison.
@@ -30,6 +32,8 @@ Options (each overrides its variable):
   --consumer C     consumer name (default: the hostname)     STREAMSINK_CONSUMER
   --pipeline P     event-log | payments | ./file.mjs | a package  STREAMSINK_PIPELINE
   --start-id ID    where a new group starts (0, $ or an id)  STREAMSINK_START_ID
+  --ordering O     key: same-key events in stream order (a partitioned stream; docs/scaling.md);
+                   none: any order. Default: the pipeline's \`ordering\`    STREAMSINK_ORDERING
   -h, --help       this text
 
 A pipeline is a built-in name or your own module whose default export is definePipeline({...})
@@ -48,6 +52,7 @@ const FLAG_VARIABLES = {
   consumer: 'STREAMSINK_CONSUMER',
   pipeline: 'STREAMSINK_PIPELINE',
   'start-id': 'STREAMSINK_START_ID',
+  ordering: 'STREAMSINK_ORDERING',
 };
 
 /** How long closing Redis and Postgres may take after the worker drained, before we stop waiting. */
@@ -185,6 +190,7 @@ export async function run(args: string[], ctx: CliContext): Promise<number> {
       settings: wc,
       logger,
       metrics,
+      partitionMetrics: createPartitionMetrics(registry),
       sampleIntervalMs: config.metrics.sampleIntervalMs,
       checkSchema: false, // checked above, with a clearer message on a connection failure
     }).then((handle) => {
@@ -264,5 +270,6 @@ const FLAG_OPTIONS = {
   consumer: { type: 'string' },
   pipeline: { type: 'string' },
   'start-id': { type: 'string' },
+  ordering: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;

@@ -125,6 +125,15 @@ export interface PipelineDefinition<E extends readonly EventSpec[] = readonly Ev
    */
   idempotent?: boolean;
   /**
+   * `'key'`: events with the same `key` are applied in stream order, one after another, through crashes,
+   * pauses and rebalancing (docs/scaling.md#ordering). Needs a partitioned stream (`stream create
+   * --partitions P`); each partition is owned by one worker at a time (lease + fencing epoch), keys run in
+   * parallel in lanes, and a batch given to `apply` holds a key's events in stream order (apply them in that
+   * order). A dead-lettered event is skipped: its key's later events go on. Default `'none'`: batches commit in any order (fastest). The
+   * worker's `--ordering` / STREAMSINK_ORDERING overrides it.
+   */
+  ordering?: 'key' | 'none';
+  /**
    * A pure check beyond the schema (a business rule, a configured allow-list). Throw
    * {@link PoisonMessageError} to dead-letter the event at once. Runs before any transaction.
    */
@@ -211,6 +220,7 @@ const definitionSchema = z.strictObject({
     .optional(),
   reasons: z.array(z.string().regex(REASON_PATTERN, 'a reason code: ^[a-z][a-z0-9_]{0,63}$')).optional(),
   idempotent: z.boolean().optional(),
+  ordering: z.enum(['key', 'none']).optional(),
   check: z.function().optional(),
   apply: z.function().optional(),
   handle: z.function().optional(),

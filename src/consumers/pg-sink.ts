@@ -1,12 +1,13 @@
 import {
   describeError,
   isPoisonError,
+  PartitionFencedError,
   PoisonMessageError,
   StreamsinkError,
   TransientError,
 } from '../lib/errors.ts';
 import type { WorkerMetrics } from '../lib/metrics.ts';
-import type { Pool, PoolClient } from '../lib/pg.ts';
+import type { Pool, PoolClient, Queryable } from '../lib/pg.ts';
 import { classifyPgError, type PgErrorClass } from '../lib/pg-errors.ts';
 import { adoptLegacyInbox, recordInInbox, splitRepeats } from './inbox.ts';
 import type { AcceptedItem, BatchSink, Pipeline, PipelineContext, SinkResult } from './types.ts';
@@ -32,6 +33,17 @@ export interface PgSinkOptions {
   group: string;
   logger?: SinkLogger;
   metrics?: Pick<WorkerMetrics, 'postgresErrors'>;
+  /**
+   * Runs first in every transaction (ordered partitions: the fencing check, partitions/fencing.ts). A
+   * {@link PartitionFencedError} it throws rolls back and reaches the caller as is, without bisecting.
+   */
+  fence?: (tx: Queryable) => Promise<void>;
+  /**
+   * Ordered mode: the key of an item. Once an item of a key is isolated (poison or failed), the later items of
+   * that key in the same write are not written at all: they come back in `deferred`, so none of them commits
+   * before the one that failed (bisection commits the halves in order).
+   */
+  orderKey?: (item: AcceptedItem) => string;
 }
 
 const MAX_ERROR_MESSAGE = 300;
@@ -67,6 +79,7 @@ export function createPgSink(options: PgSinkOptions): BatchSink {
     client.on('error', onError);
     try {
       await client.query('BEGIN');
+      if (options.fence) await options.fence(client);
       let committed: Committed;
       if (pipeline.idempotent) {
         // Effects keyed by the event itself: applying a redelivery again changes nothing, no inbox needed.
@@ -106,10 +119,20 @@ export function createPgSink(options: PgSinkOptions): BatchSink {
   }
 
   async function writeIsolating(
-    items: readonly AcceptedItem[],
+    input: readonly AcceptedItem[],
     result: SinkResult,
     top: boolean,
+    /** Ordered mode: keys with an isolated item in this write; their later items are deferred. */
+    blocked: Set<string>,
   ): Promise<void> {
+    let items = input;
+    const { orderKey } = options;
+    if (orderKey && blocked.size > 0) {
+      items = input.filter((item) => !blocked.has(orderKey(item)));
+      if (items.length < input.length)
+        (result.deferred ??= []).push(...input.filter((item) => blocked.has(orderKey(item))));
+      if (items.length === 0) return;
+    }
     try {
       const done = await commit(items);
       result.applied.push(...done.applied);
@@ -117,7 +140,7 @@ export function createPgSink(options: PgSinkOptions): BatchSink {
       for (const item of done.conflicts) conflict(item, result, 'the inbox holds it with other content');
       return;
     } catch (error) {
-      if (error instanceof TransientError) throw error;
+      if (error instanceof TransientError || error instanceof PartitionFencedError) throw error;
       const cls = classify(error);
       if (cls === 'transient' || cls === 'systemic') {
         // Systemic (missing table, permission denied): every event would fail alike, so waiting for an
@@ -130,7 +153,9 @@ export function createPgSink(options: PgSinkOptions): BatchSink {
         throw new TransientError(`postgres: ${describeError(error, MAX_ERROR_MESSAGE)}`, { cause: error });
       }
       if (items.length === 1) {
-        isolate(items[0] as AcceptedItem, error, cls, result);
+        const item = items[0] as AcceptedItem;
+        if (options.orderKey) blocked.add(options.orderKey(item));
+        isolate(item, error, cls, result);
         return;
       }
       // Once per batch, not at every level of the bisection.
@@ -142,8 +167,8 @@ export function createPgSink(options: PgSinkOptions): BatchSink {
     }
     // Halves in order, one after the other: the first transient error stops the whole write.
     const mid = Math.ceil(items.length / 2);
-    await writeIsolating(items.slice(0, mid), result, false);
-    await writeIsolating(items.slice(mid), result, false);
+    await writeIsolating(items.slice(0, mid), result, false, blocked);
+    await writeIsolating(items.slice(mid), result, false, blocked);
   }
 
   let adopted: Promise<void> | undefined;
@@ -224,7 +249,7 @@ export function createPgSink(options: PgSinkOptions): BatchSink {
       result.duplicates.push(...repeats);
       for (const item of conflicts)
         conflict(item, result, 'an earlier entry of this batch has other content');
-      if (unique.length > 0) await writeIsolating(unique, result, true);
+      if (unique.length > 0) await writeIsolating(unique, result, true, new Set<string>());
       return result;
     },
   };

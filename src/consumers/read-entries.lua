@@ -13,6 +13,10 @@
 -- ARGV[8]   dlq.dead_lettered_at (ISO time)   ARGV[9] dlq.pipeline   ARGV[10] dlq.pipeline_version
 -- ARGV[11]  claim: min idle ms   ARGV[12] claim: first pending id to look at (inclusive)
 -- ARGV[13]  claim: suspect delivery count; a suspect comes back alone (quarantine.ts runs it alone)
+-- KEYS[3]   optional, ordered partitions: the partition's lease (same hash tag); its token is the LAST ARGV.
+--           When the lease is not held by that token the script reads nothing and fails with LEASELOST, so a
+--           worker that lost its partition can never take entries into the PEL after the next owner claimed
+--           it (src/consumers/partitions/).
 --
 -- Returns { cursor, entries, dead, deleted }:
 --   cursor    claim: where the next call starts ("0-0" when the scan is complete); new: ""
@@ -26,6 +30,9 @@
 -- dead-letter.lua / src/lib/dead-letter-entry.ts; the original fields are the bytes read here.
 
 local stream, dlq = KEYS[1], KEYS[2]
+if KEYS[3] and redis.call('GET', KEYS[3]) ~= ARGV[#ARGV] then
+  return redis.error_reply('LEASELOST partition lease not held by this worker')
+end
 local mode, group, consumer = ARGV[1], ARGV[2], ARGV[3]
 local maxEntries, budget, maxPayload = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 local maxDeliveries = tonumber(ARGV[7])

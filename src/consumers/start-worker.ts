@@ -1,17 +1,20 @@
 import os from 'node:os';
 import pino from 'pino';
 import { parseConfig, type WorkerConfig } from '../lib/config.ts';
-import { describeError } from '../lib/errors.ts';
+import { describeError, StreamLayoutError } from '../lib/errors.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { WorkerMetrics } from '../lib/metrics.ts';
 import { assertSchemaCurrent } from '../lib/migrations.ts';
+import { readStreamLayout } from '../lib/partitions/stream-layout.ts';
 import type { Pool } from '../lib/pg.ts';
 import { duplicateClient, type RedisClient as Redis } from '../lib/redis/client.ts';
-import { streamKeys } from '../lib/redis/keys.ts';
+import { type PartitionKeys, streamKeys } from '../lib/redis/keys.ts';
 import { createCommitWatermark } from './data-loss.ts';
 import { createDeadLetterer } from './dead-letter.ts';
 import type { AnyPipeline } from './define-pipeline.ts';
 import { startMetricsSampler } from './metrics-sampler.ts';
+import type { PartitionMetrics } from './partitions/metrics.ts';
+import { type PartitionedWorker, startPartitioned } from './partitions/start-partitioned.ts';
 import { createPgSink } from './pg-sink.ts';
 import { toRuntimePipeline } from './pipeline-adapter.ts';
 import { checkDataLoss } from './stream-watermarks.ts';
@@ -60,6 +63,8 @@ export interface StartWorkerOptions {
   sinkMiddleware?: (sink: BatchSink) => BatchSink;
   /** Middleware around the dead-letterer (`(d) => d`): e.g. to observe or fault-inject moves. */
   deadLettererMiddleware?: (deadLetterer: DeadLetterer) => DeadLetterer;
+  /** Ordered mode on a partitioned stream: owner, lease and lag metrics (`createPartitionMetrics(registry)`). */
+  partitionMetrics?: PartitionMetrics;
 }
 
 export interface WorkerHandle {
@@ -69,6 +74,8 @@ export interface WorkerHandle {
   /** The settings in force (defaults filled in). */
   readonly config: WorkerConfig;
   health(): WorkerHealth;
+  /** Ordered mode on a partitioned stream: the partitions this worker owns now (else absent). */
+  ownedPartitions?(): number[];
   /**
    * Stop reading, finish and acknowledge what is in flight within `shutdownTimeoutMs`, then stop the sampler
    * and the blocking reader. Unfinished entries stay pending for another worker. Safe to call twice.
@@ -96,6 +103,24 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
 
   const keys = streamKeys(options.keyPrefix ?? 'streamsink', options.stream);
   const pipeline = toRuntimePipeline(definition);
+  // Partitioned streams and ordered consumption live in partitions/ (docs/scaling.md); this path is unchanged.
+  const layout = await readStreamLayout(redis, options.keyPrefix ?? 'streamsink', options.stream);
+  const ordering = config.ordering ?? definition.ordering ?? 'none';
+  if (layout.kind === 'partitioned')
+    return await startPartitionedHandle(options, {
+      config,
+      partitions: layout.partitions,
+      pipeline,
+      ordering,
+      logger,
+      group,
+      consumer,
+    });
+  if (ordering === 'key')
+    throw new StreamLayoutError(
+      options.stream,
+      "ordering 'key' needs a partitioned stream: create it with `streamsink stream create --partitions P`",
+    );
   const realSink = createPgSink({
     pool,
     pipeline,
@@ -184,6 +209,64 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
         // Every step runs even when one fails (the worker's close never throws; the others are best effort).
         await worker.close();
         await sampler?.close().catch(() => undefined);
+        blockingRedis.disconnect();
+      })();
+      return closing;
+    },
+  };
+}
+
+async function startPartitionedHandle(
+  options: StartWorkerOptions,
+  args: {
+    config: WorkerConfig;
+    partitions: readonly PartitionKeys[];
+    pipeline: ReturnType<typeof toRuntimePipeline>;
+    ordering: 'key' | 'none';
+    logger: Logger;
+    group: string;
+    consumer: string;
+  },
+): Promise<WorkerHandle> {
+  const { redis, metrics } = options;
+  const blockingRedis = duplicateClient(redis, `streamsink:worker:${args.consumer}:reader`);
+  blockingRedis.on('error', (error: Error) => {
+    metrics?.redisErrors.inc({ kind: 'connection' });
+    args.logger.warn({ connection: 'redis-reader', err: describeError(error) }, 'redis connection error');
+  });
+  let worker: PartitionedWorker;
+  try {
+    worker = await startPartitioned({
+      ordering: args.ordering,
+      redis,
+      blockingRedis,
+      pool: options.pool,
+      prefix: options.keyPrefix ?? 'streamsink',
+      stream: options.stream,
+      partitions: args.partitions,
+      pipeline: args.pipeline,
+      config: args.config,
+      logger: args.logger,
+      ...(metrics ? { metrics } : {}),
+      ...(options.partitionMetrics ? { partitionMetrics: options.partitionMetrics } : {}),
+      ...(options.sinkMiddleware ? { sinkMiddleware: options.sinkMiddleware } : {}),
+      ...(options.deadLettererMiddleware ? { deadLettererMiddleware: options.deadLettererMiddleware } : {}),
+    });
+  } catch (error) {
+    blockingRedis.disconnect();
+    throw error;
+  }
+  let closing: Promise<void> | undefined;
+  return {
+    stream: options.stream,
+    group: args.group,
+    consumer: args.consumer,
+    config: args.config,
+    health: () => worker.health(),
+    ownedPartitions: () => worker.owned(),
+    close() {
+      closing ??= (async () => {
+        await worker.close();
         blockingRedis.disconnect();
       })();
       return closing;

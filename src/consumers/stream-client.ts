@@ -91,6 +91,11 @@ export interface StreamClientOptions {
   limits?: ReadLimits;
   /** The stream's doorbell list (keys.ts); waitForNew blocks on it. */
   doorbell?: string;
+  /**
+   * Ordered partitions: readNew and autoClaim read only while this lease (same hash tag as `stream`) holds
+   * `token`, checked inside the read script; otherwise they fail with LEASELOST (isLeaseLostError).
+   */
+  lease?: { key: string; token: string };
 }
 
 type ScriptReply = [string, Array<string | number | string[]>, string[], string[]];
@@ -102,13 +107,14 @@ export function createStreamClient({
   consumer,
   limits,
   doorbell,
+  lease,
 }: StreamClientOptions): StreamClient {
   async function readEntries(mode: 'new' | 'claim', count: number, maxBytes: number, claim: string[]) {
     if (!limits) throw new TypeError('this stream client was created without read limits');
     const now = limits.now ?? Date.now;
     const reply = (await READ_ENTRIES.run(
       redis,
-      [stream, limits.deadLetterKey],
+      lease ? [stream, limits.deadLetterKey, lease.key] : [stream, limits.deadLetterKey],
       [
         mode,
         group,
@@ -121,6 +127,7 @@ export function createStreamClient({
         limits.pipelineName,
         limits.pipelineVersion,
         ...claim,
+        ...(lease ? [lease.token] : []),
       ],
     )) as ScriptReply;
     const [cursor, flat, dead, deleted] = reply;
@@ -225,6 +232,11 @@ export function createStreamClient({
       return Number(await DELETE_IDLE_CONSUMER.run(redis, [stream], [group, name])) === 1;
     },
   };
+}
+
+/** A lease-guarded read found the partition's lease gone or held by another worker (read-entries.lua). */
+export function isLeaseLostError(error: unknown): boolean {
+  return error instanceof Error && error.message.startsWith('LEASELOST');
 }
 
 /** The group or its stream vanished (deleted key, FLUSHDB, failover to an empty replica). */

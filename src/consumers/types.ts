@@ -102,6 +102,8 @@ export interface SinkResult {
   poison: Array<{ item: AcceptedItem; error: PoisonMessageError }>;
   /** Isolated to one event, cause unknown: leave it pending until its delivery count runs out. */
   failed: Array<{ item: AcceptedItem; error: unknown }>;
+  /** Ordered mode (PgSinkOptions.orderKey): not written, behind an isolated event of their key. */
+  deferred?: AcceptedItem[];
 }
 
 export interface BatchSink {

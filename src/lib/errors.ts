@@ -17,6 +17,7 @@ export const ERROR_CODES = {
   INVALID_ARGUMENT: 'invalid_argument',
   STREAM_LAYOUT: 'stream_layout',
   IDEMPOTENCY_CONFLICT: 'idempotency_conflict',
+  PARTITION_FENCED: 'partition_fenced',
 } as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[keyof typeof ERROR_CODES];
@@ -231,6 +232,23 @@ export class StreamNotFoundError extends StreamsinkError {
 export class StreamLayoutError extends StreamsinkError {
   constructor(stream: string, detail: string) {
     super(ERROR_CODES.STREAM_LAYOUT, `stream ${stream}: ${detail}`, false);
+  }
+}
+
+/**
+ * A batch of an ordered partition was refused by the fencing check: another worker acquired the partition
+ * (its epoch in `streamsink_partition_owners` moved on) since this worker did. Nothing was committed; the
+ * worker drops the partition without acknowledging, and the new owner delivers those entries again.
+ */
+export class PartitionFencedError extends StreamsinkError {
+  readonly partition: number;
+  constructor(stream: string, partition: number, epoch: number) {
+    super(
+      ERROR_CODES.PARTITION_FENCED,
+      `stream ${stream} partition ${partition}: epoch ${epoch} is no longer current; another worker owns it`,
+      false,
+    );
+    this.partition = partition;
   }
 }
 

@@ -4,6 +4,7 @@ import pg from 'pg';
 import pino, { type Logger } from 'pino';
 import { Registry } from 'prom-client';
 import type { AnyPipeline } from '../../src/consumers/define-pipeline.ts';
+import { createPartitionMetrics, type PartitionMetrics } from '../../src/consumers/partitions/metrics.ts';
 import { BUILT_IN_PIPELINES } from '../../src/consumers/pipelines/index.ts';
 import { startWorker, type WorkerHandle } from '../../src/consumers/start-worker.ts';
 import type { BatchSink, DeadLetterer } from '../../src/consumers/types.ts';
@@ -58,6 +59,8 @@ export interface InProcessWorker {
   worker: WorkerHandle;
   config: WorkerConfig;
   metrics: WorkerMetrics;
+  /** Ordered mode on a partitioned stream: owner, lease and lag metrics. */
+  partitionMetrics: PartitionMetrics;
   registry: Registry;
   pool: pg.Pool;
   close(): Promise<void>;
@@ -129,6 +132,7 @@ export async function createWorkerBench(
       const config = parseConfig({ ...env, STREAMSINK_CONSUMER: consumer, ...options.env });
       const registry = new Registry();
       const metrics = createWorkerMetrics(registry);
+      const partitionMetrics = createPartitionMetrics(registry);
       const pool = new pg.Pool({
         connectionString: schema.url,
         max: options.poolSize ?? config.postgres.poolSize,
@@ -153,6 +157,7 @@ export async function createWorkerBench(
         settings: config.worker,
         logger,
         metrics,
+        partitionMetrics,
         ...(options.wrapSink ? { sinkMiddleware: options.wrapSink } : {}),
         ...(options.wrapDeadLetterer ? { deadLettererMiddleware: options.wrapDeadLetterer } : {}),
       });
@@ -161,6 +166,7 @@ export async function createWorkerBench(
         worker,
         config: worker.config,
         metrics,
+        partitionMetrics,
         registry,
         pool,
         close: () => {

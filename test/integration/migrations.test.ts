@@ -64,6 +64,7 @@ describe('migrations', () => {
       'payments',
       'streamsink_inbox',
       'streamsink_inbox_adoptions',
+      'streamsink_partition_owners',
       'streamsink_pipeline_migrations',
       'streamsink_processed_v1',
       'streamsink_schema_migrations',

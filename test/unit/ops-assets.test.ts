@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { createPartitionMetrics } from '../../src/consumers/partitions/metrics.ts';
 import {
   createProducerMetrics,
   createRegistry,
@@ -15,6 +16,7 @@ import { createRetentionMetrics } from '../../src/lib/retention-metrics.ts';
  */
 const registry = createRegistry({ defaultMetrics: true });
 createWorkerMetrics(registry);
+createPartitionMetrics(registry);
 createProducerMetrics(registry);
 createRetentionMetrics(registry);
 registerBuildInfo(registry, { version: 'test' });

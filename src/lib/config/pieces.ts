@@ -184,6 +184,8 @@ export const WORKER = {
   STREAMSINK_PG_POOL_SIZE: int(1, 200).optional(),
   STREAMSINK_BACKOFF_BASE_MS: int(1, 60_000).default(100),
   STREAMSINK_BACKOFF_MAX_MS: int(1, 600_000).default(5000),
+  STREAMSINK_ORDERING: z.enum(['key', 'none']).optional(),
+  STREAMSINK_LEASE_TTL_MS: int(1000, 600_000).default(10_000),
 };
 export function refineWorker(v: Values<typeof WORKER>, ctx: Ctx): void {
   if (v.STREAMSINK_BATCH_SIZE > v.STREAMSINK_MAX_IN_FLIGHT) {
@@ -227,6 +229,8 @@ export function toWorker(v: Values<typeof WORKER>, hostname: string, groupExplic
     backoffBaseMs: v.STREAMSINK_BACKOFF_BASE_MS,
     backoffMaxMs: v.STREAMSINK_BACKOFF_MAX_MS,
     maxPayloadBytes: v.STREAMSINK_MAX_PAYLOAD_BYTES,
+    ...(v.STREAMSINK_ORDERING ? { ordering: v.STREAMSINK_ORDERING } : {}),
+    leaseTtlMs: v.STREAMSINK_LEASE_TTL_MS,
   };
 }
 

@@ -68,6 +68,10 @@ export interface WorkerConfig {
   backoffBaseMs: number;
   backoffMaxMs: number;
   maxPayloadBytes: number;
+  /** STREAMSINK_ORDERING: overrides the pipeline's `ordering`; unset: the pipeline decides. */
+  ordering?: 'key' | 'none';
+  /** STREAMSINK_LEASE_TTL_MS: how long a partition lease lives without renewal (ordered mode). */
+  leaseTtlMs: number;
 }
 export interface PaymentsConfig {
   currencies: readonly string[];

@@ -16,7 +16,7 @@
  *   <prefix>:{<stream>/<p>/<n>}         partition p's stream
  *   <prefix>:{<stream>/<p>/<n>}:dlq     its dead-letter stream
  *   <prefix>:{<stream>/<p>/<n>}:dedupe:<id>
- *   <prefix>:{<stream>/<p>/<n>}:lease   which worker owns partition p (ordered consumption)
+ *   <prefix>:{<stream>/<p>/<n>}:lease:<group>   which worker of <group> owns partition p (ordered consumption)
  */
 export interface StreamKeys {
   /** Logical stream name, as given on the command line (`payments`). */
@@ -76,4 +76,18 @@ export function streamKeys(prefix: string, name: string): StreamKeys {
     dedupe: (eventId: string) => `${base}:dedupe:${eventId}`,
     doorbell: `${base}:doorbell`,
   };
+}
+
+/**
+ * Ordered consumption (src/consumers/partitions/): the lease of partition p for one consumer group (two
+ * pipelines reading the same stream in order own its partitions independently), under the partition's tag.
+ */
+export function partitionLeaseKey(keys: PartitionKeys, group: string): string {
+  return `${keys.lease}:${group}`;
+}
+
+/** The live members of a group reading a partitioned stream in order: a ZSET, score = last heartbeat (ms). */
+export function groupMembersKey(prefix: string, name: string, group: string): string {
+  checkName(name);
+  return `${prefix}:{${name}}:members:${group}`;
 }
