@@ -129,8 +129,10 @@ export function createPgSink(options: PgSinkOptions): BatchSink {
     const { orderKey } = options;
     if (orderKey && blocked.size > 0) {
       items = input.filter((item) => !blocked.has(orderKey(item)));
-      if (items.length < input.length)
-        (result.deferred ??= []).push(...input.filter((item) => blocked.has(orderKey(item))));
+      if (items.length < input.length) {
+        result.deferred ??= [];
+        result.deferred.push(...input.filter((item) => blocked.has(orderKey(item))));
+      }
       if (items.length === 0) return;
     }
     try {
