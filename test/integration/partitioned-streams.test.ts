@@ -9,7 +9,7 @@ import { partitionOf } from '../../src/lib/partitions/partition-of.ts';
 import { partitionSlotRange } from '../../src/lib/partitions/partition-tags.ts';
 import { readStreamLayout } from '../../src/lib/partitions/stream-layout.ts';
 import { createRedis, masterNodes, type RedisClient } from '../../src/lib/redis/client.ts';
-import { type PartitionKeys, streamKeys } from '../../src/lib/redis/keys.ts';
+import { type PartitionKeys, partitionLeaseKey, streamKeys } from '../../src/lib/redis/keys.ts';
 import { createProducer } from '../../src/producers/producer.ts';
 import { runCli } from '../helpers/cli-in-process.ts';
 import { envelopeFields } from '../helpers/dead-letters.ts';
@@ -198,7 +198,7 @@ describe.each(['single node', 'cluster'] as const)('partitioned streams on a %s'
     const p0 = parts[0] as PartitionKeys;
     const p1 = parts[1] as PartitionKeys;
     await redis.xreadgroup('GROUP', group, 'pod-a', 'COUNT', 2, 'STREAMS', p0.stream, '>');
-    await redis.set(p1.lease, 'worker-7', 'PX', 60_000);
+    await redis.set(partitionLeaseKey(p1, group), 'worker-7', 'PX', 60_000);
 
     const result = await runCli(['status', '--stream', stream, '--group', group, '--json'], env);
     expect(result.stderr).toBe('');
