@@ -11,6 +11,7 @@ import { streamKeys } from '../lib/redis/keys.ts';
 import { createCommitWatermark } from './data-loss.ts';
 import { createDeadLetterer } from './dead-letter.ts';
 import type { AnyPipeline } from './define-pipeline.ts';
+import { loadManagedSink } from './load-managed-sink.ts';
 import { startMetricsSampler } from './metrics-sampler.ts';
 import { createPgSink } from './pg-sink.ts';
 import { toRuntimePipeline } from './pipeline-adapter.ts';
@@ -104,7 +105,16 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
     logger: logger.child({ consumer }),
     ...(metrics ? { metrics } : {}),
   });
-  const sink = options.sinkMiddleware ? options.sinkMiddleware(realSink) : realSink;
+  const core = loadManagedSink(realSink, {
+    config,
+    pipeline,
+    pool,
+    stream: keys.name,
+    group,
+    logger: logger.child({ stream: keys.name, group, consumer }),
+    ...(metrics ? { metrics } : {}),
+  });
+  const sink = options.sinkMiddleware ? options.sinkMiddleware(core.sink) : core.sink;
   const realDeadLetterer = createDeadLetterer({
     redis,
     keys,
@@ -126,6 +136,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
   const commitWatermark = createCommitWatermark();
   const worker = createWorker({
     commitWatermark,
+    concurrencyLimit: core.limiter,
     redis,
     blockingRedis,
     sink,

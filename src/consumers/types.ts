@@ -33,6 +33,16 @@ export interface AcceptedItem {
   dataText?: string;
   /** SHA-256 of the event's canonical content, once computed (inbox.ts itemHash). */
   contentHash?: string;
+  /** What the pipeline's `enrich` returned for it (enrich-step.ts); reaches `apply` as `event.enrichment`. */
+  enrichment?: unknown;
+}
+
+/** What a runtime pipeline's `enrich` yields per item: its enrichment, or the refusal that dead-letters it. */
+export type EnrichOutcome = { ok: true; value: unknown } | { ok: false; error: PoisonMessageError };
+
+/** What the runtime hands a pipeline's enrich stage (enrich-step.ts). */
+export interface RuntimeEnrichContext extends PipelineContext {
+  call: import('./dependency-caller.ts').DependencyCaller['call'];
 }
 
 export type AcceptResult = { ok: true; envelope: Envelope } | { ok: false; error: PoisonMessageError };
@@ -64,6 +74,13 @@ export interface Pipeline {
    * a class 22/23 error) for an event that can never apply: the sink bisects the batch to isolate it.
    */
   apply(tx: Queryable, items: readonly AcceptedItem[], context: PipelineContext): Promise<void>;
+  /**
+   * The pipeline's enrich stage, when it has one: runs before the transaction, one outcome per item in order.
+   * Throws when the batch cannot be enriched now (an outage: transient; anything else: a failure of the batch).
+   */
+  enrich?(items: readonly AcceptedItem[], context: RuntimeEnrichContext): Promise<EnrichOutcome[]>;
+  /** Per-dependency settings for the enrich stage's calls (definePipeline({ dependencies })). */
+  readonly dependencies?: Readonly<Record<string, import('./dependency-caller.ts').DependencySettings>>;
 }
 
 export interface PipelineContext {

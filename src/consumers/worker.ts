@@ -9,6 +9,7 @@ import type { StreamKeys } from '../lib/redis/keys.ts';
 import { backoffDelay } from './backoff.ts';
 import { createBatchProcessor, type SinkHealth } from './batch-processor.ts';
 import { splitIntoBatches } from './batching.ts';
+import type { ConcurrencyLimit } from './concurrency-limiter.ts';
 import type { CommitWatermark } from './data-loss.ts';
 import { createInFlight } from './in-flight.ts';
 import { runLeaseRenewer } from './lease-renewer.ts';
@@ -41,6 +42,8 @@ export interface CreateWorkerOptions {
   random?: () => number;
   /** Told the entry ids of every commit, for the data-loss watermark (src/consumers/stream-watermarks.ts). */
   commitWatermark?: CommitWatermark;
+  /** The live limit on batch transactions in flight (concurrency-limiter.ts); default: `config.concurrency`. */
+  concurrencyLimit?: ConcurrencyLimit;
 }
 
 export interface WorkerHealth {
@@ -118,7 +121,14 @@ export function createWorker(options: CreateWorkerOptions): Worker {
   /** Aborted last: lease renewal runs until in-flight work is done. */
   const stopLeases = new AbortController();
 
-  const queue = new PQueue({ concurrency: config.concurrency });
+  const queue = new PQueue({ concurrency: options.concurrencyLimit?.limit ?? config.concurrency });
+  // Batches run up to the limit, and the read loop holds only what that many batches take.
+  options.concurrencyLimit?.onChange((limit) => {
+    queue.concurrency = limit;
+    wakeup.wake();
+  });
+  const readLimit = () =>
+    Math.min(config.maxInFlight, (options.concurrencyLimit?.limit ?? config.concurrency) * config.batchSize);
   const processor = createBatchProcessor({
     client,
     sink: options.sink,
@@ -232,6 +242,7 @@ export function createWorker(options: CreateWorkerOptions): Worker {
           dispatch,
           onDeadLettered,
           holdReading: () => quarantine.active,
+          maxInFlight: readLimit,
           logger: log,
           metrics,
           labels,
