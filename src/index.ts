@@ -27,6 +27,7 @@ export type {
   AnyPipeline,
   ApplyContext,
   DefinedPipeline,
+  EnrichContext,
   EventOf,
   EventSpec,
   PipelineDefinition,
@@ -35,6 +36,7 @@ export type {
   Transaction,
 } from './consumers/define-pipeline.ts';
 export { definePipeline } from './consumers/define-pipeline.ts';
+export type { CallOptions, DependencySettings } from './consumers/dependency-caller.ts';
 export type { StartWorkerOptions, WorkerHandle, WorkerSettings } from './consumers/start-worker.ts';
 export { startWorker } from './consumers/start-worker.ts';
 export type { WorkerHealth } from './consumers/worker.ts';
@@ -46,8 +48,10 @@ export { decodeEntry, encodeEnvelope } from './lib/envelope.ts';
 export type { FieldIssue, ReasonCode } from './lib/errors.ts';
 export {
   ConfigError,
+  DependencyUnavailableError,
   InvalidArgumentError,
   PayloadTooLargeError,
+  PermanentDependencyError,
   PoisonMessageError,
   REASON_CODES,
   SchemaBehindError,
