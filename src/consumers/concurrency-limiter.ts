@@ -13,8 +13,9 @@ import type { BatchSink } from './types.ts';
 
 /**
  * The live concurrency limit of one worker: how many batch transactions it may have in flight. A sink
- * middleware (`wrap`) measures every batch write (the RTT is the write's time per row, so batches of other
- * sizes compare) and classifies failures as drops; the pure algorithm (limits/adaptive-limit.ts) turns the
+ * middleware (`wrap`) measures every batch write of at least `minSampleRows` (the RTT is the write's whole
+ * time: a slow network or a loaded server adds to each round trip, not to each row) and classifies failures
+ * as drops; the pure algorithm (limits/adaptive-limit.ts) turns the
  * samples into a limit. The worker sets its batch queue's concurrency to `limit` and reads only what that many
  * batches hold, so at the limit the backlog stays in the stream, not in the pending list.
  */
@@ -34,6 +35,8 @@ export interface ConcurrencyLimiter extends ConcurrencyLimit {
 
 export interface ConcurrencyLimiterOptions {
   algorithm: AdaptiveLimitOptions;
+  /** Writes of fewer rows give no RTT sample (drops always count). Default 1. */
+  minSampleRows?: number;
   metrics?: Pick<LoadMetrics, 'concurrencyLimit' | 'batchesInFlight' | 'concurrencyDrops'>;
   labels: { stream: string; group: string };
   logger?: Pick<Logger, 'info'>;
@@ -44,6 +47,7 @@ export interface ConcurrencyLimiterOptions {
 export function createConcurrencyLimiter(options: ConcurrencyLimiterOptions): ConcurrencyLimiter {
   const { algorithm, metrics, labels, logger } = options;
   const now = options.now ?? (() => performance.now());
+  const minSampleRows = options.minSampleRows ?? 1;
   let state: AdaptiveLimitState = initialLimitState(algorithm, now());
   let limit = limitOf(state, algorithm);
   let inFlight = 0;
@@ -57,7 +61,7 @@ export function createConcurrencyLimiter(options: ConcurrencyLimiterOptions): Co
     const next = limitOf(state, algorithm);
     if (next === limit) return;
     logger?.info(
-      { from: limit, to: next, dropped, rttMsPerRow: Number(rtt.toFixed(4)) },
+      { from: limit, to: next, dropped, rttMs: Number(rtt.toFixed(2)) },
       'concurrency limit changed',
     );
     limit = next;
@@ -84,8 +88,9 @@ export function createConcurrencyLimiter(options: ConcurrencyLimiterOptions): Co
           const startedAt = now();
           try {
             const result = await sink.write(items);
-            // Per row, so a half-full batch and a full one compare; never 0 (the algorithm divides by it).
-            sample(Math.max(1e-6, (now() - startedAt) / Math.max(1, items.length)), sampledInFlight, false);
+            // Never 0: the algorithm divides by it.
+            if (items.length >= minSampleRows)
+              sample(Math.max(1e-6, now() - startedAt), sampledInFlight, false);
             return result;
           } catch (error) {
             if (isDrop(error)) {

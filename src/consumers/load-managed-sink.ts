@@ -24,7 +24,13 @@ import type { BatchSink, Pipeline } from './types.ts';
 export interface LoadManagedSinkOptions {
   config: Pick<
     WorkerConfig,
-    'concurrency' | 'concurrencyMode' | 'breaker' | 'backoffBaseMs' | 'backoffMaxMs'
+    | 'concurrency'
+    | 'concurrencyMode'
+    | 'concurrencyWindowMs'
+    | 'batchSize'
+    | 'breaker'
+    | 'backoffBaseMs'
+    | 'backoffMaxMs'
   >;
   pipeline: Pipeline;
   pool: Pool;
@@ -42,8 +48,8 @@ export interface LoadManagedSink {
   caller: DependencyCaller | undefined;
 }
 
-/** Netflix's WindowedLimit defaults: one limit update per second at most, from at least 10 batches. */
-export const LIMIT_WINDOW = { minWindowMs: 1000, minSamples: 10 } as const;
+/** Netflix's WindowedLimit: an update needs at least 10 samples (and STREAMSINK_CONCURRENCY_WINDOW_MS). */
+export const LIMIT_WINDOW_SAMPLES = 10;
 
 export function loadManagedSink(sink: BatchSink, options: LoadManagedSinkOptions): LoadManagedSink {
   const { config, pipeline, metrics, logger } = options;
@@ -54,8 +60,13 @@ export function loadManagedSink(sink: BatchSink, options: LoadManagedSinkOptions
       initialLimit: config.concurrency,
       minLimit: 1,
       maxLimit: config.concurrency,
-      ...LIMIT_WINDOW,
+      minWindowMs: config.concurrencyWindowMs,
+      minSamples: LIMIT_WINDOW_SAMPLES,
     },
+    // Only batches at least half full are timed: what a batch costs grows with its rows, and the limit only
+    // matters under a backlog, when batches are full. Smaller ones (a quiet stream) would pull the average
+    // down and make the next full batches look like an overload.
+    minSampleRows: Math.max(1, Math.ceil(config.batchSize / 2)),
     labels,
     logger,
     ...(metrics ? { metrics } : {}),

@@ -131,6 +131,7 @@ export const WORKER = {
   STREAMSINK_BATCH_SIZE: int(1, 10_000).default(500),
   STREAMSINK_CONCURRENCY: int(1, 64).default(4),
   STREAMSINK_CONCURRENCY_MODE: z.enum(['adaptive', 'fixed']).default('adaptive'),
+  STREAMSINK_CONCURRENCY_WINDOW_MS: int(50, 60_000).default(1000),
   STREAMSINK_BREAKER_FAILURE_RATE: z.coerce.number().gt(0).lt(1).default(0.5),
   STREAMSINK_BREAKER_WINDOW_MS: int(1000, 600_000).default(10_000),
   STREAMSINK_BREAKER_MIN_CALLS: int(1, 100_000).default(5),
@@ -179,6 +180,7 @@ export function toWorker(v: Values<typeof WORKER>, hostname: string, groupExplic
     batchSize: v.STREAMSINK_BATCH_SIZE,
     concurrency: v.STREAMSINK_CONCURRENCY,
     concurrencyMode: v.STREAMSINK_CONCURRENCY_MODE,
+    concurrencyWindowMs: v.STREAMSINK_CONCURRENCY_WINDOW_MS,
     breaker: {
       failureRate: v.STREAMSINK_BREAKER_FAILURE_RATE,
       windowMs: v.STREAMSINK_BREAKER_WINDOW_MS,

@@ -51,6 +51,8 @@ export interface WorkerConfig {
   concurrency: number;
   /** `adaptive`: the limit follows commit latency between 1 and `concurrency`; `fixed`: always `concurrency`. */
   concurrencyMode: 'adaptive' | 'fixed';
+  /** Shortest window of commit samples per adaptive-limit update (Netflix WindowedLimit: 1000 ms). */
+  concurrencyWindowMs: number;
   /** Circuit breakers of Postgres and (unless a pipeline says otherwise) of the services it calls. */
   breaker: BreakerSettings;
   blockMs: number;
