@@ -77,11 +77,14 @@ describe('adaptive concurrency limit with a slow Postgres', () => {
     );
     expect(lowest).toBeLessThan(MAX);
     // At the lower limit the worker holds only what that many batches take: the rest waits in the stream.
-    await waitFor(async () => (await bench.pendingCount()) <= (await limit(w)) * 50 && (await limit(w)) < MAX, {
-      timeoutMs: 30_000,
-      intervalMs: 100,
-      describe: async () => `pending ${await bench.pendingCount()}, limit ${await limit(w)}`,
-    });
+    await waitFor(
+      async () => (await bench.pendingCount()) <= (await limit(w)) * 50 && (await limit(w)) < MAX,
+      {
+        timeoutMs: 30_000,
+        intervalMs: 100,
+        describe: async () => `pending ${await bench.pendingCount()}, limit ${await limit(w)}`,
+      },
+    );
 
     proxy.setLatency(0);
     await waitFor(async () => (await limit(w)) > lowest, {
