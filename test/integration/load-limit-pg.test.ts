@@ -76,11 +76,18 @@ describe('adaptive concurrency limit with a slow Postgres', () => {
       { timeoutMs: 60_000, intervalMs: 100, describe: async () => `limit ${await limit(w)}` },
     );
     expect(lowest).toBeLessThan(MAX);
-    // At the lower limit the worker holds only what that many batches take: the rest waits in the stream.
+    // At a lower limit the worker holds only what that many batches take (the rest waits in the stream):
+    // a second in a row of samples with the limit at most MAX - 2 and no more pending than its batches hold.
+    let streak = 0;
     await waitFor(
-      async () => (await bench.pendingCount()) <= (await limit(w)) * 50 && (await limit(w)) < MAX,
+      async () => {
+        const l = await limit(w);
+        const pending = await bench.pendingCount();
+        streak = l <= MAX - 2 && pending <= l * 50 && l === (await limit(w)) ? streak + 1 : 0;
+        return streak >= 10;
+      },
       {
-        timeoutMs: 30_000,
+        timeoutMs: 40_000,
         intervalMs: 100,
         describe: async () => `pending ${await bench.pendingCount()}, limit ${await limit(w)}`,
       },
