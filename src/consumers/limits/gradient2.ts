@@ -18,6 +18,11 @@
  * is a handful of batch transactions (STREAMSINK_CONCURRENCY, default 4), and the limit can only fall while
  * `queueSize < limit * (1 - gradient)`: with 4 it would never go below 8. With 1 it reaches 2 on latency
  * alone, and drops (x0.9) take it to the minimum.
+ *
+ * Growth differs too, for the same reason: with gradient 1 Netflix grows by `smoothing * queueSize` per sample
+ * (0.8 with its defaults); with a queueSize of 1 that would be 0.2 per window, 15 s to climb from 5 back to 8
+ * after Postgres recovered. While RTTs are within tolerance the estimate instead grows by `increase` (1 batch)
+ * per sample: AIMD's additive increase, which is how the limit finds its way back.
  */
 export interface Gradient2Options {
   initialLimit: number;
@@ -31,6 +36,8 @@ export interface Gradient2Options {
   longWindow?: number;
   /** The headroom added to each estimate (Netflix: 4; here 1, see above). */
   queueSize?: (limit: number) => number;
+  /** Added per sample while RTTs are within tolerance (gradient 1). Default 1 (see above). */
+  increase?: number;
 }
 
 export interface Gradient2State {
@@ -79,6 +86,10 @@ export function updateGradient2(
   // App-limited: too little in flight to learn anything about the limit.
   if (sample.inFlight < state.estimate / 2) return { estimate: state.estimate, longRtt };
   const gradient = clamp((tolerance * longRtt.value) / shortRtt, 0.5, 1);
+  if (gradient >= 1) {
+    const grown = state.estimate + (options.increase ?? 1);
+    return { estimate: clamp(grown, options.minLimit, options.maxLimit), longRtt };
+  }
   const next = state.estimate * gradient + queueSize;
   const smoothed = state.estimate * (1 - smoothing) + next * smoothing;
   return { estimate: clamp(smoothed, options.minLimit, options.maxLimit), longRtt };

@@ -105,7 +105,8 @@ describe('adaptive limit: windowed Gradient2 plus AIMD on drops', () => {
     expect(Math.min(...slowed.limits)).toBeLessThan(base.maxLimit);
     const low = limitOf(slowed.state, base);
     expect(low).toBeLessThan(base.maxLimit);
-    const recovered = feed(slowed.state, base, slowed.at, 60, 5);
+    // Additive increase: one batch per window once commits are fast again, not 0.2 (Netflix's smoothing x 1).
+    const recovered = feed(slowed.state, base, slowed.at, base.maxLimit - low + 2, 5);
     expect(recovered.limits.at(-1)).toBe(base.maxLimit);
     // Once latency is back, the limit only goes up.
     for (let i = 1; i < recovered.limits.length; i++)
