@@ -2,12 +2,12 @@ import type { WorkerConfig } from '../lib/config.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { WorkerMetrics } from '../lib/metrics.ts';
 import type { Pool } from '../lib/pg.ts';
-import { isPostgresUnreachable } from '../lib/pg-errors.ts';
 import { breakerSink } from './breaker-sink.ts';
 import { createBreaker } from './circuit-breaker.ts';
 import { type ConcurrencyLimiter, createConcurrencyLimiter } from './concurrency-limiter.ts';
 import { createDependencyCaller, type DependencyCaller } from './dependency-caller.ts';
 import { enrichStep } from './enrich-step.ts';
+import { isPostgresOutage } from './limits/drops.ts';
 import type { BatchSink, Pipeline } from './types.ts';
 
 /**
@@ -74,7 +74,7 @@ export function loadManagedSink(sink: BatchSink, options: LoadManagedSinkOptions
   const postgres = createBreaker({
     dependency: 'postgres',
     settings: config.breaker,
-    isFailure: isPostgresUnreachable,
+    isFailure: isPostgresOutage,
     labels,
     logger,
     ...(metrics ? { metrics } : {}),

@@ -29,3 +29,24 @@ export function isDrop(error: unknown): boolean {
 const DROPPED_SOCKET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT']);
 // node-postgres' fixed texts for a pool that could not hand out a client in time and a socket that dropped.
 const DROP_TEXTS = ['timeout exceeded when trying to connect', 'Connection terminated', 'connection timeout'];
+
+/** Row contention and the worker's own timeouts: Postgres answered, it is busy, not down (the limit's job). */
+const BUSY_SQLSTATES = new Set(['40001', '40P01', '55P03', '57014']);
+
+/**
+ * Whether a failed batch write counts against the Postgres circuit breaker: the sink gave up on Postgres
+ * (a TransientError: cannot connect, connection lost, server shutting down, the schema or permissions refuse
+ * every write), except when Postgres answered that it is busy (serialization failure, deadlock, lock or
+ * statement timeout): those are the concurrency limit's to handle, and retrying them is how they clear.
+ * A bad event (poison, class 22/23) never counts.
+ */
+export function isPostgresOutage(error: unknown): boolean {
+  const e = error as { retryable?: unknown; code?: unknown } | null;
+  if (typeof e !== 'object' || e === null || e.retryable !== true) return false;
+  for (let c: unknown = error, depth = 0; typeof c === 'object' && c !== null && depth < 6; depth++) {
+    const code = (c as { code?: unknown }).code;
+    if (typeof code === 'string' && BUSY_SQLSTATES.has(code)) return false;
+    c = (c as { cause?: unknown }).cause;
+  }
+  return true;
+}

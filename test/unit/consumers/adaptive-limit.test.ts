@@ -6,9 +6,10 @@ import {
   limitOf,
   onLimitSample,
 } from '../../../src/consumers/limits/adaptive-limit.ts';
-import { isDrop } from '../../../src/consumers/limits/drops.ts';
+import { isDrop, isPostgresOutage } from '../../../src/consumers/limits/drops.ts';
 import { initialGradient2, updateGradient2 } from '../../../src/consumers/limits/gradient2.ts';
 import { addToWindow, emptyWindow } from '../../../src/consumers/limits/windowed.ts';
+import { PoisonMessageError, TransientError } from '../../../src/lib/errors.ts';
 
 const base: AdaptiveLimitOptions = {
   mode: 'adaptive',
@@ -156,5 +157,27 @@ describe('isDrop', () => {
     ['plain error', new Error('boom')],
   ])('%s is not', (_name, error) => {
     expect(isDrop(wrap(error))).toBe(false);
+  });
+});
+
+describe('isPostgresOutage (what counts against the Postgres breaker)', () => {
+  const transient = (cause: unknown) => new TransientError('postgres: x', { cause });
+  it.each([
+    ['cannot connect: database not accepting connections (55000)', transient({ code: '55000' })],
+    ['connection refused', transient({ code: 'ECONNREFUSED' })],
+    ['admin shutdown 57P01', transient({ code: '57P01' })],
+    ['permission denied (systemic) 42501', transient({ code: '42501' })],
+  ])('%s counts', (_name, error) => {
+    expect(isPostgresOutage(error)).toBe(true);
+  });
+  it.each([
+    ['deadlock 40P01', transient({ code: '40P01' })],
+    ['serialization failure 40001', transient({ code: '40001' })],
+    ['lock timeout 55P03', transient({ code: '55P03' })],
+    ['statement timeout 57014', transient({ code: '57014' })],
+    ['a poison event', new PoisonMessageError('data_error', 'bad')],
+    ['an untyped error', new Error('boom')],
+  ])('%s does not', (_name, error) => {
+    expect(isPostgresOutage(error)).toBe(false);
   });
 });
