@@ -148,9 +148,10 @@ describe('enrich stage with ctx.call', () => {
     await expectExactlyOnce(events);
     expect(service.served['503']).toBeGreaterThan(0);
     expect(service.served.hang).toBeGreaterThan(0);
+    // Every hanging call was aborted by its timeout (a slow answer on a loaded machine may time out too).
     expect(
       await value(w, 'streamsink_dependency_calls_total', { dependency: 'fraud', result: 'timeout' }),
-    ).toBe(service.served.hang);
+    ).toBeGreaterThanOrEqual(service.served.hang);
     expect(await bench.redis.xlen(bench.keys.deadLetter)).toBe(0);
     expect(await deadLettered(w)).toBe(0);
   });

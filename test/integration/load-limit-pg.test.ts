@@ -11,7 +11,7 @@ import { waitFor } from '../helpers/wait.ts';
 import { createWorkerBench, type InProcessWorker, type WorkerBench } from '../helpers/worker-harness.ts';
 
 /**
- * Adaptive concurrency against a Postgres slowed by a latency proxy (+20 ms per chunk, each way): the limit
+ * Adaptive concurrency against a Postgres slowed by a latency proxy (+40 ms per chunk, each way): the limit
  * falls below STREAMSINK_CONCURRENCY while commits are slow, climbs again once the latency is removed, and the
  * final state is exact (nothing lost, nothing doubled, nothing dead-lettered). Throughput and p99 are measured
  * by `npm run bench:load`, not asserted here.
@@ -51,7 +51,7 @@ describe('adaptive concurrency limit with a slow Postgres', () => {
   const limit = (w: InProcessWorker) => gauge(w, 'streamsink_concurrency_limit');
 
   it('the limit falls while commits are slow and rises again once they are fast; state exact', async () => {
-    const events = generatePaymentEvents({ count: 30_000, seed: 15, accounts: 300, prefix: 'lim' });
+    const events = generatePaymentEvents({ count: 40_000, seed: 15, accounts: 300, prefix: 'lim' });
     await bench.publish(events);
     const url = new URL(bench.schema.url);
     url.host = `${proxy.host}:${proxy.port}`;
@@ -59,7 +59,8 @@ describe('adaptive concurrency limit with a slow Postgres', () => {
     expect(await limit(w)).toBe(MAX);
     await waitFor(async () => (await processed()) >= 6000, { timeoutMs: 30_000 });
 
-    proxy.setLatency(20);
+    // +40 ms per chunk each way (the bench uses 20): a clear slowdown even when the machine is busy.
+    proxy.setLatency(40);
     await waitFor(async () => (await limit(w)) < MAX, {
       timeoutMs: 30_000,
       describe: async () => `limit ${await limit(w)}`,
