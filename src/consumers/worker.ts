@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import PQueue from 'p-queue';
 import type { WorkerConfig } from '../lib/config.ts';
-import { describeError } from '../lib/errors.ts';
+import { DependencyUnavailableError, describeError } from '../lib/errors.ts';
 import type { Logger } from '../lib/logger.ts';
 import { initWorkerSeries, type WorkerMetrics } from '../lib/metrics.ts';
 import { isPostgresUnreachable } from '../lib/pg-errors.ts';
@@ -53,6 +53,8 @@ export interface WorkerHealth {
   sinkFailing: boolean;
   /** The sink is failing because Postgres cannot be reached at all (not: it answers with errors). */
   sinkUnreachable: boolean;
+  /** The sink is failing because a service the pipeline's enrich calls is down (its name), not Postgres. */
+  waitingOnService: string | undefined;
   shuttingDown: boolean;
   inFlight: number;
   /** When the entry held longest was taken; undefined when nothing is held. Work stuck fails liveness. */
@@ -102,6 +104,7 @@ export function createWorker(options: CreateWorkerOptions): Worker {
   });
   let sinkFailing = false;
   let sinkUnreachable = false;
+  let waitingOnService: string | undefined;
   const sinkHealth: SinkHealth = {
     get failing() {
       return sinkFailing;
@@ -109,6 +112,8 @@ export function createWorker(options: CreateWorkerOptions): Worker {
     set(failing, cause) {
       // The latest failure decides: a database that came back but now times out on locks is no outage.
       sinkUnreachable = failing && isPostgresUnreachable(cause);
+      waitingOnService =
+        failing && cause instanceof DependencyUnavailableError ? cause.dependency : undefined;
       if (failing === sinkFailing) return;
       sinkFailing = failing;
       wakeup.wake();
@@ -302,6 +307,7 @@ export function createWorker(options: CreateWorkerOptions): Worker {
         loopTurnedAt,
         sinkFailing,
         sinkUnreachable,
+        waitingOnService,
         shuttingDown,
         inFlight: inFlight.size,
         oldestTakenAt: inFlight.oldestTakenAt(),

@@ -185,6 +185,9 @@ describe('enrich stage with ctx.call', () => {
       await value(w, 'streamsink_dependency_calls_total', { dependency: 'fraud', result: 'rejected' }),
     ).toBeGreaterThan(0);
     expect(await value(w, 'streamsink_backpressure_paused', {})).toBe(1);
+    // The sink fails because of the service, not Postgres (streamsink_dependency_up{postgres} stays 1).
+    expect(w.worker.health().waitingOnService).toBe('fraud');
+    expect(w.worker.health().sinkUnreachable).toBe(false);
 
     service.setFault(() => 'ok');
     await waitFor(() => applied(during), { timeoutMs: 60_000, intervalMs: 200 });
