@@ -38,6 +38,7 @@ export type {
   ApplyContext,
   DecideEventOf,
   DefinedPipeline,
+  EnrichContext,
   EventOf,
   EventSpec,
   PipelineDefinition,
@@ -46,6 +47,7 @@ export type {
   Transaction,
 } from './consumers/define-pipeline.ts';
 export { definePipeline } from './consumers/define-pipeline.ts';
+export type { CallOptions, DependencySettings } from './consumers/dependency-caller.ts';
 export type { EventVersions, UpcastingSpec } from './consumers/event-versions.ts';
 export { eventVersions } from './consumers/event-versions.ts';
 export type { PartitionMetrics } from './consumers/partitions/metrics.ts';
@@ -61,10 +63,12 @@ export { decodeEntry, encodeEnvelope } from './lib/envelope.ts';
 export type { FieldIssue, ReasonCode } from './lib/errors.ts';
 export {
   ConfigError,
+  DependencyUnavailableError,
   IdempotencyConflictError,
   InvalidArgumentError,
   PartitionFencedError,
   PayloadTooLargeError,
+  PermanentDependencyError,
   PoisonMessageError,
   REASON_CODES,
   SchemaBehindError,

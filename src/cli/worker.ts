@@ -155,7 +155,11 @@ export async function run(args: string[], ctx: CliContext): Promise<number> {
     // streamsink_dependency_up: what /readyz sees, as a series an alert can page on (docs/metrics.md).
     const dependencies = startDependencyMonitor({
       checks,
-      sinkFailing: () => worker?.health().sinkFailing ?? false,
+      // Another service's outage (enrich) fails the sink too, but Postgres is fine: its breaker says so.
+      sinkFailing: () => {
+        const health = worker?.health();
+        return health?.sinkFailing === true && health.waitingOnService === undefined;
+      },
       metrics,
       labels: { stream: keys.name, group },
       intervalMs: config.metrics.sampleIntervalMs,

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { type PoisonMessageError, REASON_PATTERN, ValidationError } from '../lib/errors.ts';
 import type { DecideContext, Effect, TableSpec } from './decide/effects.ts';
 import { checkTablesSpec } from './decide/tables-spec.ts';
+import type { CallOptions, DependencySettings } from './dependency-caller.ts';
 import { checkUpcasters } from './upcast.ts';
 
 /**
@@ -45,6 +46,11 @@ export interface PipelineEvent<T extends string = string, D = unknown> {
    * lets an archive store the payload without re-serialising it (numbers stay exactly as written).
    */
   dataText?: string;
+  /**
+   * What the pipeline's `enrich` returned for this event (absent without `enrich`). Recorded with the event in
+   * the inbox, so a redelivery reuses it instead of calling the service again (docs/load-management.md).
+   */
+  enrichment?: unknown;
 }
 
 /** The union of typed events a list of specs describes; specs with an upcaster are raised, so not in it. */
@@ -85,6 +91,29 @@ export interface ApplyContext {
   group: string;
   /** This pipeline's name. */
   pipeline: string;
+}
+
+/** What `enrich` receives beside the events. */
+export interface EnrichContext extends ApplyContext {
+  /**
+   * Call another service: `fn` gets an AbortSignal that aborts when the attempt times out (pass it to fetch).
+   * Attempts are bounded (`retries`, default 2, full-jitter backoff), each under `timeoutMs` (default 5000);
+   * the dependency has a bulkhead and a circuit breaker. Throw `PermanentDependencyError` in `fn` for a
+   * refusal that will never change (a 4xx): the event is dead-lettered. Any other failure is an outage: after
+   * the retries (or at once while the circuit is open) the call throws DependencyUnavailableError, and the
+   * batch waits and retries; nothing is dead-lettered for an outage.
+   */
+  call<T>(dependency: string, fn: (signal: AbortSignal) => Promise<T>, options?: CallOptions): Promise<T>;
+  /**
+   * Run `fn` for each event at once and collect the results in order, a refusal (PermanentDependencyError)
+   * in its event's slot: what `enrich` returns. Any other failure is thrown once all have settled.
+   *
+   * @example
+   * enrich: (events, ctx) =>
+   *   ctx.settle(events, (e) =>
+   *     ctx.call('fx', (signal) => fetchRate(e.data.currency, signal), { timeoutMs: 500, retries: 3 })),
+   */
+  settle<Ev, T>(events: readonly Ev[], fn: (event: Ev) => Promise<T>): Promise<Array<T | PoisonMessageError>>;
 }
 
 /** One migration of a pipeline's own tables; applied once, in list order, by `streamsink migrate --pipeline`. */
@@ -139,6 +168,17 @@ export interface PipelineDefinition<E extends readonly EventSpec[] = readonly Ev
    */
   check?: (event: EventOf<E>) => void;
   /**
+   * Enrich a batch from other services before the transaction opens (no database transaction is held across
+   * the calls). Return one JSON value per event, in order: it reaches `apply` as `event.enrichment` and is
+   * recorded with the event in the inbox. A slot may instead hold a `PermanentDependencyError` (or a
+   * PoisonMessageError) to dead-letter that event alone; {@link EnrichContext.settle} builds such an array.
+   * Throwing an outage (what `ctx.call` throws when a service is down) makes the batch wait and retry.
+   * Events recorded by an earlier delivery are not passed again: their recorded enrichment is reused.
+   */
+  enrich?: (events: ReadonlyArray<EventOf<E>>, ctx: EnrichContext) => Promise<ReadonlyArray<unknown>>;
+  /** Per-dependency bulkhead and breaker settings for `ctx.call` (keys are the names given to `call`). */
+  dependencies?: Readonly<Record<string, DependencySettings>>;
+  /**
    * Apply a batch inside streamsink's transaction, with set-based SQL. `events` are distinct, in stream
    * order, and (unless `idempotent`) new for this pipeline: the inbox rows are already written in the same
    * transaction. Throw {@link PoisonMessageError}, or let Postgres raise a class 22/23 error, for an event
@@ -176,11 +216,12 @@ export type DefinedPipeline<E extends readonly EventSpec[] = readonly EventSpec[
  * functions take `never`, so a pipeline of any event list fits (only the pipeline's own code knows the types).
  */
 export type AnyPipeline = Readonly<
-  Omit<PipelineDefinition, 'check' | 'apply' | 'handle' | 'decide'> & {
+  Omit<PipelineDefinition, 'check' | 'apply' | 'handle' | 'decide' | 'enrich'> & {
     name: string;
     version: string;
     group: string;
     check?: (event: never) => void;
+    enrich?: (events: never, ctx: EnrichContext) => Promise<ReadonlyArray<unknown>>;
     apply?: (tx: Transaction, events: never, ctx: ApplyContext) => Promise<void>;
     handle?: (tx: Transaction, event: never, ctx: ApplyContext) => Promise<void>;
     decide?: (event: never, ctx: DecideContext) => readonly Effect[];
@@ -222,6 +263,23 @@ const definitionSchema = z.strictObject({
   idempotent: z.boolean().optional(),
   ordering: z.enum(['key', 'none']).optional(),
   check: z.function().optional(),
+  enrich: z.function().optional(),
+  dependencies: z
+    .record(
+      z.string().regex(/^[a-z][a-z0-9_.-]{0,63}$/, 'a dependency name: ^[a-z][a-z0-9_.-]{0,63}$'),
+      z.strictObject({
+        maxConcurrent: z.number().int().min(1).max(10_000).optional(),
+        breaker: z
+          .strictObject({
+            failureRate: z.number().gt(0).lt(1).optional(),
+            windowMs: z.number().int().min(1000).max(600_000).optional(),
+            minCalls: z.number().int().min(1).max(100_000).optional(),
+            halfOpenAfterMs: z.number().int().min(100).max(600_000).optional(),
+          })
+          .optional(),
+      }),
+    )
+    .optional(),
   apply: z.function().optional(),
   handle: z.function().optional(),
   tables: z.record(z.string(), z.unknown()).optional(),

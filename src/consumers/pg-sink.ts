@@ -9,6 +9,7 @@ import {
 import type { WorkerMetrics } from '../lib/metrics.ts';
 import type { Pool, PoolClient, Queryable } from '../lib/pg.ts';
 import { classifyPgError, type PgErrorClass } from '../lib/pg-errors.ts';
+import { recordEnrichment } from './enrichment-store.ts';
 import { adoptLegacyInbox, recordInInbox, splitRepeats } from './inbox.ts';
 import type { AcceptedItem, BatchSink, Pipeline, PipelineContext, SinkResult } from './types.ts';
 
@@ -90,6 +91,7 @@ export function createPgSink(options: PgSinkOptions): BatchSink {
         if (pipeline.prove) for (const item of items) pipeline.prove(item);
         const verdict = await recordInInbox(client, pipeline.name, context.stream, items, pipeline.version);
         if (verdict.fresh.length > 0) await pipeline.apply(client, verdict.fresh, context);
+        if (pipeline.enrich) await recordEnrichment(client, pipeline.name, verdict.fresh);
         committed = { applied: verdict.fresh, duplicates: verdict.duplicates, conflicts: verdict.conflicts };
       }
       // A failed COMMIT (connection lost) leaves the outcome unknown; it is classified transient and the

@@ -5,8 +5,8 @@ import { type Effect, foldEffects } from './decide/effects.ts';
 import { pipelineLabel } from './decide/proof.ts';
 import { type DecideFunction, type Decider, proveItem } from './decide/prove.ts';
 import { writeFolded } from './decide/upsert-sql.ts';
-import type { AnyPipeline, PipelineEvent, Transaction } from './define-pipeline.ts';
-import type { AcceptedItem, Pipeline } from './types.ts';
+import type { AnyPipeline, EnrichContext, PipelineEvent, Transaction } from './define-pipeline.ts';
+import type { AcceptedItem, EnrichOutcome, Pipeline, RuntimeEnrichContext } from './types.ts';
 import { createUpcaster, type UpcastResult } from './upcast.ts';
 
 /**
@@ -17,7 +17,7 @@ import { createUpcaster, type UpcastResult } from './upcast.ts';
 export function toRuntimePipeline(definition: AnyPipeline): Pipeline {
   const registry = definition.events ? createEventRegistry(definition.events) : undefined;
   const upcast = registry && definition.events ? createUpcaster(definition.events, registry) : undefined;
-  const { check, apply, handle } = definition;
+  const { check, apply, handle, enrich } = definition;
   const decider: Decider | undefined =
     definition.decide && definition.tables
       ? { decide: definition.decide as DecideFunction, tables: definition.tables }
@@ -44,6 +44,13 @@ export function toRuntimePipeline(definition: AnyPipeline): Pipeline {
     version: definition.version,
     registry,
     idempotent: definition.idempotent === true,
+    ...(definition.dependencies ? { dependencies: definition.dependencies } : {}),
+    ...(enrich
+      ? {
+          enrich: (items: readonly AcceptedItem[], context: RuntimeEnrichContext) =>
+            runEnrich(enrich, items, context, definition.name),
+        }
+      : {}),
     accept(envelope, where) {
       let accepted: Envelope = envelope;
       if (registry) {
@@ -120,6 +127,66 @@ function asOwnPoison(error: unknown): PoisonMessageError | undefined {
   return new PoisonMessageError(foreign.reason, foreign.message, { cause: error });
 }
 
+type EnrichFn = (events: never, ctx: EnrichContext) => Promise<ReadonlyArray<unknown>>;
+
+/**
+ * Run a pipeline's `enrich` over `items`. A refusal in a slot dead-letters that event; a refusal thrown for the
+ * whole call is narrowed down by enriching each event alone (as the sink bisects a failing batch), so one
+ * refused event never takes its batch-mates with it. Anything else thrown (an outage) is the batch's.
+ */
+async function runEnrich(
+  enrich: EnrichFn,
+  items: readonly AcceptedItem[],
+  context: RuntimeEnrichContext,
+  pipeline: string,
+): Promise<EnrichOutcome[]> {
+  const ctx: EnrichContext = {
+    stream: context.stream,
+    group: context.group,
+    pipeline,
+    call: context.call,
+    async settle(events, fn) {
+      const settled = await Promise.allSettled(events.map((e) => fn(e)));
+      const out = [];
+      for (const s of settled) {
+        if (s.status === 'fulfilled') out.push(s.value);
+        else if (asOwnPoison(s.reason)) out.push(asOwnPoison(s.reason) as PoisonMessageError);
+        else throw s.reason;
+      }
+      return out;
+    },
+  };
+  const once = async (batch: readonly AcceptedItem[]): Promise<EnrichOutcome[]> => {
+    const events = batch.map((item) => toEvent(item.envelope, item.entry.id, context.stream, item));
+    const values = await enrich(events as never, ctx);
+    if (!Array.isArray(values) || values.length !== batch.length)
+      throw new TypeError(
+        `enrich of pipeline ${pipeline} must return one value per event (${batch.length}), got ${Array.isArray(values) ? values.length : typeof values}`,
+      );
+    return values.map((value) => {
+      const poison = asOwnPoison(value);
+      return poison ? { ok: false, error: poison } : { ok: true, value };
+    });
+  };
+  try {
+    return await once(items);
+  } catch (error) {
+    const poison = asOwnPoison(error);
+    if (!poison) throw error;
+    if (items.length === 1) return [{ ok: false, error: poison }];
+    const out: EnrichOutcome[] = [];
+    for (const item of items) out.push(...(await once([item]).catch(refusalOf)));
+    return out;
+  }
+}
+
+/** A single event's enrich threw: its refusal, or the outage rethrown. */
+function refusalOf(error: unknown): EnrichOutcome[] {
+  const poison = asOwnPoison(error);
+  if (!poison) throw error;
+  return [{ ok: false, error: poison }];
+}
+
 function toEvent(envelope: Envelope, entryId: string, stream: string, item?: AcceptedItem): PipelineEvent {
   const event: PipelineEvent = {
     id: envelope.id,
@@ -132,5 +199,6 @@ function toEvent(envelope: Envelope, entryId: string, stream: string, item?: Acc
     stream,
   };
   if (item?.dataText !== undefined) event.dataText = item.dataText;
+  if (item?.enrichment !== undefined) event.enrichment = item.enrichment;
   return event;
 }

@@ -40,6 +40,11 @@ export interface ReadLoopDeps {
   dispatch: (entries: StreamEntry[]) => void;
   /** Entries the read script dead-lettered inside Redis (oversize): count and log them. */
   onDeadLettered: (records: ReadPage['deadLettered']) => void;
+  /**
+   * Entries the worker may hold now, when less than STREAMSINK_MAX_IN_FLIGHT: what the current concurrency
+   * limit's batches hold (concurrency-limiter.ts). At the limit, the backlog stays in the stream.
+   */
+  maxInFlight?: () => number;
   /** True while suspects run in quarantine (quarantine.ts): neither read nor reclaim, so they run alone. */
   holdReading?: () => boolean;
   logger: Logger;
@@ -72,7 +77,11 @@ export async function runReadLoop(deps: ReadLoopDeps): Promise<void> {
     const blocked = deps.holdReading?.() || (sinkHealth.failing && inFlight.size > 0);
     const count = blocked
       ? 0
-      : readCount({ inFlight: inFlight.size, maxInFlight: config.maxInFlight, batchSize: config.batchSize });
+      : readCount({
+          inFlight: inFlight.size,
+          maxInFlight: deps.maxInFlight?.() ?? config.maxInFlight,
+          batchSize: config.batchSize,
+        });
     const bytes =
       count === 0
         ? 0

@@ -12,6 +12,7 @@ import { type PartitionKeys, streamKeys } from '../lib/redis/keys.ts';
 import { createCommitWatermark } from './data-loss.ts';
 import { createDeadLetterer } from './dead-letter.ts';
 import type { AnyPipeline } from './define-pipeline.ts';
+import { loadManagedSink } from './load-managed-sink.ts';
 import { startMetricsSampler } from './metrics-sampler.ts';
 import type { PartitionMetrics } from './partitions/metrics.ts';
 import { type PartitionedWorker, startPartitioned } from './partitions/start-partitioned.ts';
@@ -129,7 +130,16 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
     logger: logger.child({ consumer }),
     ...(metrics ? { metrics } : {}),
   });
-  const sink = options.sinkMiddleware ? options.sinkMiddleware(realSink) : realSink;
+  const core = loadManagedSink(realSink, {
+    config,
+    pipeline,
+    pool,
+    stream: keys.name,
+    group,
+    logger: logger.child({ stream: keys.name, group, consumer }),
+    ...(metrics ? { metrics } : {}),
+  });
+  const sink = options.sinkMiddleware ? options.sinkMiddleware(core.sink) : core.sink;
   const realDeadLetterer = createDeadLetterer({
     redis,
     keys,
@@ -151,6 +161,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
   const commitWatermark = createCommitWatermark();
   const worker = createWorker({
     commitWatermark,
+    concurrencyLimit: core.limiter,
     redis,
     blockingRedis,
     sink,

@@ -46,6 +46,16 @@ export interface AcceptedItem {
   proof?: string;
   /** What `decide` threw for this event: thrown by `apply` if the event is new (a duplicate is just acked). */
   decideError?: unknown;
+  /** What the pipeline's `enrich` returned for it (enrich-step.ts); reaches `apply` as `event.enrichment`. */
+  enrichment?: unknown;
+}
+
+/** What a runtime pipeline's `enrich` yields per item: its enrichment, or the refusal that dead-letters it. */
+export type EnrichOutcome = { ok: true; value: unknown } | { ok: false; error: PoisonMessageError };
+
+/** What the runtime hands a pipeline's enrich stage (enrich-step.ts). */
+export interface RuntimeEnrichContext extends PipelineContext {
+  call: import('./dependency-caller.ts').DependencyCaller['call'];
 }
 
 export type AcceptResult = { ok: true; envelope: Envelope } | { ok: false; error: PoisonMessageError };
@@ -83,6 +93,13 @@ export interface Pipeline {
    * on the item for `apply`.
    */
   prove?(item: AcceptedItem): void;
+  /**
+   * The pipeline's enrich stage, when it has one: runs before the transaction, one outcome per item in order.
+   * Throws when the batch cannot be enriched now (an outage: transient; anything else: a failure of the batch).
+   */
+  enrich?(items: readonly AcceptedItem[], context: RuntimeEnrichContext): Promise<EnrichOutcome[]>;
+  /** Per-dependency settings for the enrich stage's calls (definePipeline({ dependencies })). */
+  readonly dependencies?: Readonly<Record<string, import('./dependency-caller.ts').DependencySettings>>;
 }
 
 export interface PipelineContext {

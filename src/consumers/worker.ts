@@ -1,6 +1,6 @@
 import PQueue from 'p-queue';
 import type { WorkerConfig } from '../lib/config.ts';
-import { describeError } from '../lib/errors.ts';
+import { DependencyUnavailableError, describeError } from '../lib/errors.ts';
 import type { Logger } from '../lib/logger.ts';
 import { initWorkerSeries, type WorkerMetrics } from '../lib/metrics.ts';
 import { isPostgresUnreachable } from '../lib/pg-errors.ts';
@@ -9,6 +9,7 @@ import type { StreamKeys } from '../lib/redis/keys.ts';
 import { backoffDelay } from './backoff.ts';
 import { createBatchProcessor, type SinkHealth } from './batch-processor.ts';
 import { splitIntoBatches } from './batching.ts';
+import type { ConcurrencyLimit } from './concurrency-limiter.ts';
 import type { CommitWatermark } from './data-loss.ts';
 import { createInFlight } from './in-flight.ts';
 import { runLeaseRenewer } from './lease-renewer.ts';
@@ -41,6 +42,8 @@ export interface CreateWorkerOptions {
   random?: () => number;
   /** Told the entry ids of every commit, for the data-loss watermark (src/consumers/stream-watermarks.ts). */
   commitWatermark?: CommitWatermark;
+  /** The live limit on batch transactions in flight (concurrency-limiter.ts); default: `config.concurrency`. */
+  concurrencyLimit?: ConcurrencyLimit;
 }
 
 export interface WorkerHealth {
@@ -50,6 +53,8 @@ export interface WorkerHealth {
   sinkFailing: boolean;
   /** The sink is failing because Postgres cannot be reached at all (not: it answers with errors). */
   sinkUnreachable: boolean;
+  /** The sink is failing because a service the pipeline's enrich calls is down (its name), not Postgres. */
+  waitingOnService: string | undefined;
   shuttingDown: boolean;
   inFlight: number;
   /** When the entry held longest was taken; undefined when nothing is held. Work stuck fails liveness. */
@@ -100,6 +105,7 @@ export function createWorker(options: CreateWorkerOptions): Worker {
   });
   let sinkFailing = false;
   let sinkUnreachable = false;
+  let waitingOnService: string | undefined;
   const sinkHealth: SinkHealth = {
     get failing() {
       return sinkFailing;
@@ -107,6 +113,8 @@ export function createWorker(options: CreateWorkerOptions): Worker {
     set(failing, cause) {
       // The latest failure decides: a database that came back but now times out on locks is no outage.
       sinkUnreachable = failing && isPostgresUnreachable(cause);
+      waitingOnService =
+        failing && cause instanceof DependencyUnavailableError ? cause.dependency : undefined;
       if (failing === sinkFailing) return;
       sinkFailing = failing;
       wakeup.wake();
@@ -119,7 +127,14 @@ export function createWorker(options: CreateWorkerOptions): Worker {
   /** Aborted last: lease renewal runs until in-flight work is done. */
   const stopLeases = new AbortController();
 
-  const queue = new PQueue({ concurrency: config.concurrency });
+  const queue = new PQueue({ concurrency: options.concurrencyLimit?.limit ?? config.concurrency });
+  // Batches run up to the limit, and the read loop holds only what that many batches take.
+  options.concurrencyLimit?.onChange((limit) => {
+    queue.concurrency = limit;
+    wakeup.wake();
+  });
+  const readLimit = () =>
+    Math.min(config.maxInFlight, (options.concurrencyLimit?.limit ?? config.concurrency) * config.batchSize);
   const processor = createBatchProcessor({
     client,
     sink: options.sink,
@@ -233,6 +248,7 @@ export function createWorker(options: CreateWorkerOptions): Worker {
           dispatch,
           onDeadLettered,
           holdReading: () => quarantine.active,
+          maxInFlight: readLimit,
           logger: log,
           metrics,
           labels,
@@ -292,6 +308,7 @@ export function createWorker(options: CreateWorkerOptions): Worker {
         loopTurnedAt,
         sinkFailing,
         sinkUnreachable,
+        waitingOnService,
         shuttingDown,
         inFlight: inFlight.size,
         oldestTakenAt: inFlight.oldestTakenAt(),

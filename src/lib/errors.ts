@@ -42,6 +42,7 @@ export const REASON_CODES = [
   'data_error',
   'invalid_effects',
   'id_conflict',
+  'dependency_refused',
   'max_deliveries_exceeded',
 ] as const;
 
@@ -207,6 +208,37 @@ export function isPoisonError(error: unknown): error is PoisonMessageError {
 
 /** The shape of a reason code: built-in ones and those pipelines declare. */
 export const REASON_PATTERN = /^[a-z][a-z0-9_]{0,63}$/;
+
+/**
+ * A service a pipeline calls in `enrich` (through `ctx.call`) refused the event for good: a 4xx, an unknown
+ * customer, a currency it will never quote. Throw it from the function given to `ctx.call`: it is not retried,
+ * does not count against the service's circuit breaker, and the event is dead-lettered with `reason`
+ * (default `dependency_refused`; a pipeline may use one of its declared reasons). An outage (timeout, 5xx,
+ * connection refused) is any other error: retried, never dead-lettered.
+ *
+ * @example
+ * const res = await fetch(url, { signal });
+ * if (res.status >= 400 && res.status < 500) throw new PermanentDependencyError(`fraud service: ${res.status}`);
+ * if (!res.ok) throw new Error(`fraud service: ${res.status}`); // retried
+ */
+export class PermanentDependencyError extends PoisonMessageError {
+  constructor(message: string, options: StreamsinkErrorOptions & { reason?: DeadLetterReason } = {}) {
+    super(options.reason ?? 'dependency_refused', message, options);
+  }
+}
+
+/**
+ * A service a pipeline calls could not answer: its retries ran out, or its circuit is open. Transient: the
+ * batch waits and retries with backoff, reading pauses, nothing is dead-lettered (docs/load-management.md).
+ */
+export class DependencyUnavailableError extends TransientError {
+  readonly dependency: string;
+
+  constructor(dependency: string, message: string, options: StreamsinkErrorOptions = {}) {
+    super(message, options);
+    this.dependency = dependency;
+  }
+}
 
 /** The database schema is older than this build needs. */
 export class SchemaBehindError extends StreamsinkError {

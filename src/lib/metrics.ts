@@ -1,4 +1,5 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { createLoadMetrics, type LoadMetrics } from './load-metrics.ts';
 import type { PgErrorClass } from './pg-errors.ts';
 
 /**
@@ -34,7 +35,7 @@ export const END_TO_END_BUCKETS = [
   86400,
 ];
 
-export interface WorkerMetrics {
+export interface WorkerMetrics extends LoadMetrics {
   messages: Counter<'stream' | 'group' | 'pipeline' | 'outcome'>;
   batchDuration: Histogram<'stream' | 'group' | 'pipeline'>;
   batchSize: Histogram<'stream' | 'group' | 'pipeline'>;
@@ -60,6 +61,7 @@ export interface WorkerMetrics {
 export function createWorkerMetrics(registry: Registry): WorkerMetrics {
   const registers = [registry];
   return {
+    ...createLoadMetrics(registry),
     messages: new Counter({
       name: 'streamsink_messages_total',
       help: 'Messages finished by this worker, by outcome',

@@ -32,6 +32,7 @@ export const MIGRATIONS: readonly MigrationSpec[] = [
   { version: 4, name: 'pipeline-migrations', file: '0004-pipeline-migrations.sql' },
   { version: 6, name: 'inbox-proof', file: '0006-inbox-proof.sql' },
   { version: 7, name: 'partition-owners', file: '0007-partition-owners.sql' },
+  { version: 9, name: 'inbox-enrichment', file: '0009-inbox-enrichment.sql' },
 ];
 
 /** The schema version this build needs; the worker refuses to start below it. */

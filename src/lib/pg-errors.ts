@@ -1,3 +1,5 @@
+import { DependencyUnavailableError } from './errors.ts';
+
 /**
  * Postgres error classification by SQLSTATE (never by message text). Pure.
  *
@@ -52,6 +54,8 @@ const UNREACHABLE_SQLSTATES = new Set(['57P01', '57P02', '57P03']);
  */
 export function isPostgresUnreachable(error: unknown): boolean {
   for (let e = error, depth = 0; typeof e === 'object' && e !== null && depth < 5; depth++) {
+    // Another service's outage (its connection refused) says nothing about Postgres.
+    if (e instanceof DependencyUnavailableError) return false;
     const code = (e as { code?: unknown }).code;
     if (typeof code === 'string') {
       if (code.length === 5 && (code.startsWith('08') || UNREACHABLE_SQLSTATES.has(code))) return true;

@@ -53,6 +53,8 @@ export interface StartWorkerOptions {
   poolSize?: number;
   /** Connect the worker's Redis connections here instead (a fault-injecting proxy). */
   redisUrl?: string;
+  /** Connect the worker's Postgres pool here instead (a fault-injecting proxy); same schema. */
+  databaseUrl?: string;
 }
 
 export interface InProcessWorker {
@@ -134,7 +136,7 @@ export async function createWorkerBench(
       const metrics = createWorkerMetrics(registry);
       const partitionMetrics = createPartitionMetrics(registry);
       const pool = new pg.Pool({
-        connectionString: schema.url,
+        connectionString: options.databaseUrl ?? schema.url,
         max: options.poolSize ?? config.postgres.poolSize,
         application_name: `streamsink:${consumer}`,
         connectionTimeoutMillis: 2000,

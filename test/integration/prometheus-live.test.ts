@@ -123,11 +123,13 @@ describe('a live worker scraped by Prometheus with the shipped rules', () => {
 
   it('shows data in every dashboard panel', async () => {
     const dashboard = JSON.parse(readFileSync(DASHBOARD, 'utf8')) as {
-      panels: Array<{ title: string; targets?: Array<{ expr: string }> }>;
+      panels: Array<{ title: string; description?: string; targets?: Array<{ expr: string }> }>;
     };
     const empty: string[] = [];
     for (const panel of dashboard.panels) {
       if (!panel.targets) continue; // rows
+      // Calls to other services exist only for a pipeline with enrich; the payments pipeline has none.
+      if (panel.description?.includes('(only with enrich)')) continue;
       let series = 0;
       for (const t of panel.targets) {
         const expr = t.expr

@@ -89,6 +89,19 @@ describe('Postgres outage', () => {
       retried += await outcome(w, 'retried');
     }
     expect(retried).toBeGreaterThan(0); // the outage was really felt by the batches
+    // The Postgres circuit opened (retries stopped hitting a database that was down), tried, and closed.
+    for (const w of workers) {
+      const transitions = async (to: string) =>
+        (await w.metrics.circuitTransitions.get()).values.find(
+          (v) => v.labels.dependency === 'postgres' && v.labels.to === to,
+        )?.value ?? 0;
+      expect(await transitions('open')).toBeGreaterThan(0);
+      expect(await transitions('half_open')).toBeGreaterThan(0);
+      expect(await transitions('closed')).toBeGreaterThan(0);
+      expect(
+        (await w.metrics.circuitState.get()).values.find((v) => v.labels.dependency === 'postgres')?.value,
+      ).toBe(0);
+    }
     const diff = diffState(expectedState(events), await readState(bench.db, 'out'));
     expect(diff.examples).toEqual([]);
     expect(stateMatches(diff)).toBe(true);

@@ -126,6 +126,7 @@ function mergeHealth(all: WorkerHealth[]): WorkerHealth {
     shuttingDown: all.some((h) => h.shuttingDown),
     inFlight: all.reduce((n, h) => n + h.inFlight, 0),
     oldestTakenAt: oldest.length > 0 ? Math.min(...oldest) : undefined,
+    waitingOnService: all.find((h) => h.waitingOnService !== undefined)?.waitingOnService,
   };
 }
 
@@ -234,6 +235,7 @@ function startOrdered(options: StartPartitionedOptions): PartitionedWorker {
       shuttingDown,
       inFlight: coordinator.heldEntries(),
       oldestTakenAt: undefined,
+      waitingOnService: undefined,
     }),
     owned: () => coordinator.owned(),
   };

@@ -57,7 +57,14 @@ export interface WorkerConfig {
   /** Longest wait between reads while idle (reads are Lua scripts, which cannot block): capacity.ts. */
   pollMs: number;
   batchSize: number;
+  /** Batch transactions in flight: the maximum of the adaptive limit, or the fixed number (docs/load-management.md). */
   concurrency: number;
+  /** `adaptive`: the limit follows commit latency between 1 and `concurrency`; `fixed`: always `concurrency`. */
+  concurrencyMode: 'adaptive' | 'fixed';
+  /** Shortest window of commit samples per adaptive-limit update (Netflix WindowedLimit: 1000 ms). */
+  concurrencyWindowMs: number;
+  /** Circuit breakers of Postgres and (unless a pipeline says otherwise) of the services it calls. */
+  breaker: BreakerSettings;
   blockMs: number;
   claimIdleMs: number;
   claimIntervalMs: number;
@@ -72,6 +79,16 @@ export interface WorkerConfig {
   ordering?: 'key' | 'none';
   /** STREAMSINK_LEASE_TTL_MS: how long a partition lease lives without renewal (ordered mode). */
   leaseTtlMs: number;
+}
+/** A circuit breaker's settings (src/consumers/circuit-breaker.ts). */
+export interface BreakerSettings {
+  /** Fraction of failed calls in the window (0..1, exclusive) that opens the circuit. */
+  failureRate: number;
+  windowMs: number;
+  /** Calls the window must hold before the rate counts. */
+  minCalls: number;
+  /** How long the circuit stays open before a trial call. */
+  halfOpenAfterMs: number;
 }
 export interface PaymentsConfig {
   currencies: readonly string[];
