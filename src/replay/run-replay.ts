@@ -53,7 +53,7 @@ export interface ReplayOptions {
 
 const RECORDED = `
 SELECT event_id, stream, entry_id, encode(content_hash, 'hex') AS content_hash,
-  encode(input_hash, 'hex') AS input_hash, encode(proof, 'hex') AS proof, pipeline_version
+  encode(input_hash, 'hex') AS input_hash, encode(proof, 'hex') AS proof, pipeline_version, enrichment
 FROM streamsink_inbox WHERE pipeline = $1 AND event_id = ANY($2::text[])`;
 
 export async function runReplay(options: ReplayOptions): Promise<ReplayTally> {
@@ -69,10 +69,8 @@ export async function runReplay(options: ReplayOptions): Promise<ReplayTally> {
     options.signal?.throwIfAborted();
     const page = await redis.xrange(options.key, start, end, 'COUNT', pageSize);
     if (page.length === 0) break;
-    const items: Array<{ entryId: string; item?: AcceptedItem; now: Recomputed }> = page.map(([id, fields]) =>
-      recompute(runtime, stream, id, fields),
-    );
-    const ids = [...new Set(items.flatMap((i) => (i.item ? [i.item.envelope.id] : [])))];
+    // The recorded rows first: an enriched event's decide gets the enrichment recorded with it.
+    const ids = [...new Set(page.flatMap(([, fields]) => eventIdOf(fields)))];
     const { rows } = await db.query<{
       event_id: string;
       stream: string;
@@ -81,7 +79,14 @@ export async function runReplay(options: ReplayOptions): Promise<ReplayTally> {
       input_hash: string | null;
       proof: string | null;
       pipeline_version: string | null;
+      enrichment: unknown;
     }>(RECORDED, [pipeline.name, ids]);
+    const enrichments = new Map(
+      rows.filter((r) => r.enrichment !== null).map((r) => [r.event_id, r.enrichment]),
+    );
+    const items: Array<{ entryId: string; item?: AcceptedItem; now: Recomputed }> = page.map(([id, fields]) =>
+      recompute(runtime, stream, id, fields, enrichments),
+    );
     const recorded = new Map<string, RecordedRow>(
       rows.map((r) => [
         r.event_id,
@@ -119,11 +124,18 @@ export async function runReplay(options: ReplayOptions): Promise<ReplayTally> {
   return tally;
 }
 
+/** The `id` field of an entry, without decoding the rest (the recorded rows are fetched by it). */
+function eventIdOf(fields: string[]): string[] {
+  for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === 'id') return [fields[i + 1] as string];
+  return [];
+}
+
 function recompute(
   runtime: ReturnType<typeof toRuntimePipeline>,
   stream: string,
   entryId: string,
   fields: string[],
+  enrichments: ReadonlyMap<string, unknown>,
 ): { entryId: string; item?: AcceptedItem; now: Recomputed } {
   const decoded = decodeEntry(fields);
   if (!decoded.ok) return { entryId, now: { ok: false, why: `${decoded.reason}: ${decoded.message}` } };
@@ -133,6 +145,8 @@ function recompute(
     envelope: accepted.ok ? accepted.envelope : decoded.envelope,
   };
   if (item.envelope !== decoded.envelope) item.published = decoded.envelope;
+  const enrichment = enrichments.get(decoded.envelope.id);
+  if (enrichment !== undefined) item.enrichment = enrichment;
   // The hashes of what the stream holds, even when the pipeline refuses it now.
   runtime.prove?.(item);
   if (!accepted.ok) {

@@ -39,8 +39,10 @@ export interface Decider {
  * Run `decide` for one event and check what it returned. Returns the effects, or throws what `decide` threw
  * (a PoisonMessageError `invalid_effects` for effects that do not fit `tables`). Pure if `decide` is.
  */
-export function runDecide(decider: Decider, envelope: Envelope): Effect[] {
-  return checkEffects(decider.decide(toDecideEvent(envelope), NO_CONTEXT), decider.tables);
+export function runDecide(decider: Decider, envelope: Envelope, enrichment?: unknown): Effect[] {
+  // The enrichment recorded with the event (enrich-step.ts, the inbox's `enrichment`): replay passes the same.
+  const ctx = enrichment === undefined ? NO_CONTEXT : Object.freeze({ enrichment });
+  return checkEffects(decider.decide(toDecideEvent(envelope), ctx), decider.tables);
 }
 
 /**
@@ -68,7 +70,7 @@ export function proveItem(
     return;
   }
   try {
-    const effects = runDecide(decider, item.envelope);
+    const effects = runDecide(decider, item.envelope, item.enrichment);
     item.effects = effects;
     item.proof = proofHash(label, input, effects);
   } catch (error) {
