@@ -4,7 +4,7 @@ import { dlqPurge, dlqRedrive } from '../admin/dlq-redrive.ts';
 import { parseDlqConfig } from '../lib/config.ts';
 import { StreamNotFoundError, UsageError } from '../lib/errors.ts';
 import { oneShotRedis } from './connections.ts';
-import { type CliContext, flagsToEnv } from './context.ts';
+import { type CliContext, parseWithFlags } from './context.ts';
 import {
   formatListLine,
   formatPurge,
@@ -14,8 +14,9 @@ import {
   progressBar,
   showJson,
 } from './dlq-format.ts';
+import { suggest } from './suggest.ts';
 
-const COMMON = `  --stream S        logical stream name (or STREAMSINK_STREAM)
+const COMMON = `  --stream S        logical stream name (or STREAMSINK_STREAM; default events)
   --json            machine-readable output
   -h, --help        this text`;
 
@@ -25,7 +26,7 @@ const SELECTORS = `  --all             every entry
   --type T          entries of event type T`;
 
 const HELP: Record<string, string> = {
-  '': `Usage: streamsink dlq <stats|list|show|redrive|purge> --stream S [options]
+  '': `Usage: streamsink dlq <stats|list|show|redrive|purge> [--stream S] [options]
 
 Inspect a stream's dead-letter stream, put events back after fixing the cause, or delete them.
   stats     count by reason and by event type, oldest and newest
@@ -38,12 +39,12 @@ Run \`streamsink dlq <subcommand> --help\` for its options. Reason codes: docs/w
 Configuration: REDIS_URL (or REDIS_URL_FILE), STREAMSINK_KEY_PREFIX. Exit code 2 for bad usage, 1 when
 Redis cannot be reached or refuses the credentials (one line naming the server, secrets masked; no retries).
 `,
-  stats: `Usage: streamsink dlq stats --stream S [--json]
+  stats: `Usage: streamsink dlq stats [--stream S] [--json]
 
 Count dead letters by reason and by event type, with the oldest and newest entry.
 ${COMMON}
 `,
-  list: `Usage: streamsink dlq list --stream S [--reason R] [--type T] [--since TIME] [--limit N] [--json]
+  list: `Usage: streamsink dlq list [--stream S] [--reason R] [--type T] [--since TIME] [--limit N] [--json]
 
 One line per entry, newest last: id, dead-lettered at, reason, type, event id, deliveries, error.
   --reason R        only this reason code
@@ -52,13 +53,13 @@ One line per entry, newest last: id, dead-lettered at, reason, type, event id, d
   --limit N         the newest N matching entries (default 100)
 ${COMMON}
 `,
-  show: `Usage: streamsink dlq show ID --stream S [--json]
+  show: `Usage: streamsink dlq show ID [--stream S] [--json]
 
 Print one dead-letter entry whole: its context (reason, error, source entry, deliveries, times, pipeline)
 and the original event's fields, the payload pretty-printed. Exit code 1 when there is no such entry.
 ${COMMON}
 `,
-  redrive: `Usage: streamsink dlq redrive --stream S (--all | --ids ID,... | --reason R | --type T) [--dry-run] [--limit N]
+  redrive: `Usage: streamsink dlq redrive [--stream S] (--all | --ids ID,... | --reason R | --type T) [--dry-run] [--limit N]
 
 Put dead-lettered events back onto their stream, oldest first, with their original fields (so their original
 event ids: the worker's inbox applies each event at most once). Each entry leaves the dead-letter stream only
@@ -71,7 +72,7 @@ ${COMMON}
 Prints how many were redriven, skipped (gone meanwhile) and failed; progress on stderr at a terminal.
 Exit code 1 when any failed or the run was interrupted.
 `,
-  purge: `Usage: streamsink dlq purge --stream S (--all | --ids ID,... | --reason R | --type T) (--yes | --dry-run)
+  purge: `Usage: streamsink dlq purge [--stream S] (--all | --ids ID,... | --reason R | --type T) (--yes | --dry-run)
 
 Delete dead letters for good: the events are not re-published. Refuses to run without --yes.
 ${SELECTORS}
@@ -102,7 +103,14 @@ export async function run(args: string[], ctx: CliContext): Promise<number> {
     return sub === '' ? 2 : 0;
   }
   const help = HELP[sub];
-  if (help === undefined) throw new UsageError(`unknown subcommand ${JSON.stringify(sub)}\n\n${HELP['']}`);
+  if (help === undefined) {
+    const near = suggest(
+      sub,
+      Object.keys(HELP).filter((k) => k !== ''),
+    );
+    const hint = near === undefined ? '' : `; did you mean \`streamsink dlq ${near}\`?`;
+    throw new UsageError(`unknown subcommand ${JSON.stringify(sub)}${hint}\n\n${HELP['']}`);
+  }
   const { flags, positionals } = parseFlags(rest, help);
   if (flags.help) {
     ctx.stdout.write(help);
@@ -110,8 +118,6 @@ export async function run(args: string[], ctx: CliContext): Promise<number> {
   }
   if (sub !== 'show' && positionals.length > 0)
     throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}\n\n${help}`);
-  if (flags.stream === undefined && !ctx.env.STREAMSINK_STREAM)
-    throw new UsageError('--stream is required (or set STREAMSINK_STREAM)');
   // Check everything that needs no server before connecting: a refused purge must touch nothing.
   const selector = sub === 'redrive' || sub === 'purge' ? parseSelector(flags, help) : undefined;
   if (sub === 'purge' && !flags.yes && !flags.dryRun)
@@ -123,12 +129,11 @@ export async function run(args: string[], ctx: CliContext): Promise<number> {
   const since = flags.since === undefined ? undefined : parseSince(flags.since, Date.now());
   const id = sub === 'show' ? requireId(positionals, help) : undefined;
 
-  const config = parseDlqConfig(
-    flagsToEnv(ctx.env, { stream: flags.stream }, { stream: 'STREAMSINK_STREAM' }),
-    {
-      readFile: ctx.readFile,
-      hostname: ctx.hostname,
-    },
+  const config = parseWithFlags(
+    (env) => parseDlqConfig(env, { readFile: ctx.readFile, hostname: ctx.hostname }),
+    ctx.env,
+    { stream: flags.stream },
+    { stream: 'STREAMSINK_STREAM' },
   );
   // A one-shot command fails at once, with one line, when Redis is down or refuses it (src/cli/connections.ts).
   const { redis, explain } = oneShotRedis(config.redis, `streamsink:dlq:${ctx.hostname}`);

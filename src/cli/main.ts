@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { StreamsinkError } from '../lib/errors.ts';
 import { redactText } from '../lib/redact.ts';
 import type { CliContext, Command } from './context.ts';
+import { suggest } from './suggest.ts';
 
 /**
  * The CLI entry and the composition root for commands. Each command module exports `run(args, ctx)` and
@@ -49,7 +50,9 @@ export async function main(argv: string[], ctx: CliContext): Promise<number> {
   }
   const command = COMMANDS[name];
   if (!command) {
-    ctx.stderr.write(`streamsink: unknown command ${JSON.stringify(name)}\n\n${HELP}`);
+    const near = suggest(name, Object.keys(COMMANDS));
+    const hint = near === undefined ? '' : `; did you mean \`streamsink ${near}\`?`;
+    ctx.stderr.write(`streamsink: unknown command ${JSON.stringify(name)}${hint}\n\n${HELP}`);
     return 2;
   }
   try {

@@ -14,9 +14,9 @@ import { checkJsonText } from '../lib/json-text.ts';
 import type { PublishInput } from '../producers/prepare-event.ts';
 import { createProducer, type Producer, type PublishResult } from '../producers/producer.ts';
 import { oneShotRedis } from './connections.ts';
-import { type CliContext, flagsToEnv } from './context.ts';
+import { type CliContext, parseWithFlags } from './context.ts';
 
-const HELP = `Usage: streamsink publish --stream S [--file F] [--json] [--batch-size N]
+const HELP = `Usage: streamsink publish [--stream S] [--file F] [--json] [--batch-size N]
 
 Publish events onto a stream from NDJSON: one event per line,
   {"id"?: "...", "type": "payment.captured", "v"?: 1, "key"?: "...", "ts"?: "<ISO-8601>", "data": {...}}
@@ -25,7 +25,7 @@ line is reported with its line number and never stops the others. Publishing is 
 every line an id to make a re-run safe (lines without one get a fresh UUIDv7 each run).
 
 Options:
-  --stream S        logical stream name (or STREAMSINK_STREAM)
+  --stream S        logical stream name (or STREAMSINK_STREAM; default events)
   --file F          NDJSON file to read; stdin when omitted
   --json            print the summary as JSON
   --batch-size N    events per pipelined batch (default 1000)
@@ -72,15 +72,11 @@ export async function run(args: string[], ctx: CliContext): Promise<number> {
     ctx.stdout.write(HELP);
     return 0;
   }
-  if (flags.stream === undefined && !ctx.env.STREAMSINK_STREAM) {
-    throw new UsageError('--stream is required (or set STREAMSINK_STREAM)');
-  }
-  const config = parsePublishConfig(
-    flagsToEnv(ctx.env, { stream: flags.stream }, { stream: 'STREAMSINK_STREAM' }),
-    {
-      readFile: ctx.readFile,
-      hostname: ctx.hostname,
-    },
+  const config = parseWithFlags(
+    (env) => parsePublishConfig(env, { readFile: ctx.readFile, hostname: ctx.hostname }),
+    ctx.env,
+    { stream: flags.stream },
+    { stream: 'STREAMSINK_STREAM' },
   );
   const stream = config.stream;
   const input: Readable = flags.file === undefined ? ctx.stdin : await openFile(flags.file);

@@ -3,15 +3,15 @@ import { createStreamClient } from '../consumers/stream-client.ts';
 import { readStreamStats, type StreamStats } from '../consumers/stream-stats.ts';
 import { checkDataLoss } from '../consumers/stream-watermarks.ts';
 import { parseStatusConfig, redactUrl, type StatusConfig } from '../lib/config.ts';
-import { describeError, StreamNotFoundError, UsageError } from '../lib/errors.ts';
+import { describeError, StreamNotFoundError } from '../lib/errors.ts';
 import { createPool } from '../lib/pg.ts';
 import type { Redis } from '../lib/redis/client.ts';
 import { streamKeys } from '../lib/redis/keys.ts';
 import { entryIdMs } from '../lib/redis/stream-ids.ts';
 import { oneShotRedis } from './connections.ts';
-import { type CliContext, flagsToEnv, parseFlags } from './context.ts';
+import { type CliContext, parseFlags, parseWithFlags } from './context.ts';
 
-const HELP = `Usage: streamsink status --stream S --group G [--json]
+const HELP = `Usage: streamsink status [--stream S] [--group G] [--json]
 
 What an operator checks first, read-only: stream length, the group's lag (entries not yet delivered),
 pending entries (delivered, not acknowledged) in total and per consumer with idle times, the age of the
@@ -20,8 +20,8 @@ workers record in Postgres and warns loudly when Redis lost entries streamsink h
 without persistence, a failover to an empty replica): see "Redis lost data" in docs/operations.md.
 
 Options:
-  --stream S   logical stream name (or STREAMSINK_STREAM)
-  --group G    consumer group (or STREAMSINK_GROUP)
+  --stream S   logical stream name (or STREAMSINK_STREAM; default events)
+  --group G    consumer group (or STREAMSINK_GROUP; default streamsink, the built-in pipelines' group)
   --json       print one JSON object instead of text
   -h, --help   this text
 
@@ -68,13 +68,11 @@ export async function run(args: string[], ctx: CliContext): Promise<number> {
     ctx.stdout.write(HELP);
     return 0;
   }
-  if (flags.stream === undefined && !ctx.env.STREAMSINK_STREAM)
-    throw new UsageError('--stream is required (or set STREAMSINK_STREAM)');
-  if (flags.group === undefined && !ctx.env.STREAMSINK_GROUP)
-    throw new UsageError('--group is required (or set STREAMSINK_GROUP)');
-  const config = parseStatusConfig(
-    flagsToEnv(ctx.env, flags, { stream: 'STREAMSINK_STREAM', group: 'STREAMSINK_GROUP' }),
-    { readFile: ctx.readFile, hostname: ctx.hostname },
+  const config = parseWithFlags(
+    (env) => parseStatusConfig(env, { readFile: ctx.readFile, hostname: ctx.hostname }),
+    ctx.env,
+    flags,
+    { stream: 'STREAMSINK_STREAM', group: 'STREAMSINK_GROUP' },
   );
   const keys = streamKeys(config.redis.keyPrefix, config.stream);
   const group = config.group;

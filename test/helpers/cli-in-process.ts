@@ -1,0 +1,46 @@
+import { readFileSync } from 'node:fs';
+import { PassThrough, Readable, Writable } from 'node:stream';
+import type { CliContext } from '../../src/cli/context.ts';
+import { main } from '../../src/cli/main.ts';
+
+export interface CliRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Run the CLI's `main` in this process with captured output: the real commands, no child process. */
+export async function runCli(
+  argv: string[],
+  env: Record<string, string | undefined>,
+  options: { stdin?: string; interactive?: boolean; signal?: AbortSignal; cwd?: string } = {},
+): Promise<CliRun> {
+  let stdout = '';
+  let stderr = '';
+  const sink = (append: (s: string) => void) =>
+    new Writable({
+      write(chunk, _enc, cb) {
+        append(String(chunk));
+        cb();
+      },
+    });
+  const stdin = options.stdin === undefined ? new PassThrough() : Readable.from([options.stdin]);
+  if (options.stdin === undefined) (stdin as PassThrough).end();
+  const ctx: CliContext = {
+    env,
+    stdin,
+    stdout: sink((s) => {
+      stdout += s;
+    }),
+    stderr: sink((s) => {
+      stderr += s;
+    }),
+    interactive: options.interactive ?? false,
+    hostname: 'cli-test',
+    cwd: options.cwd ?? process.cwd(),
+    readFile: (path) => readFileSync(path, 'utf8'),
+    signal: options.signal ?? new AbortController().signal,
+  };
+  const code = await main(argv, ctx);
+  return { code, stdout, stderr };
+}
