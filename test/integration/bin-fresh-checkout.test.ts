@@ -24,7 +24,9 @@ beforeAll(async () => {
     cwd: REPO_ROOT,
     maxBuffer: 16 * 1024 * 1024,
   });
-  for (const file of stdout.split('\0').filter((f) => f.length > 0 && !/^(dist|node_modules)(\/|$)/.test(f))) {
+  for (const file of stdout
+    .split('\0')
+    .filter((f) => f.length > 0 && !/^(dist|node_modules)(\/|$)/.test(f))) {
     if (existsSync(path.join(REPO_ROOT, file)))
       cpSync(path.join(REPO_ROOT, file), path.join(dir, file), { recursive: true });
   }
