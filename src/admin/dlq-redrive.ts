@@ -59,6 +59,10 @@ export interface RedriveResult {
   failures: Array<{ id: string; message: string }>;
   /** New source-stream entry ids of the redriven events, by dead-letter entry id (not returned for dry runs). */
   republished: Array<{ id: string; newId: string }>;
+  /** With an `ids` selector: the ids given that are not in the dead-letter stream (nothing done for them). */
+  missing: string[];
+  /** Dry runs only: the dead-letter entry ids that would be redriven, oldest first. */
+  ids?: string[];
 }
 
 /**
@@ -84,7 +88,8 @@ export async function dlqRedrive(
   checkArguments('dlqRedrive', [TARGET, REDRIVE_SELECTOR, REDRIVE_OPTIONS], arguments);
   const keys = resolveKeys(target);
   await assertKnownStream(target, keys);
-  const ids = await selectDeadLetters(target, keys, selector, options.limit);
+  const missing: string[] = [];
+  const ids = await selectDeadLetters(target, keys, selector, options.limit, missing);
   const result: RedriveResult = {
     dryRun: options.dryRun ?? false,
     selected: ids.length,
@@ -93,8 +98,9 @@ export async function dlqRedrive(
     failed: 0,
     failures: [],
     republished: [],
+    missing,
   };
-  if (result.dryRun) return result;
+  if (result.dryRun) return { ...result, ids };
   const report = () =>
     options.onProgress?.({
       done: result.redriven + result.skipped + result.failed,
@@ -137,6 +143,10 @@ export interface PurgeResult {
   dryRun: boolean;
   selected: number;
   purged: number;
+  /** With an `ids` selector: the ids given that are not in the dead-letter stream. */
+  missing: string[];
+  /** Dry runs only: the dead-letter entry ids that would be deleted, oldest first. */
+  ids?: string[];
 }
 
 /**
@@ -158,9 +168,10 @@ export async function dlqPurge(
   checkArguments('dlqPurge', [TARGET, PURGE_SELECTOR, PURGE_OPTIONS], arguments);
   const keys = resolveKeys(target);
   await assertKnownStream(target, keys);
-  const ids = await selectDeadLetters(target, keys, selector);
-  const result: PurgeResult = { dryRun: options.dryRun ?? false, selected: ids.length, purged: 0 };
-  if (result.dryRun) return result;
+  const missing: string[] = [];
+  const ids = await selectDeadLetters(target, keys, selector, undefined, missing);
+  const result: PurgeResult = { dryRun: options.dryRun ?? false, selected: ids.length, purged: 0, missing };
+  if (result.dryRun) return { ...result, ids };
   for (let i = 0; i < ids.length; i += PURGE_CHUNK) {
     result.purged += await target.redis.xdel(keys.deadLetter, ...ids.slice(i, i + PURGE_CHUNK));
   }

@@ -245,6 +245,8 @@ export async function selectDeadLetters(
   keys: StreamKeys,
   selector: DlqSelector,
   limit = Number.POSITIVE_INFINITY,
+  /** Collects the `ids` asked for that are not in the dead-letter stream (looked up before the limit). */
+  missing?: string[],
 ): Promise<string[]> {
   const ids: string[] = [];
   if ('ids' in selector) {
@@ -255,6 +257,7 @@ export async function selectDeadLetters(
       if (ids.length >= limit) break;
       const found = (await target.redis.xrange(keys.deadLetter, id, id)) as RawEntry[];
       if (found.length > 0) ids.push(id);
+      else missing?.push(id);
     }
     return ids;
   }
@@ -274,4 +277,22 @@ export async function selectDeadLetters(
     ids.push(raw[0]);
   }
   return ids;
+}
+
+/**
+ * How many dead letters match the filter (all of them without one): what `dlq list` shows a part of.
+ * Without a filter one XLEN; with one, a scan of the dead-letter stream.
+ */
+export async function countDeadLetters(target: DlqTarget, filter: DlqFilter = {}): Promise<number> {
+  const keys = resolveKeys(target);
+  if (filter.reason === undefined && filter.type === undefined && filter.since === undefined)
+    return target.redis.xlen(keys.deadLetter);
+  const sinceMs = filter.since?.getTime();
+  let n = 0;
+  for await (const raw of scanDeadLetters(target.redis, keys.deadLetter, { reverse: true })) {
+    if (sinceMs !== undefined && entryIdMs(raw[0]) < sinceMs) break;
+    const entry = toDlqEntry(raw);
+    if (entry && matchesFilter(entry, filter)) n += 1;
+  }
+  return n;
 }

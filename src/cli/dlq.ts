@@ -1,12 +1,23 @@
 import { parseArgs } from 'node:util';
-import { type DlqSelector, type DlqTarget, dlqList, dlqShow, dlqStats } from '../admin/dlq.ts';
+import {
+  countDeadLetters,
+  type DlqEntry,
+  type DlqSelector,
+  type DlqTarget,
+  dlqList,
+  dlqShow,
+  dlqStats,
+} from '../admin/dlq.ts';
 import { dlqPurge, dlqRedrive } from '../admin/dlq-redrive.ts';
 import { parseDlqConfig } from '../lib/config.ts';
 import { StreamNotFoundError, UsageError } from '../lib/errors.ts';
 import { oneShotRedis } from './connections.ts';
 import { type CliContext, parseWithFlags } from './context.ts';
 import {
-  formatListLine,
+  formatDryRun,
+  formatListCut,
+  formatListTable,
+  formatMissing,
   formatPurge,
   formatRedrive,
   formatShow,
@@ -50,7 +61,7 @@ One line per entry, newest last: id, dead-lettered at, reason, type, event id, d
   --reason R        only this reason code
   --type T          only this event type
   --since TIME      only entries dead-lettered since TIME: ISO-8601, or an age such as 30m, 2h, 7d
-  --limit N         the newest N matching entries (default 100)
+  --limit N         the newest N matching entries (default 100); says "showing N of M" when it cuts
 ${COMMON}
 `,
   show: `Usage: streamsink dlq show ID [--stream S] [--json]
@@ -66,17 +77,18 @@ event ids: the worker's inbox applies each event at most once). Each entry leave
 once its re-publish succeeded, in one atomic step: safe to interrupt and run again. Fix the cause first
 (e.g. restart the workers with the currency allowed), or the events come straight back.
 ${SELECTORS}
-  --dry-run         count what would be redriven, change nothing
+  --dry-run         list what would be redriven (--json: ids and entries), change nothing
   --limit N         redrive at most N entries
 ${COMMON}
 Prints how many were redriven, skipped (gone meanwhile) and failed; progress on stderr at a terminal.
+A warning on stderr names --ids that are not in the dead-letter stream (\`missing\` in --json).
 Exit code 1 when any failed or the run was interrupted.
 `,
   purge: `Usage: streamsink dlq purge [--stream S] (--all | --ids ID,... | --reason R | --type T) (--yes | --dry-run)
 
 Delete dead letters for good: the events are not re-published. Refuses to run without --yes.
 ${SELECTORS}
-  --dry-run         count what would be deleted, change nothing
+  --dry-run         list what would be deleted (--json: ids and entries), change nothing
   --yes             really delete
 ${COMMON}
 `,
@@ -154,10 +166,16 @@ export async function run(args: string[], ctx: CliContext): Promise<number> {
           ...(since === undefined ? {} : { since }),
           ...(limit === undefined ? {} : { limit }),
         });
-        out(entries, entries.map((e) => `${formatListLine(e)}\n`).join(''));
-        const shown = limit ?? 100;
-        if (!flags.json && entries.length === shown)
-          ctx.stderr.write(`(the newest ${shown} matching entries; --limit N shows more)\n`);
+        out(entries, formatListTable(entries));
+        // Cut at the limit: say how much more there is (the count scans the stream only when filtered).
+        if (!flags.json && entries.length === (limit ?? 100)) {
+          const total = await countDeadLetters(target, {
+            ...(flags.reason === undefined ? {} : { reason: flags.reason }),
+            ...(flags.type === undefined ? {} : { type: flags.type }),
+            ...(since === undefined ? {} : { since }),
+          });
+          ctx.stderr.write(formatListCut(entries.length, total));
+        }
         return 0;
       }
       case 'show': {
@@ -178,6 +196,15 @@ export async function run(args: string[], ctx: CliContext): Promise<number> {
           ...(bar ? { onProgress: (p) => ctx.stderr.write(`\r${progressBar(p)}`) } : {}),
         });
         if (bar) ctx.stderr.write('\n');
+        ctx.stderr.write(formatMissing('redrive', result.missing));
+        if (result.dryRun) {
+          const entries = await previewEntries(target, result.ids ?? []);
+          out(
+            { ...result, entries: entries.map(previewJson) },
+            formatDryRun('redrive', result.selected, entries),
+          );
+          return 0;
+        }
         const interrupted =
           ctx.signal.aborted && result.redriven + result.skipped + result.failed < result.selected;
         const { republished: _ids, ...summary } = result;
@@ -186,6 +213,15 @@ export async function run(args: string[], ctx: CliContext): Promise<number> {
       }
       default: {
         const result = await dlqPurge(target, selector as DlqSelector, { dryRun: flags.dryRun });
+        ctx.stderr.write(formatMissing('purge', result.missing));
+        if (result.dryRun) {
+          const entries = await previewEntries(target, result.ids ?? []);
+          out(
+            { ...result, entries: entries.map(previewJson) },
+            formatDryRun('delete', result.selected, entries),
+          );
+          return 0;
+        }
         out(result, formatPurge(result));
         return 0;
       }
@@ -202,6 +238,28 @@ export async function run(args: string[], ctx: CliContext): Promise<number> {
   } finally {
     redis.disconnect();
   }
+}
+
+/** Entries a dry run would touch, read for the listing: the first PREVIEW_MAX (all ids are in `ids`). */
+const PREVIEW_MAX = 1000;
+async function previewEntries(target: DlqTarget, ids: readonly string[]): Promise<DlqEntry[]> {
+  const entries: DlqEntry[] = [];
+  for (const id of ids.slice(0, PREVIEW_MAX)) {
+    const entry = await dlqShow(target, id);
+    if (entry) entries.push(entry);
+  }
+  return entries;
+}
+
+function previewJson(e: DlqEntry) {
+  return {
+    id: e.id,
+    deadLetteredAt: e.meta.deadLetteredAt,
+    reason: e.meta.reason,
+    type: e.meta.eventType,
+    eventId: e.meta.eventId,
+    deliveries: e.meta.deliveryCount,
+  };
 }
 
 function parseFlags(args: string[], help: string): { flags: Flags; positionals: string[] } {

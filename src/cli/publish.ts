@@ -32,7 +32,7 @@ Options:
   -h, --help        this text
 
 Prints a summary (published, duplicates, rejected lines with reasons) on stdout, progress on stderr when
-it is a terminal. Exit code: 0 when nothing was rejected, 1 otherwise, 2 for bad usage or configuration.
+it is a terminal (lines read, of the file's total with a percentage, and lines per second). Exit code: 0 when nothing was rejected, 1 otherwise, 2 for bad usage or configuration.
 Redis down or refusing the credentials stops publishing at once (no reconnect): the summary names the
 server (secrets masked) and the line from which publishing is unconfirmed; re-running the file is safe.
 Configuration: REDIS_URL (or REDIS_URL_FILE), STREAMSINK_KEY_PREFIX, STREAMSINK_DEDUPE_WINDOW_MS,
@@ -80,6 +80,11 @@ export async function run(args: string[], ctx: CliContext): Promise<number> {
   );
   const stream = config.stream;
   const input: Readable = flags.file === undefined ? ctx.stdin : await openFile(flags.file);
+  // A file's line count is the progress total (one quick pass over it; only when progress is shown).
+  const totalLines =
+    flags.file !== undefined && ctx.interactive
+      ? await countLines(flags.file).catch(() => undefined)
+      : undefined;
 
   // A one-shot command fails at once when Redis is down or refuses it (src/cli/connections.ts); re-running
   // the file is safe for lines with ids (idempotent publish), so failing is the better default.
@@ -88,7 +93,7 @@ export async function run(args: string[], ctx: CliContext): Promise<number> {
   });
   try {
     const producer = createProducer({ redis, keyPrefix: config.redis.keyPrefix, ...config.producer });
-    const summary = await publishLines(input, producer, stream, flags.batchSize, ctx, explain);
+    const summary = await publishLines(input, producer, stream, flags.batchSize, ctx, explain, totalLines);
     ctx.stdout.write(flags.json ? `${JSON.stringify(jsonSummary(summary))}\n` : textSummary(summary));
     return summary.rejectedCount === 0 && !summary.interrupted && !summary.failure ? 0 : 1;
   } finally {
@@ -159,6 +164,8 @@ export async function publishLines(
   ctx: Pick<CliContext, 'stderr' | 'interactive' | 'signal'>,
   /** Turns a failed publish into what to report (a connection failure becomes one clear sentence). */
   explain: (error: unknown) => unknown = (error) => error,
+  /** Lines in the input, when known (a file): progress then shows a percentage. */
+  totalLines?: number,
 ): Promise<PublishSummary> {
   const summary: PublishSummary = {
     stream,
@@ -173,7 +180,7 @@ export async function publishLines(
     summary.rejectedCount += 1;
     summary.rejected.push({ line, reason, message });
   };
-  const progress = createProgress(ctx, summary);
+  const progress = createProgress(ctx, summary, totalLines);
   const inFlight = new Set<Promise<void>>();
   let failed = false;
 
@@ -260,22 +267,67 @@ function tally(
     );
 }
 
-function createProgress(ctx: Pick<CliContext, 'stderr' | 'interactive'>, summary: PublishSummary) {
+function createProgress(
+  ctx: Pick<CliContext, 'stderr' | 'interactive'>,
+  summary: PublishSummary,
+  totalLines: number | undefined,
+) {
+  const startedAt = Date.now();
   let last = 0;
-  const line = () =>
-    `\rpublished ${summary.published}, duplicates ${summary.duplicates}, rejected ${summary.rejectedCount}`;
+  const line = (now: number) =>
+    `\r${formatProgress({
+      lines: summary.lines,
+      totalLines,
+      published: summary.published,
+      duplicates: summary.duplicates,
+      rejected: summary.rejectedCount,
+      elapsedMs: now - startedAt,
+    })}`;
   return {
     update() {
       if (!ctx.interactive) return;
       const now = Date.now();
       if (now - last < 200) return;
       last = now;
-      ctx.stderr.write(line());
+      ctx.stderr.write(line(now));
     },
     done() {
-      if (ctx.interactive && last > 0) ctx.stderr.write(`${line()}\n`);
+      if (ctx.interactive) ctx.stderr.write(`${line(Date.now())}\n`);
     },
   };
+}
+
+/**
+ * The progress line, pure: lines read (of the total, with a percentage, when the input is a file), the
+ * outcome so far and the rate in lines per second.
+ */
+export function formatProgress(p: {
+  lines: number;
+  totalLines: number | undefined;
+  published: number;
+  duplicates: number;
+  rejected: number;
+  elapsedMs: number;
+}): string {
+  const n = (x: number) => x.toLocaleString('en-US');
+  const of =
+    p.totalLines === undefined || p.totalLines === 0
+      ? `${n(p.lines)} lines`
+      : `${n(p.lines)} of ${n(p.totalLines)} lines (${Math.min(100, Math.floor((p.lines * 100) / p.totalLines))}%)`;
+  const rate = p.elapsedMs > 0 ? Math.round((p.lines * 1000) / p.elapsedMs) : 0;
+  return `${of}, ${n(rate)} lines/s: published ${n(p.published)}, duplicates ${n(p.duplicates)}, rejected ${n(p.rejected)}`;
+}
+
+/** Lines in a file as readline counts them: newlines, plus a last line without one. */
+export async function countLines(path: string): Promise<number> {
+  let lines = 0;
+  let last = 0x0a;
+  for await (const chunk of (await open(path)).createReadStream()) {
+    const bytes = chunk as Buffer;
+    for (let i = bytes.indexOf(0x0a); i !== -1; i = bytes.indexOf(0x0a, i + 1)) lines += 1;
+    if (bytes.length > 0) last = bytes[bytes.length - 1] as number;
+  }
+  return last === 0x0a ? lines : lines + 1;
 }
 
 function textSummary(s: PublishSummary): string {

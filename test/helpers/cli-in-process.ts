@@ -13,7 +13,14 @@ export interface CliRun {
 export async function runCli(
   argv: string[],
   env: Record<string, string | undefined>,
-  options: { stdin?: string; interactive?: boolean; signal?: AbortSignal; cwd?: string } = {},
+  options: {
+    stdin?: string;
+    interactive?: boolean;
+    signal?: AbortSignal;
+    cwd?: string;
+    /** Called with everything written to stdout so far, after each write (for commands that keep running). */
+    onStdout?: (stdout: string) => void;
+  } = {},
 ): Promise<CliRun> {
   let stdout = '';
   let stderr = '';
@@ -31,6 +38,7 @@ export async function runCli(
     stdin,
     stdout: sink((s) => {
       stdout += s;
+      options.onStdout?.(stdout);
     }),
     stderr: sink((s) => {
       stderr += s;
