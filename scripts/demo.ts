@@ -129,6 +129,16 @@ async function main(argv: string[]): Promise<number> {
   db.on('error', () => {});
   const keys = streamKeys(keyPrefix, options.stream);
   const producer = createProducer({ redis, keyPrefix, registry: createPaymentsRegistry() });
+  // Dead letters of earlier runs stay in the dead-letter stream: the view counts this run's.
+  const baseline = await readSnapshot({
+    redis,
+    db,
+    keys,
+    keyPrefix,
+    group: options.group,
+    runId,
+    published: 0,
+  });
   const startedAt = Date.now();
   let published = 0;
   let sent = 0;
@@ -158,7 +168,10 @@ async function main(argv: string[]): Promise<number> {
   const history: DemoSnapshot[] = [];
   let drawn = 0;
   const snapshot = async () => {
-    const s = await readSnapshot({ redis, db, keys, keyPrefix, group: options.group, runId, published });
+    const s = sinceBaseline(
+      await readSnapshot({ redis, db, keys, keyPrefix, group: options.group, runId, published }),
+      baseline,
+    );
     history.push(s);
     while (history.length > 6) history.shift();
     return s;
@@ -235,8 +248,19 @@ async function main(argv: string[]): Promise<number> {
   return killed.length > 0 ? 1 : 0;
 }
 
+/** Dead letters counted from the demo's start (the other figures are this run's already). */
+function sinceBaseline(s: DemoSnapshot, base: DemoSnapshot): DemoSnapshot {
+  const byReason: Record<string, number> = {};
+  for (const [reason, n] of Object.entries(s.deadLettersByReason)) {
+    const d = n - (base.deadLettersByReason[reason] ?? 0);
+    if (d > 0) byReason[reason] = d;
+  }
+  return { ...s, deadLetters: Math.max(0, s.deadLetters - base.deadLetters), deadLettersByReason: byReason };
+}
+
 function viewContext(options: DemoOptions, children: Child[], s: DemoSnapshot, startedAt: number) {
   return {
+    stopped: true,
     stream: options.stream,
     group: options.group,
     workers: children.map((c) => ({ name: c.name, pid: c.process.pid, metricsPort: c.metricsPort })),

@@ -8,6 +8,8 @@ export interface ViewContext {
   workers: Array<{ name: string; pid: number | undefined; metricsPort?: number }>;
   elapsedMs: number;
   rate: number;
+  /** The final view, after everything stopped. */
+  stopped?: boolean;
 }
 
 /** Applied per second over the window of snapshots given (oldest first). */
@@ -32,12 +34,12 @@ export function renderView(s: DemoSnapshot, rate: number, c: ViewContext): strin
     `  ${label.padEnd(14)}${BOLD}${String(value).padStart(8)}${RESET}${note ? `   ${DIM}${note}${RESET}` : ''}`;
   return [
     `${BOLD}streamsink demo${RESET}  stream ${c.stream}, group ${c.group}, ${c.workers.length} workers, ` +
-      `${Math.floor(c.elapsedMs / 1000)}s  ${DIM}(Ctrl-C to stop)${RESET}`,
+      `${Math.floor(c.elapsedMs / 1000)}s  ${DIM}${c.stopped ? '(stopped)' : '(Ctrl-C to stop)'}${RESET}`,
     row('published', s.published, `${c.rate}/s by the demo producer`),
     row('applied', s.applied, `${rate.toFixed(1)}/s into Postgres, each event once`),
     row('lag', s.lag ?? '?', 'entries not yet read by the group'),
     row('pending', s.pending, 'read, not yet committed and acknowledged'),
-    row('dead letters', s.deadLetters, reasons),
+    row('dead letters', s.deadLetters, reasons ? `${reasons} (this run)` : 'this run'),
     `  ${DIM}workers: ${c.workers
       .map((w) => `${w.name} (pid ${w.pid ?? '-'}${w.metricsPort ? `, metrics :${w.metricsPort}` : ''})`)
       .join(', ')}${RESET}`,
