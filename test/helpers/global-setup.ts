@@ -22,11 +22,14 @@ export default async function setup(project: TestProject): Promise<() => Promise
   return async () => {
     try {
       const leaked = await leakedUnderDefaultPrefix(servers.redisUrl, runTag);
-      if (leaked.length > 0)
-        throw new Error(
-          `tests left ${leaked.length} keys under the default prefix "streamsink" (deleted now); give these ` +
-            `tests their own STREAMSINK_KEY_PREFIX / keyPrefix:\n${summarizeLeak(leaked)}`,
+      if (leaked.length > 0) {
+        // vitest reports an error thrown here but still exits 0: set the exit code so the run fails.
+        process.exitCode = 1;
+        console.error(
+          `FAIL: tests left ${leaked.length} keys under the default prefix "streamsink" (deleted now); give ` +
+            `these tests their own STREAMSINK_KEY_PREFIX / keyPrefix:\n${summarizeLeak(leaked)}`,
         );
+      }
     } finally {
       await servers.stop();
     }
