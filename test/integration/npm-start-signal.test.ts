@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { REPO_ROOT } from '../helpers/dist.ts';
 import { uniqueName } from '../helpers/names.ts';
@@ -10,6 +11,7 @@ import { waitFor } from '../helpers/wait.ts';
 // passing it to node: the worker used to keep running, orphaned. It must stop, and drain as on SIGTERM.
 let schema: TestSchema;
 const leftovers: number[] = [];
+const prefix = uniqueName('npmstart');
 
 beforeAll(async () => {
   schema = await createTestSchema(inject('databaseUrl'), 'npmstart');
@@ -18,6 +20,10 @@ beforeAll(async () => {
 afterAll(async () => {
   killAll(leftovers);
   await schema.drop();
+  const redis = new Redis(inject('redisUrl'));
+  const keys = await redis.keys(`${prefix}:*`);
+  if (keys.length > 0) await redis.unlink(...keys);
+  redis.disconnect();
 });
 
 function npmStart(): { npm: ChildProcess; output: () => string } {
@@ -29,7 +35,7 @@ function npmStart(): { npm: ChildProcess; output: () => string } {
       REDIS_URL: inject('redisUrl'),
       DATABASE_URL: schema.url,
       STREAMSINK_AUTO_MIGRATE: 'true',
-      STREAMSINK_KEY_PREFIX: uniqueName('npmstart'),
+      STREAMSINK_KEY_PREFIX: prefix,
       STREAMSINK_STREAM: 'events',
       STREAMSINK_CONSUMER: 'npm-start',
       METRICS_PORT: '0',
