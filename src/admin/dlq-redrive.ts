@@ -63,6 +63,10 @@ export interface RedriveResult {
   failures: Array<{ id: string; message: string }>;
   /** New source-stream entry ids of the redriven events, by dead-letter entry id (not returned for dry runs). */
   republished: Array<{ id: string; newId: string }>;
+  /** With an `ids` selector: the ids given that are not in the dead-letter stream (nothing done for them). */
+  missing: string[];
+  /** Dry runs only: the dead-letter entry ids that would be redriven, oldest first. */
+  ids?: string[];
 }
 
 /**
@@ -88,7 +92,8 @@ export async function dlqRedrive(
   checkArguments('dlqRedrive', [TARGET, REDRIVE_SELECTOR, REDRIVE_OPTIONS], arguments);
   const parts = await resolveKeys(target);
   await assertKnownStream(target, parts);
-  const ids = await selectDeadLetters(target, parts, selector, options.limit);
+  const missing: string[] = [];
+  const ids = await selectDeadLetters(target, parts, selector, options.limit, missing);
   const result: RedriveResult = {
     dryRun: options.dryRun ?? false,
     selected: ids.length,
@@ -97,8 +102,9 @@ export async function dlqRedrive(
     failed: 0,
     failures: [],
     republished: [],
+    missing,
   };
-  if (result.dryRun) return result;
+  if (result.dryRun) return { ...result, ids: ids.map(({ keys, id }) => qualifiedId(keys, id)) };
   const report = () =>
     options.onProgress?.({
       done: result.redriven + result.skipped + result.failed,
@@ -150,6 +156,10 @@ export interface PurgeResult {
   dryRun: boolean;
   selected: number;
   purged: number;
+  /** With an `ids` selector: the ids given that are not in the dead-letter stream. */
+  missing: string[];
+  /** Dry runs only: the dead-letter entry ids that would be deleted, oldest first. */
+  ids?: string[];
 }
 
 /**
@@ -171,9 +181,10 @@ export async function dlqPurge(
   checkArguments('dlqPurge', [TARGET, PURGE_SELECTOR, PURGE_OPTIONS], arguments);
   const parts = await resolveKeys(target);
   await assertKnownStream(target, parts);
-  const ids = await selectDeadLetters(target, parts, selector);
-  const result: PurgeResult = { dryRun: options.dryRun ?? false, selected: ids.length, purged: 0 };
-  if (result.dryRun) return result;
+  const missing: string[] = [];
+  const ids = await selectDeadLetters(target, parts, selector, undefined, missing);
+  const result: PurgeResult = { dryRun: options.dryRun ?? false, selected: ids.length, purged: 0, missing };
+  if (result.dryRun) return { ...result, ids: ids.map(({ keys, id }) => qualifiedId(keys, id)) };
   for (const chunk of chunksByPartition(ids, PURGE_CHUNK)) {
     const keys = (chunk[0] as SelectedDeadLetter).keys;
     result.purged += await target.redis.xdel(keys.deadLetter, ...chunk.map((c) => c.id));

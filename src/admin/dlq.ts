@@ -314,20 +314,25 @@ export async function selectDeadLetters(
   parts: readonly StreamKeys[],
   selector: DlqSelector,
   limit = Number.POSITIVE_INFINITY,
+  /** Collects the `ids` asked for that are not in the dead-letter stream (looked up before the limit). */
+  missing?: string[],
 ): Promise<SelectedDeadLetter[]> {
   const picked: SelectedDeadLetter[] = [];
   const byTime = (a: SelectedDeadLetter, b: SelectedDeadLetter) => compareEntryIds(a.id, b.id);
   if ('ids' in selector) {
-    const located = selector.ids.flatMap((text) => locateId(parts, text));
+    const located = selector.ids.flatMap((text) => locateId(parts, text).map((at) => ({ ...at, text })));
     const seen = new Set<string>();
-    for (const { keys, id } of located.sort(byTime)) {
-      if (picked.length >= limit) break;
+    const foundTexts = new Set<string>();
+    for (const { keys, id, text } of located.sort(byTime)) {
       const unique = `${keys.stream} ${id}`;
       if (seen.has(unique)) continue;
       seen.add(unique);
       const found = (await target.redis.xrange(keys.deadLetter, id, id)) as RawEntry[];
-      if (found.length > 0) picked.push({ keys, id });
+      if (found.length === 0) continue;
+      foundTexts.add(text);
+      if (picked.length < limit) picked.push({ keys, id });
     }
+    if (missing) for (const text of selector.ids) if (!foundTexts.has(text)) missing.push(text);
     return picked;
   }
   const all = 'all' in selector && selector.all;
@@ -357,4 +362,26 @@ function deadLetterKeyLabel(parts: readonly StreamKeys[]): string {
   const first = parts[0];
   if (!first || first.partition === undefined || parts.length === 1) return first?.deadLetter ?? '';
   return `${first.deadLetter} .. ${parts[parts.length - 1]?.deadLetter} (${parts.length} partitions)`;
+}
+
+/**
+ * How many dead letters match the filter (all of them without one): what `dlq list` shows a part of.
+ * Without a filter one XLEN; with one, a scan of the dead-letter stream.
+ */
+export async function countDeadLetters(target: DlqTarget, filter: DlqFilter = {}): Promise<number> {
+  const parts = await resolveKeys(target);
+  const sinceMs = filter.since?.getTime();
+  let n = 0;
+  for (const keys of parts) {
+    if (filter.reason === undefined && filter.type === undefined && filter.since === undefined) {
+      n += await target.redis.xlen(keys.deadLetter);
+      continue;
+    }
+    for await (const raw of scanDeadLetters(target.redis, keys.deadLetter, { reverse: true })) {
+      if (sinceMs !== undefined && entryIdMs(raw[0]) < sinceMs) break;
+      const entry = toDlqEntry(raw);
+      if (entry && matchesFilter(entry, filter)) n += 1;
+    }
+  }
+  return n;
 }

@@ -1,7 +1,7 @@
 import type { Readable, Writable } from 'node:stream';
 import { type ParseArgsOptionsConfig, parseArgs } from 'node:util';
 import type { Env } from '../lib/config.ts';
-import { UsageError } from '../lib/errors.ts';
+import { ConfigError, UsageError } from '../lib/errors.ts';
 
 /**
  * What a command may touch of the outside world, handed in by src/cli/main.ts (the composition root).
@@ -42,6 +42,31 @@ export function flagsToEnv(
 }
 
 export type Flags = Record<string, string | boolean | undefined>;
+
+/**
+ * Parse a command's configuration from the environment with its flags overlaid ({@link flagsToEnv}), and
+ * name a bad value after where it came from: `--stream: expected ...` when the flag gave it, the variable
+ * when the environment did.
+ */
+export function parseWithFlags<T>(
+  parse: (env: Env) => T,
+  env: Env,
+  flags: Flags,
+  mapping: Record<string, string>,
+): T {
+  try {
+    return parse(flagsToEnv(env, flags, mapping));
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    const given = new Map(
+      Object.entries(mapping)
+        .filter(([flag]) => flags[flag] !== undefined)
+        .map(([flag, variable]) => [variable, `--${flag}`]),
+    );
+    if (!error.issues.some((i) => given.has(i.variable))) throw error;
+    throw new ConfigError(error.issues.map((i) => ({ ...i, variable: given.get(i.variable) ?? i.variable })));
+  }
+}
 
 /** Strict flag parsing for a command: an unknown or malformed flag is a UsageError carrying the command's help. */
 export function parseFlags(args: string[], options: ParseArgsOptionsConfig, help: string): Flags {

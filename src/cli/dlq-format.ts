@@ -35,6 +35,66 @@ export function formatListLine(e: DlqEntry): string {
   ].join('  ');
 }
 
+/** The columns of `dlq list` (and of a dry run's listing), each padded to its widest value; the error last. */
+export function formatListTable(entries: readonly DlqEntry[], withError = true): string {
+  const rows = entries.map((e) => {
+    const message =
+      e.meta.errorMessage.length > 100 ? `${e.meta.errorMessage.slice(0, 99)}…` : e.meta.errorMessage;
+    return [
+      e.id,
+      e.meta.deadLetteredAt,
+      e.meta.reason,
+      e.meta.eventType ?? '-',
+      e.meta.eventId ?? '-',
+      `deliveries=${e.meta.deliveryCount}`,
+      ...(withError ? [`${e.meta.errorClass}: ${message}`] : []),
+    ];
+  });
+  const columns = rows[0]?.length ?? 0;
+  const widths = Array.from({ length: columns }, (_, i) =>
+    Math.max(...rows.map((r) => (r[i] as string).length)),
+  );
+  return rows
+    .map((r) => r.map((cell, i) => (i === columns - 1 ? cell : cell.padEnd(widths[i] as number))).join('  '))
+    .map((line) => `${line}\n`)
+    .join('');
+}
+
+/** `dlq list` cut at --limit: says how much is not shown. Empty when everything matching is shown. */
+export function formatListCut(shown: number, total: number): string {
+  if (total <= shown) return '';
+  return `showing ${shown} of ${total} (the newest; --limit ${total} shows all)\n`;
+}
+
+/** What a dry run would do, entry by entry (the first `max`). */
+export function formatDryRun(
+  verb: 'redrive' | 'delete',
+  selected: number,
+  entries: readonly DlqEntry[],
+  max = 50,
+): string {
+  const head = `dry run: would ${verb} ${selected} ${plural(selected)}; nothing changed\n`;
+  const shown = entries.slice(0, max);
+  const rest = selected - shown.length;
+  return (
+    head +
+    formatListTable(shown, false)
+      .split('\n')
+      .filter((l) => l.length > 0)
+      .map((l) => `  ${l}\n`)
+      .join('') +
+    (rest > 0 ? `  ... and ${rest} more (--json lists them)\n` : '')
+  );
+}
+
+/** A warning for `--ids` that name no dead letter. Empty when all were found. */
+export function formatMissing(command: string, missing: readonly string[]): string {
+  if (missing.length === 0) return '';
+  const listed =
+    missing.slice(0, 20).join(', ') + (missing.length > 20 ? `, ... (${missing.length - 20} more)` : '');
+  return `streamsink dlq ${command}: warning: ${missing.length} of the --ids ${missing.length === 1 ? 'is' : 'are'} not in the dead-letter stream, nothing done for ${missing.length === 1 ? 'it' : 'them'}: ${listed}\n`;
+}
+
 export function formatShow(e: DlqEntry): string {
   const m = e.meta;
   const rows: Array<[string, string]> = [

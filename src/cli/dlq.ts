@@ -1,12 +1,23 @@
 import { parseArgs } from 'node:util';
-import { type DlqSelector, type DlqTarget, dlqList, dlqShow, dlqStats } from '../admin/dlq.ts';
+import {
+  countDeadLetters,
+  type DlqEntry,
+  type DlqSelector,
+  type DlqTarget,
+  dlqList,
+  dlqShow,
+  dlqStats,
+} from '../admin/dlq.ts';
 import { dlqPurge, dlqRedrive } from '../admin/dlq-redrive.ts';
 import { parseDlqConfig } from '../lib/config.ts';
 import { StreamNotFoundError, UsageError } from '../lib/errors.ts';
 import { oneShotRedis } from './connections.ts';
-import { type CliContext, flagsToEnv } from './context.ts';
+import { type CliContext, parseWithFlags } from './context.ts';
 import {
-  formatListLine,
+  formatDryRun,
+  formatListCut,
+  formatListTable,
+  formatMissing,
   formatPurge,
   formatRedrive,
   formatShow,
@@ -14,8 +25,9 @@ import {
   progressBar,
   showJson,
 } from './dlq-format.ts';
+import { suggest } from './suggest.ts';
 
-const COMMON = `  --stream S        logical stream name (or STREAMSINK_STREAM)
+const COMMON = `  --stream S        logical stream name (or STREAMSINK_STREAM; default events)
   --json            machine-readable output
   -h, --help        this text`;
 
@@ -25,7 +37,7 @@ const SELECTORS = `  --all             every entry
   --type T          entries of event type T`;
 
 const HELP: Record<string, string> = {
-  '': `Usage: streamsink dlq <stats|list|show|redrive|purge> --stream S [options]
+  '': `Usage: streamsink dlq <stats|list|show|redrive|purge> [--stream S] [options]
 
 Inspect a stream's dead-letter stream, put events back after fixing the cause, or delete them.
   stats     count by reason and by event type, oldest and newest
@@ -42,44 +54,45 @@ Run \`streamsink dlq <subcommand> --help\` for its options. Reason codes: docs/w
 Configuration: REDIS_URL (or REDIS_URL_FILE), STREAMSINK_KEY_PREFIX. Exit code 2 for bad usage, 1 when
 Redis cannot be reached or refuses the credentials (one line naming the server, secrets masked; no retries).
 `,
-  stats: `Usage: streamsink dlq stats --stream S [--json]
+  stats: `Usage: streamsink dlq stats [--stream S] [--json]
 
 Count dead letters by reason and by event type, with the oldest and newest entry.
 ${COMMON}
 `,
-  list: `Usage: streamsink dlq list --stream S [--reason R] [--type T] [--since TIME] [--limit N] [--json]
+  list: `Usage: streamsink dlq list [--stream S] [--reason R] [--type T] [--since TIME] [--limit N] [--json]
 
 One line per entry, newest last: id, dead-lettered at, reason, type, event id, deliveries, error.
   --reason R        only this reason code
   --type T          only this event type
   --since TIME      only entries dead-lettered since TIME: ISO-8601, or an age such as 30m, 2h, 7d
-  --limit N         the newest N matching entries (default 100)
+  --limit N         the newest N matching entries (default 100); says "showing N of M" when it cuts
 ${COMMON}
 `,
-  show: `Usage: streamsink dlq show ID --stream S [--json]
+  show: `Usage: streamsink dlq show ID [--stream S] [--json]
 
 Print one dead-letter entry whole: its context (reason, error, source entry, deliveries, times, pipeline)
 and the original event's fields, the payload pretty-printed. Exit code 1 when there is no such entry.
 ${COMMON}
 `,
-  redrive: `Usage: streamsink dlq redrive --stream S (--all | --ids ID,... | --reason R | --type T) [--dry-run] [--limit N]
+  redrive: `Usage: streamsink dlq redrive [--stream S] (--all | --ids ID,... | --reason R | --type T) [--dry-run] [--limit N]
 
 Put dead-lettered events back onto their stream, oldest first, with their original fields (so their original
 event ids: the worker's inbox applies each event at most once). Each entry leaves the dead-letter stream only
 once its re-publish succeeded, in one atomic step: safe to interrupt and run again. Fix the cause first
 (e.g. restart the workers with the currency allowed), or the events come straight back.
 ${SELECTORS}
-  --dry-run         count what would be redriven, change nothing
+  --dry-run         list what would be redriven (--json: ids and entries), change nothing
   --limit N         redrive at most N entries
 ${COMMON}
 Prints how many were redriven, skipped (gone meanwhile) and failed; progress on stderr at a terminal.
+A warning on stderr names --ids that are not in the dead-letter stream (\`missing\` in --json).
 Exit code 1 when any failed or the run was interrupted.
 `,
-  purge: `Usage: streamsink dlq purge --stream S (--all | --ids ID,... | --reason R | --type T) (--yes | --dry-run)
+  purge: `Usage: streamsink dlq purge [--stream S] (--all | --ids ID,... | --reason R | --type T) (--yes | --dry-run)
 
 Delete dead letters for good: the events are not re-published. Refuses to run without --yes.
 ${SELECTORS}
-  --dry-run         count what would be deleted, change nothing
+  --dry-run         list what would be deleted (--json: ids and entries), change nothing
   --yes             really delete
 ${COMMON}
 `,
@@ -106,7 +119,14 @@ export async function run(args: string[], ctx: CliContext): Promise<number> {
     return sub === '' ? 2 : 0;
   }
   const help = HELP[sub];
-  if (help === undefined) throw new UsageError(`unknown subcommand ${JSON.stringify(sub)}\n\n${HELP['']}`);
+  if (help === undefined) {
+    const near = suggest(
+      sub,
+      Object.keys(HELP).filter((k) => k !== ''),
+    );
+    const hint = near === undefined ? '' : `; did you mean \`streamsink dlq ${near}\`?`;
+    throw new UsageError(`unknown subcommand ${JSON.stringify(sub)}${hint}\n\n${HELP['']}`);
+  }
   const { flags, positionals } = parseFlags(rest, help);
   if (flags.help) {
     ctx.stdout.write(help);
@@ -114,8 +134,6 @@ export async function run(args: string[], ctx: CliContext): Promise<number> {
   }
   if (sub !== 'show' && positionals.length > 0)
     throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}\n\n${help}`);
-  if (flags.stream === undefined && !ctx.env.STREAMSINK_STREAM)
-    throw new UsageError('--stream is required (or set STREAMSINK_STREAM)');
   // Check everything that needs no server before connecting: a refused purge must touch nothing.
   const selector = sub === 'redrive' || sub === 'purge' ? parseSelector(flags, help) : undefined;
   if (sub === 'purge' && !flags.yes && !flags.dryRun)
@@ -127,12 +145,11 @@ export async function run(args: string[], ctx: CliContext): Promise<number> {
   const since = flags.since === undefined ? undefined : parseSince(flags.since, Date.now());
   const id = sub === 'show' ? requireId(positionals, help) : undefined;
 
-  const config = parseDlqConfig(
-    flagsToEnv(ctx.env, { stream: flags.stream }, { stream: 'STREAMSINK_STREAM' }),
-    {
-      readFile: ctx.readFile,
-      hostname: ctx.hostname,
-    },
+  const config = parseWithFlags(
+    (env) => parseDlqConfig(env, { readFile: ctx.readFile, hostname: ctx.hostname }),
+    ctx.env,
+    { stream: flags.stream },
+    { stream: 'STREAMSINK_STREAM' },
   );
   // A one-shot command fails at once, with one line, when Redis is down or refuses it (src/cli/connections.ts).
   const { redis, explain } = oneShotRedis(config.redis, `streamsink:dlq:${ctx.hostname}`);
@@ -153,10 +170,16 @@ export async function run(args: string[], ctx: CliContext): Promise<number> {
           ...(since === undefined ? {} : { since }),
           ...(limit === undefined ? {} : { limit }),
         });
-        out(entries, entries.map((e) => `${formatListLine(e)}\n`).join(''));
-        const shown = limit ?? 100;
-        if (!flags.json && entries.length === shown)
-          ctx.stderr.write(`(the newest ${shown} matching entries; --limit N shows more)\n`);
+        out(entries, formatListTable(entries));
+        // Cut at the limit: say how much more there is (the count scans the stream only when filtered).
+        if (!flags.json && entries.length === (limit ?? 100)) {
+          const total = await countDeadLetters(target, {
+            ...(flags.reason === undefined ? {} : { reason: flags.reason }),
+            ...(flags.type === undefined ? {} : { type: flags.type }),
+            ...(since === undefined ? {} : { since }),
+          });
+          ctx.stderr.write(formatListCut(entries.length, total));
+        }
         return 0;
       }
       case 'show': {
@@ -177,6 +200,15 @@ export async function run(args: string[], ctx: CliContext): Promise<number> {
           ...(bar ? { onProgress: (p) => ctx.stderr.write(`\r${progressBar(p)}`) } : {}),
         });
         if (bar) ctx.stderr.write('\n');
+        ctx.stderr.write(formatMissing('redrive', result.missing));
+        if (result.dryRun) {
+          const entries = await previewEntries(target, result.ids ?? []);
+          out(
+            { ...result, entries: entries.map(previewJson) },
+            formatDryRun('redrive', result.selected, entries),
+          );
+          return 0;
+        }
         const interrupted =
           ctx.signal.aborted && result.redriven + result.skipped + result.failed < result.selected;
         const { republished: _ids, ...summary } = result;
@@ -185,6 +217,15 @@ export async function run(args: string[], ctx: CliContext): Promise<number> {
       }
       default: {
         const result = await dlqPurge(target, selector as DlqSelector, { dryRun: flags.dryRun });
+        ctx.stderr.write(formatMissing('purge', result.missing));
+        if (result.dryRun) {
+          const entries = await previewEntries(target, result.ids ?? []);
+          out(
+            { ...result, entries: entries.map(previewJson) },
+            formatDryRun('delete', result.selected, entries),
+          );
+          return 0;
+        }
         out(result, formatPurge(result));
         return 0;
       }
@@ -201,6 +242,28 @@ export async function run(args: string[], ctx: CliContext): Promise<number> {
   } finally {
     redis.disconnect();
   }
+}
+
+/** Entries a dry run would touch, read for the listing: the first PREVIEW_MAX (all ids are in `ids`). */
+const PREVIEW_MAX = 1000;
+async function previewEntries(target: DlqTarget, ids: readonly string[]): Promise<DlqEntry[]> {
+  const entries: DlqEntry[] = [];
+  for (const id of ids.slice(0, PREVIEW_MAX)) {
+    const entry = await dlqShow(target, id);
+    if (entry) entries.push(entry);
+  }
+  return entries;
+}
+
+function previewJson(e: DlqEntry) {
+  return {
+    id: e.id,
+    deadLetteredAt: e.meta.deadLetteredAt,
+    reason: e.meta.reason,
+    type: e.meta.eventType,
+    eventId: e.meta.eventId,
+    deliveries: e.meta.deliveryCount,
+  };
 }
 
 function parseFlags(args: string[], help: string): { flags: Flags; positionals: string[] } {

@@ -5,6 +5,8 @@ import { fileURLToPath } from 'node:url';
 import { StreamsinkError } from '../lib/errors.ts';
 import { redactText } from '../lib/redact.ts';
 import type { CliContext, Command } from './context.ts';
+import { watchParent } from './parent-watch.ts';
+import { suggest } from './suggest.ts';
 
 /**
  * The CLI entry and the composition root for commands. Each command module exports `run(args, ctx)` and
@@ -65,7 +67,9 @@ export async function main(argv: string[], ctx: CliContext): Promise<number> {
   }
   const command = COMMANDS[name];
   if (!command) {
-    ctx.stderr.write(`streamsink: unknown command ${JSON.stringify(name)}\n\n${HELP}`);
+    const near = suggest(name, Object.keys(COMMANDS));
+    const hint = near === undefined ? '' : `; did you mean \`streamsink ${near}\`?`;
+    ctx.stderr.write(`streamsink: unknown command ${JSON.stringify(name)}${hint}\n\n${HELP}`);
     return 2;
   }
   try {
@@ -98,23 +102,36 @@ function isEntryPoint(): boolean {
 
 const MIN_NODE_MAJOR = 24;
 
-if (isEntryPoint() && Number(process.versions.node.split('.')[0]) < MIN_NODE_MAJOR) {
-  process.stderr.write(
-    `streamsink needs Node.js ${MIN_NODE_MAJOR} or later; this is ${process.version}. ` +
-      'In a checkout, run it through npm (`npm start`, `npm run cli -- <command>`): the project installs Node 24.\n',
-  );
-  process.exitCode = 2;
-} else if (isEntryPoint()) {
+/**
+ * Run the CLI as this process: arguments from `process.argv`, signals wired to one AbortController, the exit
+ * code set when the command returns. Called when this file is the entry point (`node dist/cli/main.js`,
+ * `node src/cli/main.ts`) and by the `streamsink` bin (bin/streamsink.js), which imports it.
+ */
+export function runProcess(): void {
+  if (Number(process.versions.node.split('.')[0]) < MIN_NODE_MAJOR) {
+    process.stderr.write(
+      `streamsink needs Node.js ${MIN_NODE_MAJOR} or later; this is ${process.version}. ` +
+        'In a checkout, run it through npm (`npm start`, `npm run cli -- <command>`): the project installs Node 24.\n',
+    );
+    process.exitCode = 2;
+    return;
+  }
   const controller = new AbortController();
   let signals = 0;
-  const onSignal = (sig: NodeJS.Signals) => {
+  const stop = (sig: NodeJS.Signals, why: string) => {
     signals += 1;
     // A second signal means "now": exit without waiting for in-flight work (it stays pending in Redis).
     if (signals > 1) process.exit(sig === 'SIGINT' ? 130 : 143);
-    controller.abort(new Error(`received ${sig}`));
+    controller.abort(new Error(why));
   };
+  const onSignal = (sig: NodeJS.Signals) => stop(sig, `received ${sig}`);
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  // Under `npm start`, npm's SIGTERM does not reach us (npm -> sh -> node): stop when npm is gone.
+  // Not a second signal when already stopping: Ctrl-C reaches us and, through npm, ends our parent too.
+  watchParent(process.env, () => {
+    if (!controller.signal.aborted) stop('SIGTERM', 'the parent process (npm) exited');
+  });
   const ctx: CliContext = {
     env: process.env,
     stdin: process.stdin,
@@ -146,3 +163,5 @@ if (isEntryPoint() && Number(process.versions.node.split('.')[0]) < MIN_NODE_MAJ
       setTimeout(() => process.exit(), 2000).unref();
     });
 }
+
+if (isEntryPoint()) runProcess();

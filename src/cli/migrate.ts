@@ -4,7 +4,7 @@ import { ConnectionError, describeError } from '../lib/errors.ts';
 import { migrate, REQUIRED_SCHEMA_VERSION } from '../lib/migrations.ts';
 import { createPool } from '../lib/pg.ts';
 import { explainPostgres } from './connections.ts';
-import { type CliContext, flagsToEnv, parseFlags } from './context.ts';
+import { type CliContext, parseFlags, parseWithFlags } from './context.ts';
 
 const HELP = `Usage: streamsink migrate [--pipeline P]
 
@@ -31,13 +31,18 @@ export async function run(args: string[], ctx: CliContext): Promise<number> {
     ctx.stdout.write(HELP);
     return 0;
   }
-  const env = flagsToEnv(ctx.env, flags, { pipeline: 'STREAMSINK_PIPELINE' });
-  const config = parseMigrateConfig(env, {
-    readFile: ctx.readFile,
-    hostname: ctx.hostname,
-    // The pipeline named by --pipeline or STREAMSINK_PIPELINE (the workers' ConfigMap): migrate what they run.
-    withPipeline: flags.pipeline !== undefined || (ctx.env.STREAMSINK_PIPELINE ?? '') !== '',
-  });
+  const config = parseWithFlags(
+    (env) =>
+      parseMigrateConfig(env, {
+        readFile: ctx.readFile,
+        hostname: ctx.hostname,
+        // The pipeline named by --pipeline or STREAMSINK_PIPELINE (the workers' ConfigMap): migrate what they run.
+        withPipeline: flags.pipeline !== undefined || (ctx.env.STREAMSINK_PIPELINE ?? '') !== '',
+      }),
+    ctx.env,
+    flags,
+    { pipeline: 'STREAMSINK_PIPELINE' },
+  );
   const pipelines =
     config.pipeline === undefined
       ? []

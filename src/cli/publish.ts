@@ -16,9 +16,9 @@ import { contentId } from '../producers/content-id.ts';
 import type { PublishInput } from '../producers/prepare-event.ts';
 import { createProducer, type Producer, type PublishResult } from '../producers/producer.ts';
 import { oneShotRedis } from './connections.ts';
-import { type CliContext, flagsToEnv } from './context.ts';
+import { type CliContext, parseWithFlags } from './context.ts';
 
-const HELP = `Usage: streamsink publish --stream S [--file F] [--json] [--batch-size N] [--fresh-ids]
+const HELP = `Usage: streamsink publish [--stream S] [--file F] [--json] [--batch-size N] [--fresh-ids]
 
 Publish events onto a stream from NDJSON: one event per line,
   {"id"?: "...", "type": "payment.captured", "v"?: 1, "key"?: "...", "ts"?: "<ISO-8601>", "data": {...}}
@@ -30,7 +30,7 @@ give each its own id if they are meant as two. An id published before with other
 counted under conflicts.
 
 Options:
-  --stream S        logical stream name (or STREAMSINK_STREAM)
+  --stream S        logical stream name (or STREAMSINK_STREAM; default events)
   --file F          NDJSON file to read; stdin when omitted
   --json            print the summary as JSON
   --batch-size N    events per pipelined batch (default 1000)
@@ -38,8 +38,8 @@ Options:
   -h, --help        this text
 
 Prints a summary (published, duplicates, conflicts and rejected lines with reasons) on stdout, progress on
-stderr when it is a terminal. Exit code: 0 when nothing was rejected or in conflict, 1 otherwise, 2 for bad
-usage or configuration.
+stderr when it is a terminal (lines read, of the file's total with a percentage, and lines per second). Exit
+code: 0 when nothing was rejected or in conflict, 1 otherwise, 2 for bad usage or configuration.
 Redis down or refusing the credentials stops publishing at once (no reconnect): the summary names the
 server (secrets masked) and the line from which publishing is unconfirmed; re-running the file is safe.
 Configuration: REDIS_URL (or REDIS_URL_FILE), STREAMSINK_KEY_PREFIX, STREAMSINK_DEDUPE_WINDOW_MS,
@@ -91,20 +91,21 @@ export async function run(args: string[], ctx: CliContext): Promise<number> {
     ctx.stdout.write(HELP);
     return 0;
   }
-  if (flags.stream === undefined && !ctx.env.STREAMSINK_STREAM) {
-    throw new UsageError('--stream is required (or set STREAMSINK_STREAM)');
-  }
-  const config = parsePublishConfig(
-    flagsToEnv(ctx.env, { stream: flags.stream }, { stream: 'STREAMSINK_STREAM' }),
-    {
-      readFile: ctx.readFile,
-      hostname: ctx.hostname,
-    },
+  const config = parseWithFlags(
+    (env) => parsePublishConfig(env, { readFile: ctx.readFile, hostname: ctx.hostname }),
+    ctx.env,
+    { stream: flags.stream },
+    { stream: 'STREAMSINK_STREAM' },
   );
   const stream = config.stream;
   if (config.producer.maxLen !== undefined)
     ctx.stderr.write(`streamsink publish: warning: ${maxLenWarning(config.producer.maxLen)}\n`);
   const input: Readable = flags.file === undefined ? ctx.stdin : await openFile(flags.file);
+  // A file's line count is the progress total (one quick pass over it; only when progress is shown).
+  const totalLines =
+    flags.file !== undefined && ctx.interactive
+      ? await countLines(flags.file).catch(() => undefined)
+      : undefined;
 
   // A one-shot command fails at once when Redis is down or refuses it (src/cli/connections.ts); re-running
   // the file is safe (idempotent publish, content ids for id-less lines), so failing is the better default.
@@ -121,6 +122,7 @@ export async function run(args: string[], ctx: CliContext): Promise<number> {
       ctx,
       explain,
       flags.freshIds,
+      totalLines,
     );
     ctx.stdout.write(flags.json ? `${JSON.stringify(jsonSummary(summary))}\n` : textSummary(summary));
     const clean = summary.rejectedCount === 0 && summary.conflicts === 0;
@@ -198,6 +200,8 @@ export async function publishLines(
   explain: (error: unknown) => unknown = (error) => error,
   /** Leave id-less lines without an id (the producer gives each a fresh UUIDv7) instead of a content id. */
   freshIds = false,
+  /** Lines in the input, when known (a file): progress then shows a percentage. */
+  totalLines?: number,
 ): Promise<PublishSummary> {
   const summary: PublishSummary = {
     stream,
@@ -214,7 +218,7 @@ export async function publishLines(
     summary.rejectedCount += 1;
     summary.rejected.push({ line, reason, message });
   };
-  const progress = createProgress(ctx, summary);
+  const progress = createProgress(ctx, summary, totalLines);
   const inFlight = new Set<Promise<void>>();
   let failed = false;
 
@@ -316,23 +320,69 @@ function tally(
     );
 }
 
-function createProgress(ctx: Pick<CliContext, 'stderr' | 'interactive'>, summary: PublishSummary) {
+function createProgress(
+  ctx: Pick<CliContext, 'stderr' | 'interactive'>,
+  summary: PublishSummary,
+  totalLines: number | undefined,
+) {
+  const startedAt = Date.now();
   let last = 0;
-  const line = () =>
-    `\rpublished ${summary.published}, duplicates ${summary.duplicates}, conflicts ${summary.conflicts}, ` +
-    `rejected ${summary.rejectedCount}`;
+  const line = (now: number) =>
+    `\r${formatProgress({
+      lines: summary.lines,
+      totalLines,
+      published: summary.published,
+      duplicates: summary.duplicates,
+      conflicts: summary.conflicts,
+      rejected: summary.rejectedCount,
+      elapsedMs: now - startedAt,
+    })}`;
   return {
     update() {
       if (!ctx.interactive) return;
       const now = Date.now();
       if (now - last < 200) return;
       last = now;
-      ctx.stderr.write(line());
+      ctx.stderr.write(line(now));
     },
     done() {
-      if (ctx.interactive && last > 0) ctx.stderr.write(`${line()}\n`);
+      if (ctx.interactive) ctx.stderr.write(`${line(Date.now())}\n`);
     },
   };
+}
+
+/**
+ * The progress line, pure: lines read (of the total, with a percentage, when the input is a file), the
+ * outcome so far and the rate in lines per second.
+ */
+export function formatProgress(p: {
+  lines: number;
+  totalLines: number | undefined;
+  published: number;
+  duplicates: number;
+  conflicts: number;
+  rejected: number;
+  elapsedMs: number;
+}): string {
+  const n = (x: number) => x.toLocaleString('en-US');
+  const of =
+    p.totalLines === undefined || p.totalLines === 0
+      ? `${n(p.lines)} lines`
+      : `${n(p.lines)} of ${n(p.totalLines)} lines (${Math.min(100, Math.floor((p.lines * 100) / p.totalLines))}%)`;
+  const rate = p.elapsedMs > 0 ? Math.round((p.lines * 1000) / p.elapsedMs) : 0;
+  return `${of}, ${n(rate)} lines/s: published ${n(p.published)}, duplicates ${n(p.duplicates)}, conflicts ${n(p.conflicts)}, rejected ${n(p.rejected)}`;
+}
+
+/** Lines in a file as readline counts them: newlines, plus a last line without one. */
+export async function countLines(path: string): Promise<number> {
+  let lines = 0;
+  let last = 0x0a;
+  for await (const chunk of (await open(path)).createReadStream()) {
+    const bytes = chunk as Buffer;
+    for (let i = bytes.indexOf(0x0a); i !== -1; i = bytes.indexOf(0x0a, i + 1)) lines += 1;
+    if (bytes.length > 0) last = bytes[bytes.length - 1] as number;
+  }
+  return last === 0x0a ? lines : lines + 1;
 }
 
 function textSummary(s: PublishSummary): string {

@@ -7,10 +7,10 @@ import { describeError, StreamNotFoundError, UsageError } from '../lib/errors.ts
 import { readStreamLayout } from '../lib/partitions/stream-layout.ts';
 import { createPool } from '../lib/pg.ts';
 import type { RedisClient as Redis } from '../lib/redis/client.ts';
-import { streamKeys } from '../lib/redis/keys.ts';
+import { type StreamKeys, streamKeys } from '../lib/redis/keys.ts';
 import { entryIdMs } from '../lib/redis/stream-ids.ts';
 import { oneShotRedis } from './connections.ts';
-import { type CliContext, flagsToEnv, parseFlags } from './context.ts';
+import { type CliContext, parseFlags, parseWithFlags } from './context.ts';
 import { formatDuration } from './format-duration.ts';
 
 export { formatDuration };
@@ -21,7 +21,7 @@ import {
   readPartitionStatuses,
 } from './status-partitions.ts';
 
-const HELP = `Usage: streamsink status --stream S --group G [--json]
+const HELP = `Usage: streamsink status [--stream S] [--group G] [--json] [--watch [--interval S]]
 
 What an operator checks first, read-only: stream length, the group's lag (entries not yet delivered),
 pending entries (delivered, not acknowledged) in total and per consumer with idle times, the age of the
@@ -31,15 +31,19 @@ workers record in Postgres and warns loudly when Redis lost entries streamsink h
 without persistence, a failover to an empty replica): see "Redis lost data" in docs/operations.md.
 
 Options:
-  --stream S   logical stream name (or STREAMSINK_STREAM)
-  --group G    consumer group (or STREAMSINK_GROUP)
-  --json       print one JSON object instead of text
+  --stream S   logical stream name (or STREAMSINK_STREAM; default events)
+  --group G    consumer group (or STREAMSINK_GROUP; default streamsink, the built-in pipelines' group)
+  --json       print one JSON object instead of text (with --watch: one per line)
+  --watch      print the report again every interval until Ctrl-C (at a terminal, in place)
+  --interval S seconds between reports with --watch (default 2; fractions allowed)
   -h, --help   this text
 
 Exit code: 0, 1 when the stream or group does not exist or Redis cannot be reached or refuses the
 credentials (one line naming the server, secrets masked; no retries), 2 for bad usage or configuration, 3
 when Redis lost data (the stream is missing, behind or recreated compared with what was committed; takes
 precedence). With Postgres unreachable the data-loss check is skipped with a note and the other codes apply.
+With --watch: 0 when stopped with Ctrl-C (3 when data loss was seen meanwhile); a missing stream or group
+is reported and watched for.
 Configuration: REDIS_URL, DATABASE_URL, STREAMSINK_KEY_PREFIX.
 `;
 
@@ -79,61 +83,125 @@ export async function run(args: string[], ctx: CliContext): Promise<number> {
     ctx.stdout.write(HELP);
     return 0;
   }
-  if (flags.stream === undefined && !ctx.env.STREAMSINK_STREAM)
-    throw new UsageError('--stream is required (or set STREAMSINK_STREAM)');
-  if (flags.group === undefined && !ctx.env.STREAMSINK_GROUP)
-    throw new UsageError('--group is required (or set STREAMSINK_GROUP)');
-  const config = parseStatusConfig(
-    flagsToEnv(ctx.env, flags, { stream: 'STREAMSINK_STREAM', group: 'STREAMSINK_GROUP' }),
-    { readFile: ctx.readFile, hostname: ctx.hostname },
+  const config = parseWithFlags(
+    (env) => parseStatusConfig(env, { readFile: ctx.readFile, hostname: ctx.hostname }),
+    ctx.env,
+    flags,
+    { stream: 'STREAMSINK_STREAM', group: 'STREAMSINK_GROUP' },
   );
+  const interval = parseInterval(flags.interval);
+  if (interval !== undefined && flags.watch !== true) throw new UsageError('--interval goes with --watch');
   const keys = streamKeys(config.redis.keyPrefix, config.stream);
-  const group = config.group;
   // A one-shot command fails at once, with one line, when Redis is down or refuses it (src/cli/connections.ts).
   const { redis, explain } = oneShotRedis(config.redis, `streamsink:status:${ctx.hostname}`);
   try {
-    const layout = await readStreamLayout(redis, config.redis.keyPrefix, config.stream);
-    if (layout.kind === 'partitioned') {
-      const parts = await readPartitionStatuses(redis, layout.partitions, group);
-      const streamKeyList = layout.partitions.map((k) => k.stream);
-      const dataLoss = await dataLossReport(config, redis, streamKeyList, group, ctx.hostname);
-      if (dataLoss.suspected) ctx.stderr.write(formatDataLossWarning(config.stream, group, dataLoss));
-      const report = buildPartitionedReport(config.stream, group, parts, Date.now(), dataLoss);
-      if (report.partitionsWithGroup === 0 && report.length > 0)
-        ctx.stderr.write(
-          `streamsink status: no partition of ${config.stream} has group ${JSON.stringify(group)}\n`,
-        );
-      ctx.stdout.write(
-        flags.json === true ? `${JSON.stringify(report)}\n` : formatPartitionedReport(report, Date.now()),
-      );
-      if (dataLoss.suspected) return EXIT_DATA_LOSS;
-      return report.partitionsWithGroup === 0 && report.length > 0 ? 1 : 0;
-    }
-    const stats = await readStreamStats(redis, keys, group);
-    const dataLoss = await dataLossReport(config, redis, [keys.stream], group, ctx.hostname);
-    if (dataLoss.suspected) ctx.stderr.write(formatDataLossWarning(keys.stream, group, dataLoss));
-    if (!stats.streamExists) {
-      if (dataLoss.suspected) return EXIT_DATA_LOSS;
-      throw new StreamNotFoundError(keys.stream);
-    }
-    if (!stats.group) {
-      ctx.stderr.write(`streamsink status: stream ${keys.stream} has no group ${JSON.stringify(group)}\n`);
-      return dataLoss.suspected ? EXIT_DATA_LOSS : 1;
-    }
-    const consumers = await createStreamClient({
-      redis,
-      stream: keys.stream,
-      group,
-      consumer: '',
-    }).consumers();
-    const report = buildReport(keys.name, keys.stream, group, stats, consumers, Date.now(), dataLoss);
-    ctx.stdout.write(flags.json === true ? `${JSON.stringify(report)}\n` : formatReport(report));
-    return dataLoss.suspected ? EXIT_DATA_LOSS : 0;
+    if (flags.watch !== true) return await statusOnce(config, ctx, redis, keys, flags.json === true);
+    return await watch(config, ctx, redis, keys, flags.json === true, (interval ?? 2) * 1000);
   } catch (error) {
     throw explain(error);
   } finally {
     redis.disconnect();
   }
+}
+
+/** One report: written to stdout (warnings to stderr); the exit code. */
+async function statusOnce(
+  config: StatusConfig,
+  ctx: CliContext,
+  redis: Redis,
+  keys: StreamKeys,
+  json: boolean,
+): Promise<number> {
+  const group = config.group;
+  const layout = await readStreamLayout(redis, config.redis.keyPrefix, config.stream);
+  if (layout.kind === 'partitioned') {
+    const parts = await readPartitionStatuses(redis, layout.partitions, group);
+    const streamKeyList = layout.partitions.map((k) => k.stream);
+    const dataLoss = await dataLossReport(config, redis, streamKeyList, group, ctx.hostname);
+    if (dataLoss.suspected) ctx.stderr.write(formatDataLossWarning(config.stream, group, dataLoss));
+    const report = buildPartitionedReport(config.stream, group, parts, Date.now(), dataLoss);
+    if (report.partitionsWithGroup === 0 && report.length > 0)
+      ctx.stderr.write(
+        `streamsink status: no partition of ${config.stream} has group ${JSON.stringify(group)}\n`,
+      );
+    ctx.stdout.write(json ? `${JSON.stringify(report)}\n` : formatPartitionedReport(report, Date.now()));
+    if (dataLoss.suspected) return EXIT_DATA_LOSS;
+    return report.partitionsWithGroup === 0 && report.length > 0 ? 1 : 0;
+  }
+  const stats = await readStreamStats(redis, keys, group);
+  const dataLoss = await dataLossReport(config, redis, [keys.stream], group, ctx.hostname);
+  if (dataLoss.suspected) ctx.stderr.write(formatDataLossWarning(keys.stream, group, dataLoss));
+  if (!stats.streamExists) {
+    if (dataLoss.suspected) return EXIT_DATA_LOSS;
+    throw new StreamNotFoundError(keys.stream);
+  }
+  if (!stats.group) {
+    ctx.stderr.write(`streamsink status: stream ${keys.stream} has no group ${JSON.stringify(group)}\n`);
+    return dataLoss.suspected ? EXIT_DATA_LOSS : 1;
+  }
+  const consumers = await createStreamClient({
+    redis,
+    stream: keys.stream,
+    group,
+    consumer: '',
+  }).consumers();
+  const report = buildReport(keys.name, keys.stream, group, stats, consumers, Date.now(), dataLoss);
+  ctx.stdout.write(json ? `${JSON.stringify(report)}\n` : formatReport(report));
+  return dataLoss.suspected ? EXIT_DATA_LOSS : 0;
+}
+
+/**
+ * `--watch`: a report every interval until SIGINT / SIGTERM. At a terminal each one replaces the last
+ * (screen cleared); otherwise they follow each other under a time line (`--json`: one object per line). A
+ * missing stream or group is reported and watched for, not fatal. Exit code 0, or 3 when data loss was seen.
+ */
+async function watch(
+  config: StatusConfig,
+  ctx: CliContext,
+  redis: Redis,
+  keys: StreamKeys,
+  json: boolean,
+  intervalMs: number,
+): Promise<number> {
+  let lossSeen = false;
+  const clear = ctx.interactive && !json;
+  while (!ctx.signal.aborted) {
+    if (!json)
+      ctx.stdout.write(
+        `${clear ? '\x1b[H\x1b[2J' : ''}${new Date().toISOString()}  every ${intervalMs / 1000}s, Ctrl-C to stop\n`,
+      );
+    try {
+      if ((await statusOnce(config, ctx, redis, keys, json)) === EXIT_DATA_LOSS) lossSeen = true;
+    } catch (error) {
+      if (!(error instanceof StreamNotFoundError)) throw error;
+      ctx.stderr.write(`streamsink status: ${error.message}; watching for it\n`);
+    }
+    if (!json && !clear) ctx.stdout.write('\n');
+    await sleep(intervalMs, ctx.signal);
+  }
+  return lossSeen ? EXIT_DATA_LOSS : 0;
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+/** `--interval S`: seconds between reports, fractions allowed. */
+export function parseInterval(text: string | boolean | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (typeof text !== 'string' || !Number.isFinite(n) || n < 0.2 || n > 3600)
+    throw new UsageError(`--interval: expected seconds from 0.2 to 3600, got ${JSON.stringify(text)}`);
+  return n;
 }
 
 /**
@@ -268,5 +336,7 @@ const FLAG_OPTIONS = {
   stream: { type: 'string' },
   group: { type: 'string' },
   json: { type: 'boolean' },
+  watch: { type: 'boolean', short: 'w' },
+  interval: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;

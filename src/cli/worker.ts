@@ -16,7 +16,7 @@ import { streamKeys } from '../lib/redis/keys.ts';
 import { createRetentionMetrics } from '../lib/retention-metrics.ts';
 import { maxLenWarning } from '../lib/retention-warnings.ts';
 import { explainPostgres } from './connections.ts';
-import { type CliContext, flagsToEnv, parseFlags } from './context.ts';
+import { type CliContext, parseFlags, parseWithFlags } from './context.ts';
 
 const HELP = `Usage: streamsink worker [--stream S] [--group G] [--consumer C] [--pipeline P] [--start-id ID]
                          [--ordering key|none]
@@ -64,10 +64,12 @@ export async function run(args: string[], ctx: CliContext): Promise<number> {
     ctx.stdout.write(HELP);
     return 0;
   }
-  const config = parseWorkerConfig(flagsToEnv(ctx.env, flags, FLAG_VARIABLES), {
-    readFile: ctx.readFile,
-    hostname: ctx.hostname,
-  });
+  const config = parseWithFlags(
+    (env) => parseWorkerConfig(env, { readFile: ctx.readFile, hostname: ctx.hostname }),
+    ctx.env,
+    flags,
+    FLAG_VARIABLES,
+  );
   const wc = config.worker;
   const logger = createLogger(config.log, { pretty: ctx.interactive });
   const registry = createRegistry({ defaultMetrics: config.metrics.defaultMetrics });

@@ -36,6 +36,21 @@ export const TYPE_PATTERN = /^[A-Za-z][A-Za-z0-9_.:-]{0,127}$/;
 const KEY_PATTERN = /^[^\u0000-\u001f]{1,256}$/;
 const VERSION_PATTERN = /^[1-9][0-9]{0,8}$/;
 const TRACEPARENT_PATTERN = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
+const ZERO_TRACE_ID = '0'.repeat(32);
+const ZERO_PARENT_ID = '0'.repeat(16);
+
+/**
+ * A W3C Trace Context `traceparent` (version-traceid-parentid-flags, lower-case hex) that the recommendation
+ * calls valid: an all-zero trace id or parent id is invalid, and so is version `ff`.
+ */
+export function isValidTraceparent(value: string): boolean {
+  return (
+    TRACEPARENT_PATTERN.test(value) &&
+    !value.startsWith('ff-') &&
+    value.slice(3, 35) !== ZERO_TRACE_ID &&
+    value.slice(36, 52) !== ZERO_PARENT_ID
+  );
+}
 
 export interface DecodeLimits {
   /** Largest total size of an entry's field names and values, in UTF-8 bytes. */
@@ -106,9 +121,12 @@ export function checkEnvelopeFields(e: {
     });
   if (
     e.traceparent !== undefined &&
-    (typeof e.traceparent !== 'string' || !TRACEPARENT_PATTERN.test(e.traceparent))
+    (typeof e.traceparent !== 'string' || !isValidTraceparent(e.traceparent))
   )
-    issues.push({ path: 'traceparent', message: 'expected a W3C traceparent' });
+    issues.push({
+      path: 'traceparent',
+      message: 'expected a W3C traceparent: 00-<32 hex>-<16 hex>-<2 hex>, lower case, ids not all zeros',
+    });
   return issues;
 }
 

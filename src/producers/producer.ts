@@ -118,7 +118,7 @@ interface Ready {
  * @throws InvalidArgumentError for an unknown option key, a value of the wrong type or out of range (checked
  *   at run time, for JavaScript callers too), or an extra argument.
  * @example
- * const producer = createProducer({ redis: new Redis(process.env.REDIS_URL), registry });
+ * const producer = createProducer({ redis: new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'), registry });
  * await producer.publish('payments', { type: 'payment.captured', data: { amountMinor: 1250, currency: 'EUR' } });
  */
 export function createProducer(options: ProducerOptions): Producer {

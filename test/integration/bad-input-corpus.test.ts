@@ -36,6 +36,8 @@ describe('bad-input corpus', () => {
   const stream = uniqueName('corpus');
   const group = uniqueName('g');
   const prefix = uniqueName('c');
+  // Its own key prefix: nothing of this test lands under the default `streamsink` in a developer's Redis.
+  const keyPrefix = uniqueName('sscorpus');
   let schema: TestSchema;
   let redis: Redis;
   let blocking: Redis;
@@ -50,6 +52,7 @@ describe('bad-input corpus', () => {
       {
         REDIS_URL: inject('redisUrl'),
         DATABASE_URL: schema.url,
+        STREAMSINK_KEY_PREFIX: keyPrefix,
         STREAMSINK_STREAM: stream,
         STREAMSINK_GROUP: group,
         STREAMSINK_CONSUMER: 'corpus-worker',
@@ -95,8 +98,16 @@ describe('bad-input corpus', () => {
 
   afterAll(async () => {
     await worker?.close();
-    const keys = streamKeys('streamsink', stream);
-    await redis?.del(keys.stream, keys.deadLetter);
+    // The stream, its dead letters and the checked producer's dedupe keys.
+    let cursor = '0';
+    do {
+      const [next, found] = (await redis?.scan(cursor, 'MATCH', `${keyPrefix}:*`, 'COUNT', 5000)) ?? [
+        '0',
+        [],
+      ];
+      if (found.length > 0) await redis?.unlink(...found);
+      cursor = next;
+    } while (cursor !== '0');
     redis?.disconnect();
     blocking?.disconnect();
     producerRedis?.disconnect();
@@ -105,7 +116,7 @@ describe('bad-input corpus', () => {
   });
 
   it('dead-letters every bad entry once with a reason, applies every good event, and survives', async () => {
-    const keys = streamKeys('streamsink', stream);
+    const keys = streamKeys(keyPrefix, stream);
     const protoBefore = Object.getOwnPropertyNames(Object.prototype).sort();
     const arrayProtoBefore = Object.getOwnPropertyNames(Array.prototype).sort();
     const options = { maxPayloadBytes: MAX_PAYLOAD_BYTES, prefix };
@@ -115,8 +126,8 @@ describe('bad-input corpus', () => {
 
     // Good events go through a producer that knows the payments contract; bad ones through one that does
     // not (a foreign or outdated producer), which only checks the envelope and the payload's shape.
-    const checked = createProducer({ redis: producerRedis, registry: createPaymentsRegistry() });
-    const unchecked = createProducer({ redis: producerRedis, idempotent: false });
+    const checked = createProducer({ redis: producerRedis, keyPrefix, registry: createPaymentsRegistry() });
+    const unchecked = createProducer({ redis: producerRedis, keyPrefix, idempotent: false });
 
     // The SDK refuses what it can see is broken before it reaches Redis.
     const refused = await unchecked.publishBatch(stream, [

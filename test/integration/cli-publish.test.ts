@@ -181,6 +181,6 @@ describe('streamsink publish', () => {
     expect(`${unknown.stderr}${badBatch.stderr}${noFile.stderr}`).not.toMatch(/\n\s+at /);
     const help = await cli(['--help']);
     expect(help.code).toBe(0);
-    expect(help.stdout).toContain('Usage: streamsink publish --stream S');
+    expect(help.stdout).toContain('Usage: streamsink publish [--stream S]');
   });
 });

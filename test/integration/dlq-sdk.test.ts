@@ -125,11 +125,9 @@ describe('dead-letter SDK', () => {
       selected: 6,
       redriven: 0,
     });
-    expect(await dlqPurge(target, { reason: 'invalid_json' }, { dryRun: true })).toEqual({
-      dryRun: true,
-      selected: 2,
-      purged: 0,
-    });
+    const preview = await dlqPurge(target, { reason: 'invalid_json' }, { dryRun: true });
+    expect(preview).toEqual({ dryRun: true, selected: 2, purged: 0, missing: [], ids: expect.any(Array) });
+    expect(preview.ids).toHaveLength(2);
     expect(await snapshot()).toEqual(before);
   });
 
@@ -139,6 +137,7 @@ describe('dead-letter SDK', () => {
       dryRun: false,
       selected: 2,
       purged: 2,
+      missing: [],
     });
     expect((await dlqStats(target)).byReason).toEqual({ unsupported_currency: 3, schema_violation: 1 });
     expect(await dlqPurge(target, { all: true })).toMatchObject({ purged: 4 });

@@ -97,7 +97,9 @@ describe('streamsink status', () => {
     expect(noGroup.stderr).toMatch(/no group "missing-group"/);
   });
 
-  it('requires --stream and --group (exit 2)', async () => {
-    expect((await status(['--group', group])).code).toBe(2);
+  it('without --stream reads the default stream, events (none under this prefix: exit 1)', async () => {
+    const r = await status(['--group', group]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`${prefix}:{events}`);
   });
 });

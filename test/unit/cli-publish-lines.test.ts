@@ -108,7 +108,9 @@ describe('publishLines', () => {
       interactive: true,
       signal: new AbortController().signal,
     });
-    expect(err.text()).toMatch(/^\rpublished \d+, duplicates 0, conflicts 0, rejected 0/);
+    expect(err.text()).toMatch(
+      /^\r\d+ lines, [\d,]+ lines\/s: published \d+, duplicates 0, conflicts 0, rejected 0/,
+    );
     expect(err.text().endsWith('published 5, duplicates 0, conflicts 0, rejected 0\n')).toBe(true);
     const quietErr = sink();
     await publishLines(Readable.from(lines), fakeProducer([]), 's', 1, {
