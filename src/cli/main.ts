@@ -22,6 +22,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     load: async () => (await import('./status.ts')).run,
   },
   dlq: { summary: 'inspect or redrive dead letters', load: async () => (await import('./dlq.ts')).run },
+  console: {
+    summary: 'serve the operator web console (dead letters, groups)',
+    load: async () => (await import('./console.ts')).run,
+  },
 };
 
 const HELP = `streamsink: Redis Streams to Postgres with effectively-once effects

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { CONSOLE, type ConsoleConfig, refineConsole, toConsole } from './config/console.ts';
 import { type Env, type ParseConfigOptions, parseEnv } from './config/parse-env.ts';
 import {
   DATABASE,
@@ -22,9 +23,18 @@ import {
   toWorker,
   WORKER,
 } from './config/pieces.ts';
-import type { Config, DlqConfig, MigrateConfig, PublishConfig, StatusConfig } from './config/types.ts';
+import type {
+  Config,
+  DlqConfig,
+  LogConfig,
+  MigrateConfig,
+  PublishConfig,
+  RedisConfig,
+  StatusConfig,
+} from './config/types.ts';
 import { redactUrl } from './redact.ts';
 
+export type { ConsoleConfig, ConsoleRole, ConsoleToken } from './config/console.ts';
 export type { Env, ParseConfigOptions } from './config/parse-env.ts';
 export type * from './config/types.ts';
 /** Kept here too: callers that format config values import it with the config. */
@@ -50,6 +60,9 @@ const dlqSchema = z.object({ ...REDIS, ...STREAM });
 const statusSchema = z
   .object({ ...REDIS, ...STREAM, ...GROUP, ...DATABASE, ...PG_SESSION })
   .superRefine(refinePgSession);
+const consoleSchema = z
+  .object({ ...REDIS, ...STREAM, ...DATABASE, ...LOG, ...CONSOLE })
+  .superRefine(refineConsole);
 const migrateSchema = z.object({ ...DATABASE });
 const migratePipelineSchema = z.object({ ...DATABASE, ...PIPELINE, ...PAYMENTS });
 
@@ -101,6 +114,34 @@ export function parseStatusConfig(env: Env, options: ParseConfigOptions = {}): R
     group: v.STREAMSINK_GROUP,
     postgres: { url: v.DATABASE_URL, poolSize: 1, sessionTimeouts: toPgSession(v) },
   });
+}
+
+/** Port of `streamsink console` when STREAMSINK_CONSOLE_PORT is not set. */
+export const DEFAULT_CONSOLE_PORT = 9465;
+
+/**
+ * `streamsink console`: Redis, Postgres (the audit table, a small pool), the log and the console's own
+ * settings. The streams shown default to STREAMSINK_STREAM.
+ */
+export function parseConsoleConfig(
+  env: Env,
+  options: ParseConfigOptions = {},
+): Readonly<ConsoleCommandConfig> {
+  const { data: v } = parseEnv(consoleSchema, variablesOf(consoleSchema), env, options);
+  return Object.freeze({
+    redis: toRedis(v),
+    postgres: { url: v.DATABASE_URL, poolSize: 2 },
+    log: toLog(v),
+    console: toConsole(v, { port: DEFAULT_CONSOLE_PORT, stream: v.STREAMSINK_STREAM }),
+  });
+}
+
+/** What `streamsink console` runs on. */
+export interface ConsoleCommandConfig {
+  redis: RedisConfig;
+  postgres: { url: string; poolSize: number };
+  log: LogConfig;
+  console: ConsoleConfig;
 }
 
 /**

@@ -9,6 +9,8 @@ export interface SeedBad {
   reason: DeadLetterRecord['reason'];
   type?: string;
   eventId?: string;
+  /** Default `bad <i>`. */
+  errorMessage?: string;
 }
 
 /**
@@ -55,7 +57,7 @@ export async function seedDeadLetters(
         entry: entries[good + i] as StreamEntry,
         reason: b.reason,
         errorClass: 'PoisonMessageError',
-        errorMessage: `bad ${i}`,
+        errorMessage: b.errorMessage ?? `bad ${i}`,
         ...(b.type ? { eventType: b.type } : {}),
         ...(b.eventId ? { eventId: b.eventId } : {}),
       },
