@@ -314,3 +314,31 @@ describe('when the audit table cannot be written', () => {
     expect(await bare.redis.xlen(bare.keys.stream)).toBe(streamBefore);
   });
 });
+
+describe('behind an authenticating reverse proxy', () => {
+  let proxied: TestConsole;
+  beforeAll(async () => {
+    proxied = await startTestConsole({
+      redisUrl: inject('redisUrl'),
+      databaseUrl: inject('databaseUrl'),
+      bad: BAD.slice(0, 1),
+      config: { trustProxyHeader: 'x-forwarded-user', proxyRoles: new Map([['alice', 'operator']]) },
+    });
+  });
+  afterAll(async () => {
+    await proxied?.close();
+  });
+
+  it('takes the user from the trusted header, maps the role, refuses users without one', async () => {
+    const alice = await fetch(`${proxied.url}/`, { headers: { 'x-forwarded-user': 'alice' } });
+    expect(alice.status).toBe(200);
+    expect(await alice.text()).toContain('alice (operator)');
+    const mallory = await fetch(`${proxied.url}/`, { headers: { 'x-forwarded-user': 'mallory' } });
+    expect(mallory.status).toBe(403);
+  });
+
+  it('is ignored where it is not trusted (the default)', async () => {
+    const res = await fetch(`${c.url}/`, { headers: { 'x-forwarded-user': 'alice' } });
+    expect(res.status).toBe(401);
+  });
+});
