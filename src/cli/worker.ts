@@ -1,3 +1,4 @@
+import { startConsole } from '../console/start.ts';
 import { startDependencyMonitor } from '../consumers/dependency-monitor.ts';
 import { loadPipeline } from '../consumers/pipeline-loader.ts';
 import { startWorker, type WorkerHandle } from '../consumers/start-worker.ts';
@@ -32,7 +33,8 @@ Options (each overrides its variable):
 A pipeline is a built-in name or your own module whose default export is definePipeline({...})
 (docs/pipelines.md). The group defaults to the pipeline's (its name; \`streamsink\` for the built-ins).
 Other configuration (REDIS_URL, DATABASE_URL, STREAMSINK_MAX_IN_FLIGHT, STREAMSINK_MAX_IN_FLIGHT_BYTES, ...)
-is in the README; the memory model is in docs/operations.md#memory.
+is in the README; the memory model is in docs/operations.md#memory. STREAMSINK_CONSOLE_PORT also serves the
+operator console from this worker (off by default; docs/console.md).
 The database schema must be current (run \`streamsink migrate --pipeline P\`), or set
 STREAMSINK_AUTO_MIGRATE=true.
 `;
@@ -152,6 +154,19 @@ export async function run(args: string[], ctx: CliContext): Promise<number> {
       timeoutMs: 1000,
     });
     cleanups.push(['dependency-monitor', async () => dependencies.close()]);
+    if (config.console) {
+      // STREAMSINK_CONSOLE_PORT: the operator console on this worker's clients (docs/console.md).
+      const consoleHandle = await startConsole({
+        config: config.console,
+        redis,
+        keyPrefix: config.redis.keyPrefix,
+        db: pool,
+        logger,
+      });
+      cleanups.push(['console', () => consoleHandle.close()]);
+      logger.info({ url: consoleHandle.url }, 'console listening');
+      ctx.stderr.write(`streamsink worker: console listening on ${consoleHandle.url}\n`);
+    }
     // Starting waits for Redis (it retries while Redis is down); a signal meanwhile still stops us cleanly.
     // Redis refusing the credentials fails the start (ioredis rejects the queued commands): that needs a new
     // secret, not a retry, so it is one line and exit 1. Redis down or a TLS failure is waited out instead.

@@ -50,10 +50,21 @@ export { redactUrl };
  */
 
 const workerSchema = z
-  .object({ ...REDIS, ...DATABASE, ...PG_SESSION, ...LOG, ...METRICS, ...WORKER, ...PAYMENTS, ...PRODUCER })
+  .object({
+    ...REDIS,
+    ...DATABASE,
+    ...PG_SESSION,
+    ...LOG,
+    ...METRICS,
+    ...WORKER,
+    ...PAYMENTS,
+    ...PRODUCER,
+    ...CONSOLE,
+  })
   .superRefine((v, ctx) => {
     refineWorker(v, ctx);
     refinePgSession(v, ctx);
+    refineConsole(v, ctx, { whenPortSet: true });
   });
 const publishSchema = z.object({ ...REDIS, ...STREAM, ...PRODUCER });
 const dlqSchema = z.object({ ...REDIS, ...STREAM });
@@ -87,6 +98,11 @@ export function parseConfig(env: Env, options: ParseConfigOptions = {}): Readonl
     worker: toWorker(v, options.hostname ?? 'streamsink', resolved.STREAMSINK_GROUP !== undefined),
     payments: toPayments(v),
     metrics: toMetrics(v),
+    // The console inside the worker: off unless STREAMSINK_CONSOLE_PORT is set.
+    console:
+      v.STREAMSINK_CONSOLE_PORT === undefined
+        ? undefined
+        : toConsole(v, { port: v.STREAMSINK_CONSOLE_PORT, stream: v.STREAMSINK_STREAM }),
   });
 }
 

@@ -128,8 +128,16 @@ export const CONSOLE = {
 
 type Values = z.infer<z.ZodObject<typeof CONSOLE>>;
 
-/** Without a way in, the console would refuse everyone: say so at start rather than at the first page. */
-export function refineConsole(v: Values, ctx: z.RefinementCtx): void {
+/**
+ * Without a way in, the console would refuse everyone: say so at start rather than at the first page. In the
+ * worker the console is off unless STREAMSINK_CONSOLE_PORT is set, and only then checked.
+ */
+export function refineConsole(
+  v: Values,
+  ctx: z.RefinementCtx,
+  options: { whenPortSet?: boolean } = {},
+): void {
+  if (options.whenPortSet && v.STREAMSINK_CONSOLE_PORT === undefined) return;
   const hasTokens = (v.STREAMSINK_CONSOLE_TOKENS?.length ?? 0) > 0;
   if (!hasTokens && v.STREAMSINK_CONSOLE_TRUST_PROXY_HEADER === undefined)
     ctx.addIssue({
