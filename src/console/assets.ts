@@ -29,15 +29,16 @@ table { border-collapse: collapse; width: 100%; background: var(--card); }
 th, td { text-align: left; padding: .4rem .5rem; border-bottom: 1px solid var(--line); vertical-align: top; }
 th { font-size: .8rem; color: var(--muted); font-weight: 600; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
+td.nowrap { white-space: nowrap; }
 .mono, pre { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: .85rem; }
-.clip { max-width: 28rem; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+.clip { max-width: 24rem; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
 pre.text { white-space: pre-wrap; word-break: break-all; background: var(--tag); padding: .6rem; border-radius: 6px; margin: 0; }
 .tag { background: var(--tag); border-radius: 4px; padding: .05rem .35rem; font-size: .85rem; }
 .tag.failed, .tag.started { color: var(--danger); }
 .chips { list-style: none; display: flex; flex-wrap: wrap; gap: .4rem; padding: 0; margin: 0; }
 .chip { display: inline-block; border: 1px solid var(--line); border-radius: 999px; padding: .15rem .6rem; text-decoration: none; }
 .chip.on { border-color: var(--accent); }
-form.filters { display: grid; grid-template-columns: repeat(auto-fill, minmax(11rem, 1fr)); gap: .6rem; align-items: end; }
+form.filters { display: grid; grid-template-columns: repeat(auto-fill, minmax(9rem, 1fr)); gap: .6rem; align-items: end; }
 label { display: flex; flex-direction: column; gap: .2rem; font-size: .85rem; color: var(--muted); }
 input, button { font: inherit; padding: .4rem .5rem; border: 1px solid var(--line); border-radius: 6px; background: var(--bg); color: var(--fg); min-height: 2.2rem; }
 button { background: var(--accent); color: #fff; border-color: var(--accent); cursor: pointer; }

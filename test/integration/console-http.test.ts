@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { PAGE_SIZE } from '../../src/console/routes-read.ts';
 import { csrfOf, FormClient, startTestConsole, type TestConsole, TOKENS } from '../helpers/console.ts';
 import { envelopeFields, type SeedBad } from '../helpers/dead-letters.ts';
 
@@ -340,5 +341,41 @@ describe('behind an authenticating reverse proxy', () => {
   it('is ignored where it is not trusted (the default)', async () => {
     const res = await fetch(`${c.url}/`, { headers: { 'x-forwarded-user': 'alice' } });
     expect(res.status).toBe(401);
+  });
+});
+
+describe('paging by id', () => {
+  let many: TestConsole;
+  const N = PAGE_SIZE + 7;
+  beforeAll(async () => {
+    many = await startTestConsole({
+      redisUrl: inject('redisUrl'),
+      databaseUrl: inject('databaseUrl'),
+      bad: Array.from({ length: N }, (_, i) => ({
+        fields: ['id', `p-${i}`, 'data', '{nope'],
+        reason: 'invalid_json' as const,
+      })),
+    });
+  });
+  afterAll(async () => {
+    await many?.close();
+  });
+
+  it('shows the newest page first and links to the older rest, with no entry twice or missed', async () => {
+    const client = new FormClient(many.url);
+    await client.login(VIEWER.token);
+    const path = `/streams/${many.stream}/dlq`;
+    const shown = (body: string) =>
+      [...body.matchAll(/<td class="nowrap"><a href="[^"]+">(\d+-\d+)<\/a><\/td>/g)].map(
+        (m) => m[1] as string,
+      );
+    const first = await client.get(path);
+    const older = /<a href="([^"]+)">Older<\/a>/.exec(first.body)?.[1]?.replaceAll('&amp;', '&');
+    expect(older).toBeDefined();
+    const second = await client.get(older as string);
+    expect(/>Older<\/a>/.test(second.body)).toBe(false);
+    const all = (await many.redis.xrange(many.keys.deadLetter, '-', '+')).map((e) => e[0]).reverse();
+    expect(shown(first.body)).toEqual(all.slice(0, PAGE_SIZE));
+    expect(shown(second.body)).toEqual(all.slice(PAGE_SIZE));
   });
 });

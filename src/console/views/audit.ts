@@ -10,7 +10,7 @@ export function auditPage(ctx: PageContext, rows: readonly AuditRow[], next: str
       ? html`<tr><td colspan="10" class="muted">No actions recorded yet.</td></tr>`
       : rows.map(
           (r) => html`<tr>
-  <td>${r.id}</td><td>${fmtTime(r.at)}</td><td>${r.actor} <small>${r.role}, ${r.authMethod}</small></td>
+  <td>${r.id}</td><td class="nowrap">${fmtTime(r.at)}</td><td>${r.actor} <small>${r.role}, ${r.authMethod}</small></td>
   <td>${r.action}</td><td>${r.stream}</td><td class="mono clip">${JSON.stringify(r.selector)}</td>
   <td class="num">${r.selected ?? '-'}</td><td class="num">${r.affected ?? '-'}</td><td class="num">${r.failed ?? '-'}</td>
   <td><span class="${`tag ${r.outcome}`}">${r.outcome}</span>${r.detail ? html` <small>${r.detail}</small>` : ''}</td>

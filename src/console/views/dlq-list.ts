@@ -53,8 +53,8 @@ export function dlqListPage(ctx: PageContext, m: DlqListModel): string {
   const rows = m.page.entries.map(
     (e) => html`<tr>
     ${operator ? html`<td><input type="checkbox" name="id" value="${e.id}" aria-label="select ${e.id}"></td>` : ''}
-    <td><a href="${base}/${seg(e.id)}">${e.id}</a></td>
-    <td>${fmtTime(e.meta.deadLetteredAt)}</td>
+    <td class="nowrap"><a href="${base}/${seg(e.id)}">${e.id}</a></td>
+    <td class="nowrap">${fmtTime(e.meta.deadLetteredAt)}</td>
     <td><span class="tag">${e.meta.reason}</span></td>
     <td>${e.meta.eventType ?? '-'}</td>
     <td class="mono">${e.meta.eventId ?? '-'}</td>

@@ -8,9 +8,11 @@ export function streamsPage(
   streams: readonly StreamOverview[],
   rates: (series: string) => number[],
 ): string {
+  const perSecond = (v: number) => `${v < 10 ? v.toFixed(1) : Math.round(v)}/s`;
   const rate = (values: number[]) => {
     const last = values[values.length - 1];
-    return last === undefined ? '-' : `${last < 10 ? last.toFixed(1) : Math.round(last)}/s`;
+    if (last === undefined) return '-';
+    return `${perSecond(last)} now, peak ${perSecond(Math.max(...values))}`;
   };
   const body = streams.map((s) => {
     const added = rates(s.name);
