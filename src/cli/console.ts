@@ -34,6 +34,9 @@ STREAMSINK_CONSOLE_SAMPLE_INTERVAL_MS, REDIS_URL, DATABASE_URL (the audit table:
 first), STREAMSINK_KEY_PREFIX, LOG_LEVEL.
 `;
 
+/** Reconnects like the worker's client, but a page fails after one retry instead of hanging while Redis is down. */
+export const CONSOLE_REDIS = { maxRetriesPerRequest: 1 };
+
 const FLAG_OPTIONS = {
   stream: { type: 'string', multiple: true },
   port: { type: 'string' },
@@ -86,10 +89,9 @@ export async function run(args: string[], ctx: CliContext): Promise<number> {
       );
       return 1;
     }
-    // Reconnects like the worker's, but a page fails after one retry instead of hanging while Redis is down.
     const redis = createRedis(config.redis, {
       name: `streamsink:console:${ctx.hostname}`,
-      overrides: { maxRetriesPerRequest: 1 },
+      overrides: CONSOLE_REDIS,
     });
     redis.on('error', (error: Error) =>
       logger.warn({ connection: 'redis', err: describeError(error) }, 'redis connection error'),

@@ -1,10 +1,12 @@
 import { Writable } from 'node:stream';
 import { Redis } from 'ioredis';
+import { CONSOLE_REDIS } from '../../src/cli/console.ts';
 import { type ConsoleHandle, startConsole } from '../../src/console/start.ts';
 import type { ConsoleConfig, ConsoleToken } from '../../src/lib/config.ts';
 import { createLogger } from '../../src/lib/logger.ts';
 import { migrate } from '../../src/lib/migrations.ts';
 import { createPool, type Pool } from '../../src/lib/pg.ts';
+import { createRedis } from '../../src/lib/redis/client.ts';
 import type { StreamKeys } from '../../src/lib/redis/keys.ts';
 import { type SeedBad, seedDeadLetters } from './dead-letters.ts';
 import { createTestSchema, type TestSchema } from './pg.ts';
@@ -39,9 +41,15 @@ export async function startTestConsole(options: {
   config?: Partial<ConsoleConfig>;
   /** Leave the schema unmigrated (no audit table). */
   unmigrated?: boolean;
+  /** The console's own Redis connection goes here (a fault-injecting proxy), set up as the command does. */
+  consoleRedisUrl?: string;
+  /** Key prefix (default: a fresh one). */
+  prefix?: string;
 }): Promise<TestConsole> {
   const redis = new Redis(options.redisUrl);
-  const { prefix, stream, keys } = await seedDeadLetters(redis, options.bad);
+  const { prefix, stream, keys } = await seedDeadLetters(redis, options.bad, {
+    ...(options.prefix ? { prefix: options.prefix } : {}),
+  });
   const schema = await createTestSchema(options.databaseUrl, 'console');
   const pool = createPool({ url: schema.url, poolSize: 2 });
   if (!options.unmigrated) await migrate(pool);
@@ -54,6 +62,10 @@ export async function startTestConsole(options: {
   });
   const logger = createLogger({ level: 'debug', redactPaths: [] }, { destination });
   let handle: ConsoleHandle | undefined;
+  const consoleRedis = options.consoleRedisUrl
+    ? createRedis({ url: options.consoleRedisUrl, keyPrefix: prefix }, { overrides: CONSOLE_REDIS })
+    : redis;
+  if (consoleRedis !== redis) consoleRedis.on('error', () => {});
   try {
     handle = await startConsole({
       config: {
@@ -69,7 +81,7 @@ export async function startTestConsole(options: {
         sampleIntervalMs: 500,
         ...options.config,
       },
-      redis,
+      redis: consoleRedis,
       keyPrefix: prefix,
       db: pool,
       logger,
@@ -92,6 +104,7 @@ export async function startTestConsole(options: {
     logs,
     async close() {
       await h.close();
+      if (consoleRedis !== redis) consoleRedis.disconnect();
       await redis.del(keys.stream, keys.deadLetter);
       redis.disconnect();
       await pool.end();

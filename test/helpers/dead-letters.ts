@@ -20,9 +20,9 @@ export interface SeedBad {
 export async function seedDeadLetters(
   redis: Redis,
   bad: readonly SeedBad[],
-  options: { stream?: string; good?: number } = {},
+  options: { stream?: string; good?: number; prefix?: string } = {},
 ): Promise<{ prefix: string; stream: string; keys: StreamKeys }> {
-  const prefix = uniqueName('dlq');
+  const prefix = options.prefix ?? uniqueName('dlq');
   const stream = options.stream ?? 'payments';
   const keys = streamKeys(prefix, stream);
   const good = options.good ?? 1;

@@ -2,6 +2,8 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { PAGE_SIZE } from '../../src/console/routes-read.ts';
 import { csrfOf, FormClient, startTestConsole, type TestConsole, TOKENS } from '../helpers/console.ts';
 import { envelopeFields, type SeedBad } from '../helpers/dead-letters.ts';
+import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 // The console over HTTP against real Redis and Postgres: authentication, roles, CSRF, the dry-run-then-confirm
 // actions and their audit rows, escaping of attacker-controlled dead letters.
@@ -377,5 +379,59 @@ describe('paging by id', () => {
     const all = (await many.redis.xrange(many.keys.deadLetter, '-', '+')).map((e) => e[0]).reverse();
     expect(shown(first.body)).toEqual(all.slice(0, PAGE_SIZE));
     expect(shown(second.body)).toEqual(all.slice(PAGE_SIZE));
+  });
+});
+
+describe('while Redis is unreachable', () => {
+  let cut: TestConsole;
+  let proxy: TcpProxy;
+  beforeAll(async () => {
+    const redisUrl = new URL(inject('redisUrl'));
+    proxy = await startTcpProxy({ targetHost: redisUrl.hostname, targetPort: Number(redisUrl.port || 6379) });
+    const through = new URL(redisUrl);
+    through.hostname = '127.0.0.1';
+    through.port = String(proxy.port);
+    cut = await startTestConsole({
+      redisUrl: inject('redisUrl'),
+      databaseUrl: inject('databaseUrl'),
+      bad: BAD.slice(0, 3),
+      consoleRedisUrl: through.toString(),
+    });
+  });
+  afterAll(async () => {
+    await cut?.close();
+    await proxy?.close();
+  });
+
+  it('answers 503 instead of hanging, records a failed redrive as failed, moves nothing, and recovers', async () => {
+    const client = new FormClient(cut.url);
+    await client.login(OPERATOR.token);
+    const path = `/streams/${cut.stream}/dlq`;
+    const page = await client.get(path);
+    proxy.cut();
+    expect((await client.get('/')).status).toBe(503);
+    const failed = await client.post(`${path}/redrive`, {
+      _csrf: csrfOf(page.body),
+      reason: 'unsupported_currency',
+      confirm: 'yes',
+    });
+    expect(failed.status).toBe(503);
+    expect(failed.body).not.toContain('redis://');
+    expect(await cut.redis.xlen(cut.keys.deadLetter)).toBe(3);
+    const rows = (await cut.pool.query('SELECT action, outcome, affected FROM streamsink_console_audit'))
+      .rows;
+    expect(rows).toEqual([{ action: 'redrive', outcome: 'failed', affected: null }]);
+
+    proxy.restore();
+    const again = await waitFor(async () => {
+      const res = await client.post(`${path}/redrive`, {
+        _csrf: csrfOf(failed.body),
+        reason: 'unsupported_currency',
+        confirm: 'yes',
+      });
+      return res.status === 200 ? res : undefined;
+    });
+    expect(again.body).toContain('<b id="affected">3</b>');
+    expect(await cut.redis.xlen(cut.keys.deadLetter)).toBe(0);
   });
 });
