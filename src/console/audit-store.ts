@@ -44,6 +44,8 @@ export interface AuditStore {
       detail?: string;
     },
   ): Promise<void>;
+  /** One row, or undefined. */
+  get(id: string): Promise<AuditRow | undefined>;
   /** Newest first; `before` pages by row id. */
   list(options: { limit: number; before?: string | undefined }): Promise<AuditRow[]>;
 }
@@ -69,29 +71,38 @@ export function createAuditStore(db: Queryable): AuditStore {
         [id, r.outcome, r.selected ?? null, r.affected ?? null, r.failed ?? null, r.detail ?? null],
       );
     },
+    async get(id) {
+      const { rows } = await db.query<Record<string, unknown>>(`${SELECT} WHERE id = $1::bigint`, [id]);
+      return rows[0] === undefined ? undefined : toRow(rows[0]);
+    },
     async list({ limit, before }) {
       const { rows } = await db.query<Record<string, unknown>>(
-        `SELECT id::text AS id, at, actor, role, auth_method, action, stream, selector, selected, affected,
-           failed, outcome, detail, finished_at
-         FROM ${TABLE} WHERE ($2::bigint IS NULL OR id < $2::bigint) ORDER BY id DESC LIMIT $1`,
+        `${SELECT} WHERE ($2::bigint IS NULL OR id < $2::bigint) ORDER BY id DESC LIMIT $1`,
         [limit, before ?? null],
       );
-      return rows.map((r) => ({
-        id: r.id as string,
-        at: r.at as Date,
-        actor: r.actor as string,
-        role: r.role as string,
-        authMethod: r.auth_method as string,
-        action: r.action as AuditAction,
-        stream: r.stream as string,
-        selector: r.selector,
-        selected: r.selected as number | null,
-        affected: r.affected as number | null,
-        failed: r.failed as number | null,
-        outcome: r.outcome as AuditOutcome,
-        detail: r.detail as string | null,
-        finishedAt: r.finished_at as Date | null,
-      }));
+      return rows.map(toRow);
     },
+  };
+}
+
+const SELECT = `SELECT id::text AS id, at, actor, role, auth_method, action, stream, selector, selected, affected,
+  failed, outcome, detail, finished_at FROM ${TABLE}`;
+
+function toRow(r: Record<string, unknown>): AuditRow {
+  return {
+    id: r.id as string,
+    at: r.at as Date,
+    actor: r.actor as string,
+    role: r.role as string,
+    authMethod: r.auth_method as string,
+    action: r.action as AuditAction,
+    stream: r.stream as string,
+    selector: r.selector,
+    selected: r.selected as number | null,
+    affected: r.affected as number | null,
+    failed: r.failed as number | null,
+    outcome: r.outcome as AuditOutcome,
+    detail: r.detail as string | null,
+    finishedAt: r.finished_at as Date | null,
   };
 }

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { DlqSelector, DlqTarget } from '../admin/dlq.ts';
-import { dlqPurge, dlqRedrive } from '../admin/dlq-redrive.ts';
+import { dlqPurge, dlqRedrive, type RedriveResult } from '../admin/dlq-redrive.ts';
 import { describeError } from '../lib/errors.ts';
 import { streamKeys } from '../lib/redis/keys.ts';
 import type { AuditAction } from './audit-store.ts';
@@ -37,6 +37,15 @@ export function parseScope(body: Body): { scope?: ActionScope; errors: string[] 
 export function scopeRecord(scope: ActionScope): unknown {
   if ('ids' in scope) return { ids: scope.ids.slice(0, 1000), count: scope.ids.length };
   return { filter: filterParams(scope.filter) };
+}
+
+/** What the audit row says beyond the counts: entries already gone, and why entries failed (the first 20). */
+export function redriveDetail(r: RedriveResult): string | undefined {
+  const parts = [
+    ...(r.skipped > 0 ? [`${r.skipped} already gone (redriven or purged meanwhile)`] : []),
+    ...r.failures.slice(0, 20).map((f) => `${f.id}: ${f.message}`),
+  ];
+  return parts.length > 0 ? parts.join('\n') : undefined;
 }
 
 export function registerActionRoutes(app: FastifyInstance, deps: ConsoleDeps): void {
@@ -83,8 +92,8 @@ export function registerActionRoutes(app: FastifyInstance, deps: ConsoleDeps): v
     reply: FastifyReply,
     entry: { principal: Principal; action: AuditAction; stream: string; scope: ActionScope },
     act: () => Promise<T>,
-    summarize: (result: T) => { selected: number; affected: number; failed?: number },
-  ): Promise<{ auditId: string; result: T } | undefined> => {
+    summarize: (result: T) => { selected: number; affected: number; failed?: number; detail?: string },
+  ): Promise<{ auditId: string; result: T; recorded: boolean } | undefined> => {
     let auditId: string;
     try {
       auditId = await deps.audit.begin({ ...entry, selector: scopeRecord(entry.scope) });
@@ -112,12 +121,14 @@ export function registerActionRoutes(app: FastifyInstance, deps: ConsoleDeps): v
       { user: entry.principal.name, action: entry.action, stream: entry.stream, auditId, ...summary },
       'console action',
     );
-    await deps.audit
-      .finish(auditId, { outcome: 'done', ...summary })
-      .catch((e: unknown) =>
-        req.log.error({ err: e, auditId }, 'cannot complete the audit row (left as started)'),
-      );
-    return { auditId, result };
+    const recorded = await deps.audit.finish(auditId, { outcome: 'done', ...summary }).then(
+      () => true,
+      (e: unknown) => {
+        req.log.error({ err: e, auditId }, 'cannot complete the audit row (left as started)');
+        return false;
+      },
+    );
+    return { auditId, result, recorded };
   };
 
   app.post<{ Params: { stream: string }; Body: Body }>(
@@ -142,9 +153,11 @@ export function registerActionRoutes(app: FastifyInstance, deps: ConsoleDeps): v
         reply,
         { principal, action: 'redrive', stream, scope },
         () => dlqRedrive(target(stream), selector, { limit: cap }),
-        (r) => ({ selected: r.selected, affected: r.redriven, failed: r.failed }),
+        (r) => ({ selected: r.selected, affected: r.redriven, failed: r.failed, detail: redriveDetail(r) }),
       );
       if (!done) return reply;
+      // Post/redirect/get: reloading the result must not redrive again (a filter may match new entries).
+      if (done.recorded) return reply.redirect(`/audit/${done.auditId}`, 303);
       const r = done.result;
       return sendHtml(
         reply,
@@ -191,6 +204,7 @@ export function registerActionRoutes(app: FastifyInstance, deps: ConsoleDeps): v
         (r) => ({ selected: r.selected, affected: r.purged }),
       );
       if (!done) return reply;
+      if (done.recorded) return reply.redirect(`/audit/${done.auditId}`, 303);
       return sendHtml(
         reply,
         resultPage(ctx, {

@@ -8,7 +8,7 @@ import { readDlqPage } from './dlq-page.ts';
 import { pageContext, sendError, sendHtml } from './http.ts';
 import { readOverview } from './overview.ts';
 import type { ConsoleDeps } from './server.ts';
-import { auditPage } from './views/audit.ts';
+import { auditEntryPage, auditPage } from './views/audit.ts';
 import { dlqEntryPage } from './views/dlq-entry.ts';
 import { dlqListPage } from './views/dlq-list.ts';
 import { streamsPage } from './views/streams.ts';
@@ -76,6 +76,12 @@ export function registerReadRoutes(app: FastifyInstance, deps: ConsoleDeps): voi
     }
     if (!entry) return sendError(reply, req, 404, `no dead letter ${id} in ${stream} (redriven or purged?)`);
     return sendHtml(reply, dlqEntryPage(pageContext(deps.config, req, reply), stream, entry));
+  });
+
+  app.get<{ Params: { id: string } }>('/audit/:id', async (req, reply) => {
+    const row = /^\d{1,18}$/.test(req.params.id) ? await deps.audit.get(req.params.id) : undefined;
+    if (!row) return sendError(reply, req, 404, 'no such audit entry');
+    return sendHtml(reply, auditEntryPage(pageContext(deps.config, req, reply), row));
   });
 
   app.get<{ Querystring: { before?: string } }>('/audit', async (req, reply) => {

@@ -75,15 +75,16 @@ describe('console as the streamsink-redrive Redis user', () => {
       reason: 'unsupported_currency',
       confirm: 'yes',
     });
-    expect(redrive.status).toBe(200);
-    expect(redrive.body).toContain('<b id="affected">2</b>');
+    expect(redrive.status).toBe(303);
+    const result = await client.get(redrive.headers.get('location') ?? '');
+    expect(result.body).toContain('<b id="affected">2</b>');
     const purge = await client.post(`${path}/purge`, {
-      _csrf: csrfOf(redrive.body),
+      _csrf: csrfOf(result.body),
       reason: 'invalid_json',
       confirm: 'yes',
       confirmStream: c.stream,
     });
-    expect(purge.status).toBe(200);
+    expect(purge.status).toBe(303);
     expect(await c.redis.xlen(c.keys.deadLetter)).toBe(0);
   });
 });

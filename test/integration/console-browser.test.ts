@@ -85,6 +85,12 @@ describe('console in Chromium', () => {
     await page.getByRole('button', { name: 'Redrive 1 entry' }).click();
     expect(await page.locator('#affected').textContent()).toBe('1');
     expect(await c.redis.xrange(c.keys.deadLetter, target, target)).toEqual([]);
+    // The result is a GET of the action's audit entry: reloading it acts no more.
+    expect(new URL(page.url()).pathname).toMatch(/^\/audit\/\d+$/);
+    const length = await c.redis.xlen(c.keys.stream);
+    await page.reload();
+    expect(await page.locator('#affected').textContent()).toBe('1');
+    expect(await c.redis.xlen(c.keys.stream)).toBe(length);
 
     await page.goto(`${c.url}/streams/${c.stream}/dlq?reason=invalid_json`);
     const ids = await page.locator('table.entries tbody a').allTextContents();

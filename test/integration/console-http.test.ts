@@ -220,13 +220,19 @@ describe('actions', () => {
     expect(preview.status).toBe(200);
     expect(preview.body).toContain('<b id="dry-run-count">3</b>');
     expect(await dlqLen()).toBe(before); // the dry run changed nothing
-    const done = await client.post(`${dlqPath()}/redrive`, {
+    const posted = await client.post(`${dlqPath()}/redrive`, {
       _csrf: csrfOf(preview.body),
       reason: 'unsupported_currency',
       confirm: 'yes',
     });
+    // Post/redirect/get: the result is the action's audit entry, so a reload cannot redrive again.
+    expect(posted.status).toBe(303);
+    const location = posted.headers.get('location') ?? '';
+    expect(location).toMatch(/^\/audit\/\d+$/);
+    const done = await client.get(location);
     expect(done.status).toBe(200);
     expect(done.body).toContain('<b id="affected">3</b>');
+    expect(done.body).toContain('entries with reason unsupported_currency');
     expect(await dlqLen()).toBe(before - 3);
     expect(await c.redis.xlen(c.keys.stream)).toBe(streamBefore + 3);
     const rows = await auditRows();
@@ -270,7 +276,10 @@ describe('actions', () => {
       confirm: 'yes',
       confirmStream: c.stream,
     });
-    expect(right.status).toBe(200);
+    expect(right.status).toBe(303);
+    expect((await client.get(right.headers.get('location') ?? '')).body).toContain(
+      `Purged: <b id="affected">1</b> of 1 selected (entry ${id})`,
+    );
     expect(await dlqLen()).toBe(before - 1);
     expect(await c.redis.xrange(c.keys.deadLetter, id, id)).toEqual([]);
     const last = (await auditRows()).at(-1);
@@ -429,9 +438,9 @@ describe('while Redis is unreachable', () => {
         reason: 'unsupported_currency',
         confirm: 'yes',
       });
-      return res.status === 200 ? res : undefined;
+      return res.status === 303 ? res : undefined;
     });
-    expect(again.body).toContain('<b id="affected">3</b>');
+    expect((await client.get(again.headers.get('location') ?? '')).body).toContain('<b id="affected">3</b>');
     expect(await cut.redis.xlen(cut.keys.deadLetter)).toBe(0);
   });
 });
