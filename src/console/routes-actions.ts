@@ -111,11 +111,13 @@ export function registerActionRoutes(app: FastifyInstance, deps: ConsoleDeps): v
     try {
       result = await act();
     } catch (error) {
+      deps.statsCache.invalidate(entry.stream);
       await deps.audit
         .finish(auditId, { outcome: 'failed', detail: describeError(error, 300) })
         .catch((e: unknown) => req.log.error({ err: e, auditId }, 'cannot complete the audit row'));
       throw error;
     }
+    deps.statsCache.invalidate(entry.stream);
     const summary = summarize(result);
     req.log.info(
       { user: entry.principal.name, action: entry.action, stream: entry.stream, auditId, ...summary },

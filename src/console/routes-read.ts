@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { type DlqStats, type DlqTarget, dlqShow, dlqStats } from '../admin/dlq.ts';
+import { type DlqTarget, dlqShow, dlqStats } from '../admin/dlq.ts';
 import { StreamNotFoundError } from '../lib/errors.ts';
 import { streamKeys } from '../lib/redis/keys.ts';
 import { isEntryId } from '../lib/redis/stream-ids.ts';
@@ -37,12 +37,14 @@ export function registerReadRoutes(app: FastifyInstance, deps: ConsoleDeps): voi
       const { stream } = req.params;
       if (!known(stream)) return sendError(reply, req, 404, 'this console does not show that stream');
       const parsed = parseFilter(req.query);
-      let stats: DlqStats | undefined;
-      try {
-        stats = await dlqStats(target(stream));
-      } catch (error) {
-        if (!(error instanceof StreamNotFoundError)) throw error;
-      }
+      const counted = await deps.statsCache.get(stream, async () => {
+        try {
+          return await dlqStats(target(stream));
+        } catch (error) {
+          if (error instanceof StreamNotFoundError) return undefined;
+          throw error;
+        }
+      });
       const page = await readDlqPage(
         deps.redis,
         streamKeys(deps.keyPrefix, stream).deadLetter,
@@ -53,7 +55,8 @@ export function registerReadRoutes(app: FastifyInstance, deps: ConsoleDeps): voi
         reply,
         dlqListPage(pageContext(deps.config, req, reply), {
           stream,
-          stats,
+          stats: counted.value,
+          statsAtMs: counted.atMs,
           filter: parsed.filter,
           before: parsed.before,
           errors: parsed.errors,

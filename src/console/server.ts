@@ -4,6 +4,7 @@ import fastifyCsrf from '@fastify/csrf-protection';
 import fastifyFormbody from '@fastify/formbody';
 import fastifyHelmet from '@fastify/helmet';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import type { DlqStats } from '../admin/dlq.ts';
 import type { ConsoleConfig } from '../lib/config.ts';
 import { StreamsinkError } from '../lib/errors.ts';
 import type { Logger } from '../lib/logger.ts';
@@ -16,6 +17,7 @@ import { header, SESSION_COOKIE, sendError } from './http.ts';
 import { registerActionRoutes } from './routes-actions.ts';
 import { registerAuthRoutes } from './routes-auth.ts';
 import { registerReadRoutes } from './routes-read.ts';
+import type { StatsCache } from './stats-cache.ts';
 import type { ThroughputSampler } from './throughput.ts';
 
 /**
@@ -38,6 +40,8 @@ export interface ConsoleDeps {
   audit: AuditStore;
   sessions: SessionStore;
   sampler: ThroughputSampler;
+  /** Counts by reason per stream (undefined: no such stream), shared between page loads for a few seconds. */
+  statsCache: StatsCache<DlqStats | undefined>;
   logger: Logger;
   now?: () => number;
 }

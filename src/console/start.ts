@@ -5,12 +5,16 @@ import type { Redis } from '../lib/redis/client.ts';
 import { createAuditStore } from './audit-store.ts';
 import { createSessionStore } from './auth.ts';
 import { buildConsoleServer } from './server.ts';
+import { createStatsCache } from './stats-cache.ts';
 import { startThroughputSampler } from './throughput.ts';
 
 /**
  * Start the console on clients built by the caller (the `streamsink console` command, or the worker when
  * STREAMSINK_CONSOLE_PORT is set): it owns only its HTTP server, sessions and throughput sampler.
  */
+/** How long counts by reason are reused between page loads (an action through the console refreshes them). */
+export const STATS_TTL_MS = 15_000;
+
 export interface ConsoleHandle {
   /** `http://host:port` actually bound (port 0 resolved). */
   url: string;
@@ -41,6 +45,7 @@ export async function startConsole(options: {
     audit: createAuditStore(options.db),
     sessions: createSessionStore({ ttlMs: config.sessionTtlMs }),
     sampler,
+    statsCache: createStatsCache({ ttlMs: STATS_TTL_MS }),
     logger,
     ...(options.now ? { now: options.now } : {}),
   });

@@ -233,6 +233,10 @@ describe('actions', () => {
     expect(done.status).toBe(200);
     expect(done.body).toContain('<b id="affected">3</b>');
     expect(done.body).toContain('entries with reason unsupported_currency');
+    // The counts by reason are reused between page loads, but an action refreshes them at once.
+    const after = await client.get(dlqPath());
+    expect(after.body).not.toMatch(/unsupported_currency <b>/);
+    expect(after.body).toMatch(/invalid_json <b>1<\/b>/);
     expect(await dlqLen()).toBe(before - 3);
     expect(await c.redis.xlen(c.keys.stream)).toBe(streamBefore + 3);
     const rows = await auditRows();

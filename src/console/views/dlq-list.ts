@@ -10,6 +10,8 @@ import { csrfField, errorBox, fmtTime, type PageContext, page } from './layout.t
 export interface DlqListModel {
   stream: string;
   stats: DlqStats | undefined;
+  /** When the counts were taken (they are reused for a few seconds). */
+  statsAtMs?: number;
   filter: ConsoleFilter;
   before: string | undefined;
   errors: string[];
@@ -31,7 +33,9 @@ export function dlqListPage(ctx: PageContext, m: DlqListModel): string {
   const f = m.filter;
   const reasons = Object.entries(m.stats?.byReason ?? {}).sort((a, b) => b[1] - a[1]);
   const counts = html`<section class="card">
-  <h2>By reason <small>${m.stats?.total ?? 0} in total${m.stats?.unreadable ? `, ${m.stats.unreadable} unreadable` : ''}</small></h2>
+  <h2>By reason <small>${m.stats?.total ?? 0} in total${m.stats?.unreadable ? `, ${m.stats.unreadable} unreadable` : ''}${
+    m.statsAtMs === undefined ? '' : `, counted ${fmtTime(new Date(m.statsAtMs))}`
+  }</small></h2>
   ${
     reasons.length === 0
       ? html`<p class="muted">No dead letters.</p>`
