@@ -40,6 +40,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: 're-run a pipeline over a stream and compare with the recorded proofs',
     load: async () => (await import('./replay.ts')).run,
   },
+  console: {
+    summary: 'serve the operator web console (dead letters, groups)',
+    load: async () => (await import('./console.ts')).run,
+  },
 };
 
 const HELP = `streamsink: Redis Streams to Postgres with effectively-once effects

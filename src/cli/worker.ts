@@ -1,3 +1,4 @@
+import { startConsole } from '../console/start.ts';
 import { startDependencyMonitor } from '../consumers/dependency-monitor.ts';
 import { createPartitionMetrics } from '../consumers/partitions/metrics.ts';
 import { loadPipeline } from '../consumers/pipeline-loader.ts';
@@ -41,7 +42,8 @@ A pipeline is a built-in name or your own module whose default export is defineP
 Other configuration (REDIS_URL, DATABASE_URL, STREAMSINK_MAX_IN_FLIGHT, STREAMSINK_MAX_IN_FLIGHT_BYTES, ...)
 is in the README; the memory model is in docs/operations.md#memory. With STREAMSINK_TRIM_INTERVAL_MS set,
 the worker also trims its stream up to what every group acknowledged, keeping STREAMSINK_TRIM_KEEP
-(docs/retention.md).
+(docs/retention.md). STREAMSINK_CONSOLE_PORT also serves the operator console from this worker (off by
+default; docs/console.md).
 The database schema must be current (run \`streamsink migrate --pipeline P\`), or set
 STREAMSINK_AUTO_MIGRATE=true.
 `;
@@ -181,6 +183,19 @@ export async function run(args: string[], ctx: CliContext): Promise<number> {
         logger,
       });
       cleanups.push(['stream-trimmer', () => trimmer.close()]);
+    }
+    if (config.console) {
+      // STREAMSINK_CONSOLE_PORT: the operator console on this worker's clients (docs/console.md).
+      const consoleHandle = await startConsole({
+        config: config.console,
+        redis,
+        keyPrefix: config.redis.keyPrefix,
+        db: pool,
+        logger,
+      });
+      cleanups.push(['console', () => consoleHandle.close()]);
+      logger.info({ url: consoleHandle.url }, 'console listening');
+      ctx.stderr.write(`streamsink worker: console listening on ${consoleHandle.url}\n`);
     }
     // Starting waits for Redis (it retries while Redis is down); a signal meanwhile still stops us cleanly.
     // Redis refusing the credentials fails the start (ioredis rejects the queued commands): that needs a new

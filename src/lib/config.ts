@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { CONSOLE, type ConsoleConfig, refineConsole, toConsole } from './config/console.ts';
 import { type Env, type ParseConfigOptions, parseEnv } from './config/parse-env.ts';
 import {
   DATABASE,
@@ -30,8 +31,10 @@ import type {
   Config,
   DlqConfig,
   InboxPruneConfig,
+  LogConfig,
   MigrateConfig,
   PublishConfig,
+  RedisConfig,
   StatusConfig,
   StreamConfig,
   StreamCreateConfig,
@@ -39,6 +42,7 @@ import type {
 } from './config/types.ts';
 import { redactUrl } from './redact.ts';
 
+export type { ConsoleConfig, ConsoleRole, ConsoleToken } from './config/console.ts';
 export type { Env, ParseConfigOptions } from './config/parse-env.ts';
 export type * from './config/types.ts';
 /** Kept here too: callers that format config values import it with the config. */
@@ -64,10 +68,12 @@ const workerSchema = z
     ...PAYMENTS,
     ...PRODUCER,
     ...TRIM,
+    ...CONSOLE,
   })
   .superRefine((v, ctx) => {
     refineWorker(v, ctx);
     refinePgSession(v, ctx);
+    refineConsole(v, ctx, { whenPortSet: true });
   });
 const publishSchema = z.object({ ...REDIS, ...STREAM, ...PRODUCER });
 const dlqSchema = z.object({ ...REDIS, ...STREAM });
@@ -76,6 +82,9 @@ const streamCreateSchema = z.object({ ...REDIS, ...STREAM, ...PARTITIONS });
 const statusSchema = z
   .object({ ...REDIS, ...STREAM, ...GROUP, ...DATABASE, ...PG_SESSION })
   .superRefine(refinePgSession);
+const consoleSchema = z
+  .object({ ...REDIS, ...STREAM, ...DATABASE, ...LOG, ...CONSOLE })
+  .superRefine(refineConsole);
 const migrateSchema = z.object({ ...DATABASE });
 const trimSchema = z.object({ ...REDIS, ...STREAM });
 const pruneSchema = z.object({ ...REDIS, ...STREAM, ...DATABASE, ...DEDUPE });
@@ -103,6 +112,11 @@ export function parseConfig(env: Env, options: ParseConfigOptions = {}): Readonl
     payments: toPayments(v),
     metrics: toMetrics(v),
     trim: toTrim(v),
+    // The console inside the worker: off unless STREAMSINK_CONSOLE_PORT is set.
+    console:
+      v.STREAMSINK_CONSOLE_PORT === undefined
+        ? undefined
+        : toConsole(v, { port: v.STREAMSINK_CONSOLE_PORT, stream: v.STREAMSINK_STREAM }),
   });
 }
 
@@ -172,6 +186,34 @@ export function parseInboxPruneConfig(
     postgres: { url: v.DATABASE_URL },
     dedupeWindowMs: v.STREAMSINK_DEDUPE_WINDOW_MS,
   });
+}
+
+/** Port of `streamsink console` when STREAMSINK_CONSOLE_PORT is not set. */
+export const DEFAULT_CONSOLE_PORT = 9465;
+
+/**
+ * `streamsink console`: Redis, Postgres (the audit table, a small pool), the log and the console's own
+ * settings. The streams shown default to STREAMSINK_STREAM.
+ */
+export function parseConsoleConfig(
+  env: Env,
+  options: ParseConfigOptions = {},
+): Readonly<ConsoleCommandConfig> {
+  const { data: v } = parseEnv(consoleSchema, variablesOf(consoleSchema), env, options);
+  return Object.freeze({
+    redis: toRedis(v),
+    postgres: { url: v.DATABASE_URL, poolSize: 2 },
+    log: toLog(v),
+    console: toConsole(v, { port: DEFAULT_CONSOLE_PORT, stream: v.STREAMSINK_STREAM }),
+  });
+}
+
+/** What `streamsink console` runs on. */
+export interface ConsoleCommandConfig {
+  redis: RedisConfig;
+  postgres: { url: string; poolSize: number };
+  log: LogConfig;
+  console: ConsoleConfig;
 }
 
 /**

@@ -30,6 +30,7 @@ export const MIGRATIONS: readonly MigrationSpec[] = [
   { version: 2, name: 'inbox-per-pipeline', file: '0002-inbox-per-pipeline.sql' },
   { version: 3, name: 'stream-watermarks', file: '0003-stream-watermarks.sql' },
   { version: 4, name: 'pipeline-migrations', file: '0004-pipeline-migrations.sql' },
+  { version: 5, name: 'console-audit', file: '0005-console-audit.sql' },
   { version: 6, name: 'inbox-proof', file: '0006-inbox-proof.sql' },
   { version: 7, name: 'partition-owners', file: '0007-partition-owners.sql' },
   { version: 9, name: 'inbox-enrichment', file: '0009-inbox-enrichment.sql' },

@@ -9,6 +9,8 @@ export interface SeedBad {
   reason: DeadLetterRecord['reason'];
   type?: string;
   eventId?: string;
+  /** Default `bad <i>`. */
+  errorMessage?: string;
 }
 
 /**
@@ -18,9 +20,9 @@ export interface SeedBad {
 export async function seedDeadLetters(
   redis: Redis,
   bad: readonly SeedBad[],
-  options: { stream?: string; good?: number } = {},
+  options: { stream?: string; good?: number; prefix?: string } = {},
 ): Promise<{ prefix: string; stream: string; keys: StreamKeys }> {
-  const prefix = uniqueName('dlq');
+  const prefix = options.prefix ?? uniqueName('dlq');
   const stream = options.stream ?? 'payments';
   const keys = streamKeys(prefix, stream);
   const good = options.good ?? 1;
@@ -55,7 +57,7 @@ export async function seedDeadLetters(
         entry: entries[good + i] as StreamEntry,
         reason: b.reason,
         errorClass: 'PoisonMessageError',
-        errorMessage: `bad ${i}`,
+        errorMessage: b.errorMessage ?? `bad ${i}`,
         ...(b.type ? { eventType: b.type } : {}),
         ...(b.eventId ? { eventId: b.eventId } : {}),
       },

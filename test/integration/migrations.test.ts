@@ -62,6 +62,7 @@ describe('migrations', () => {
       'account_balances',
       'event_log',
       'payments',
+      'streamsink_console_audit',
       'streamsink_inbox',
       'streamsink_inbox_adoptions',
       'streamsink_partition_owners',

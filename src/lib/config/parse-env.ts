@@ -16,7 +16,9 @@ export interface ParseConfigOptions {
   hostname?: string;
 }
 
-const SECRET_VARIABLES = ['REDIS_URL', 'DATABASE_URL'] as const;
+const SECRET_VARIABLES = ['REDIS_URL', 'DATABASE_URL', 'STREAMSINK_CONSOLE_TOKENS'] as const;
+/** Secrets that are not URLs: nothing of them is shown, not even redacted. */
+const OPAQUE_SECRETS: readonly string[] = ['STREAMSINK_CONSOLE_TOKENS'];
 
 /**
  * Validate `env` against `schema`, an object of variables. Only the variables the schema names are looked at:
@@ -71,6 +73,7 @@ export function parseEnv<S extends z.ZodType<object>>(
 
 function describeReceived(variable: string, value: string | undefined): string {
   if (value === undefined) return 'nothing';
+  if (OPAQUE_SECRETS.includes(variable)) return '(secret, not shown)';
   if ((SECRET_VARIABLES as readonly string[]).includes(variable)) return JSON.stringify(redactUrl(value));
   return JSON.stringify(value.length > 80 ? `${value.slice(0, 77)}...` : value);
 }

@@ -1,3 +1,5 @@
+import type { ConsoleConfig } from './console.ts';
+
 /** The typed slices of configuration that components receive (built by src/lib/config.ts). */
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -116,6 +118,8 @@ export interface Config {
   payments: PaymentsConfig;
   metrics: MetricsConfig;
   trim: TrimConfig;
+  /** The operator console served by the worker; undefined (off) unless STREAMSINK_CONSOLE_PORT is set. */
+  console?: ConsoleConfig | undefined;
 }
 
 /** `streamsink publish`: Redis, the stream and the producer's limits. */
