@@ -69,7 +69,9 @@ describe('publish --file progress', () => {
     );
     expect(run.code).toBe(0);
     const last = run.stderr.split('\r').pop() ?? '';
-    expect(last).toMatch(/^7 of 7 lines \(100%\), [\d,]+ lines\/s: published 7, duplicates 0, rejected 0\n$/);
+    expect(last).toMatch(
+      /^7 of 7 lines \(100%\), [\d,]+ lines\/s: published 7, duplicates 0, conflicts 0, rejected 0\n$/,
+    );
   });
 });
 
