@@ -6,7 +6,11 @@
  *      with ratios against the baselines of the same run and CPU µs per message for worker, Postgres and Redis;
  *   2. latency (bench/latency.ts): the publish -> commit curve at fractions of the maximum measured in step 1,
  *      p50/p99/p99.9, lone events, and the knee chart (SVG);
- *   3. memory (bench/worker-memory.ts): one worker, default settings, draining a 1M-entry backlog of ~300 B events.
+ *   3. memory (bench/worker-memory.ts): one worker, default settings, draining a 1M-entry backlog of ~300 B events;
+ *   4. ordered vs unordered consumption of a 16-partition stream (bench/ordered.ts, issue 12);
+ *   5. a 3-master Redis Cluster vs one node, both started here (bench/cluster.ts, issue 12);
+ *   6. adaptive vs fixed concurrency, healthy, slowed through a latency proxy, recovered (bench/load-management.ts,
+ *      issue 15).
  *
  *   npm run bench [-- --quick] [--out bench/results]
  *
@@ -95,6 +99,18 @@ sections.push(
     '300',
     '--in-flight',
     'default',
+  ]),
+);
+// Issue 12: ordered vs unordered consumption, and a Redis Cluster vs one node (both started here).
+sections.push(
+  await step('./ordered.ts', ['--events', quick ? '5000' : '40000', '--rounds', quick ? '1' : '3']),
+);
+sections.push(await step('./cluster.ts', ['--events', quick ? '5000' : '40000']));
+// Issue 15: adaptive vs fixed concurrency, healthy, with Postgres slowed through a proxy, and recovered.
+sections.push(
+  await step('./load-management.ts', [
+    ...['--phase', quick ? '4' : '10'],
+    ...['--events', quick ? '40000' : '150000'],
   ]),
 );
 writeFileSync(join(out, 'bench.txt'), sections.join('\n'));
