@@ -187,7 +187,16 @@ export function createStreamClient({
 
     async renewLease(ids, minIdleMs = 0) {
       if (ids.length === 0) return [];
-      return (await redis.xclaim(stream, group, consumer, minIdleMs, ...ids, 'JUSTID')) as string[];
+      // By `call`: ioredis 6's typed xclaim has no overload for a spread of ids on a Redis | Cluster client.
+      return (await redis.call(
+        'XCLAIM',
+        stream,
+        group,
+        consumer,
+        String(minIdleMs),
+        ...ids,
+        'JUSTID',
+      )) as string[];
     },
 
     async setDeliveryCount(ids, count) {
