@@ -27,7 +27,6 @@
  * (Redis CPU is not counted). Each variant checks that Postgres holds exactly N rows.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -35,7 +34,6 @@ import { Worker as BullWorker, Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { type Envelope, encodeEnvelope } from '../src/lib/envelope.ts';
-import { migrate } from '../src/lib/migrations.ts';
 import { streamKeys } from '../src/lib/redis/keys.ts';
 import {
   diffState,
@@ -44,6 +42,7 @@ import {
   readState,
   stateMatches,
 } from '../test/helpers/payments-model.ts';
+import { benchContext, stopChild } from './lib/fixtures.ts';
 import { type Measured, throughputReport } from './lib/throughput-report.ts';
 
 const VARIANTS = [
@@ -85,10 +84,10 @@ if (!Number.isInteger(ROUNDS) || ROUNDS < 1) throw new Error(`--rounds: expected
 const ONLY = (values.only ?? '').split(',').map((s) => s.trim()) as VariantName[];
 for (const v of ONLY) if (!VARIANTS.includes(v)) throw new Error(`--only: unknown variant ${v}`);
 
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-const RUN = randomBytes(4).toString('hex');
-const PREFIX = `bench_${RUN}`;
+const ctx = benchContext();
+const { redisUrl: REDIS_URL, run: RUN, prefix: PREFIX, redis, admin } = ctx;
+/** Variants run so far: each gets its own schema and stream name. */
+let variantCount = 0;
 const BULLMQ_CONCURRENCY = 50;
 const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
 const MAIN = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
@@ -116,24 +115,7 @@ const paymentsEncoded = paymentEvents.map((e) => encodeEnvelope(e));
 
 const APPLY_FIXTURE = fileURLToPath(new URL('./payments-apply-pipeline.ts', import.meta.url));
 
-const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
-const admin = new pg.Pool({ connectionString: DATABASE_URL, max: 2 });
-const schemas: string[] = [];
-
-async function createSchema(tag: string): Promise<string> {
-  const name = `bench_${tag.replace(/\W/g, '_')}_${RUN}`;
-  await admin.query(`CREATE SCHEMA "${name}"`);
-  schemas.push(name);
-  const url = new URL(DATABASE_URL);
-  url.searchParams.set('options', `-c search_path=${name}`);
-  const pool = new pg.Pool({ connectionString: url.toString(), max: 1 });
-  try {
-    await migrate(pool);
-  } finally {
-    await pool.end();
-  }
-  return url.toString();
-}
+const createSchema = (tag: string) => ctx.createSchema(tag);
 
 async function countRows(schemaUrl: string, sql = 'SELECT count(*) AS n FROM event_log'): Promise<number> {
   const c = new pg.Client({ connectionString: schemaUrl });
@@ -406,8 +388,9 @@ function spawnProcess(kind: ProcessKind, env: Record<string, string>, key: strin
 const isPayments = (kind: ProcessKind) => kind === 'payments-apply' || kind === 'payments-decide';
 
 async function streamsink(processes: number, kind: ProcessKind = 'streamsink'): Promise<Measured> {
-  const url = await createSchema(`ss${processes}_${schemas.length}`);
-  const stream = `ss${processes}_${schemas.length}_${RUN}`;
+  variantCount += 1;
+  const url = await createSchema(`ss${processes}_${variantCount}`);
+  const stream = `ss${processes}_${variantCount}_${RUN}`;
   const key = streamKeys(PREFIX, stream).stream;
   const group = 'bench';
   await preload(key, group, isPayments(kind) ? paymentsEncoded : encoded);
@@ -488,17 +471,8 @@ async function streamsink(processes: number, kind: ProcessKind = 'streamsink'): 
   } catch (error) {
     throw new Error(`${(error as Error).message}\nworker output:\n${outputs.join('\n---\n')}`);
   } finally {
-    await Promise.all(children.map((c) => stop(c)));
+    await Promise.all(children.map((c) => stopChild(c)));
   }
-}
-
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-  await exited;
-  clearTimeout(timer);
 }
 
 /** The payments and balances tables must be exactly what the independent model computes. */
@@ -520,16 +494,6 @@ async function check(url: string, variant: string): Promise<void> {
 }
 
 // ---- run and report ----------------------------------------------------------------------------------------
-
-async function cleanup(): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${PREFIX}*`, 'COUNT', 1000);
-    if (keys.length > 0) await redis.unlink(...keys);
-    cursor = next;
-  } while (cursor !== '0');
-  for (const name of schemas) await admin.query(`DROP SCHEMA IF EXISTS "${name}" CASCADE`);
-}
 
 const runners: Record<VariantName, () => Promise<Measured>> = {
   naive,
@@ -562,9 +526,7 @@ try {
     results.set(name, sorted[Math.floor((sorted.length - 1) / 2)] as Measured);
   }
 } finally {
-  await cleanup();
-  redis.disconnect();
-  await admin.end();
+  await ctx.cleanup();
 }
 
 const report = throughputReport(N, ROUNDS, results);
