@@ -114,6 +114,11 @@ describe('Redis lost data', () => {
       timeoutMs: 20_000,
       describe: () => worker.output(),
     });
+    // The worker re-creates its group (and so the stream) after the restart; status reports on that stream.
+    await waitFor(async () => (await b.redis.exists(b.keys.stream)) === 1, {
+      timeoutMs: 20_000,
+      describe: () => worker.output(),
+    });
     const r = await status(b);
     expect(r.code).toBe(3);
     expect(r.stderr).toContain('WARNING: REDIS LOST DATA');
