@@ -30,6 +30,12 @@ export interface CreateWorkerOptions {
   redis: Redis;
   /** Connection used only by the read loop, so a long read script never delays acks and lease renewals. */
   blockingRedis: Redis;
+  /**
+   * Wait on the stream's doorbell (BLPOP on `blockingRedis`) while idle; default true. Off when several workers
+   * share one `blockingRedis` (a partitioned stream's per-partition workers): one's BLPOP would hold up the
+   * others' reads on that connection. They poll every STREAMSINK_POLL_MS instead.
+   */
+  doorbell?: boolean;
   sink: BatchSink;
   pipeline: Pipeline;
   /** Where poison goes. Without one, poison stays pending (and is logged). */
@@ -82,7 +88,7 @@ export function createWorker(options: CreateWorkerOptions): Worker {
 
   const clientOptions = {
     stream: keys.stream,
-    doorbell: keys.doorbell,
+    ...(options.doorbell === false ? {} : { doorbell: keys.doorbell }),
     group: config.group,
     consumer: config.consumer,
     limits: {

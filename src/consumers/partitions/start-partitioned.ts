@@ -93,6 +93,8 @@ async function startUnordered(options: StartPartitionedOptions): Promise<Partiti
     createWorker({
       redis: options.redis,
       blockingRedis: options.blockingRedis,
+      // One shared reader connection for every partition: a BLPOP on it would stall the other partitions' reads.
+      doorbell: false,
       sink,
       pipeline: options.pipeline,
       deadLetterer: deadLettererFor(options, keys, config.consumer),
