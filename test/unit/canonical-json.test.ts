@@ -47,3 +47,45 @@ describe('contentHash', () => {
       expect(contentHash(other)).not.toBe(h);
   });
 });
+
+describe('canonicalJson fast paths', () => {
+  // The RFC 8785 text by its definition, the straightforward way (JSON.stringify for every scalar and key).
+  function reference(value: unknown): string {
+    if (value === null || typeof value !== 'object') return JSON.stringify(value);
+    if (Array.isArray(value)) return `[${value.map(reference).join(',')}]`;
+    const record = value as Record<string, unknown>;
+    const keys = Object.keys(record)
+      .filter((k) => record[k] !== undefined)
+      .sort();
+    return `{${keys.map((k) => `${JSON.stringify(k)}:${reference(record[k])}`).join(',')}}`;
+  }
+
+  it('writes every BMP character, lone surrogates and astral ones as JSON.stringify does, in keys and values', () => {
+    const chars: string[] = [];
+    for (let c = 0; c <= 0xffff; c++) chars.push(String.fromCharCode(c));
+    chars.push('\u{1f600}', '\ud83d', '\ude00x');
+    for (const ch of chars) {
+      const s = `a${ch}b`;
+      expect(canonicalJson(s)).toBe(JSON.stringify(s));
+      expect(canonicalJson({ [s]: s, z: ch })).toBe(reference({ [s]: s, z: ch }));
+    }
+  });
+
+  it('writes integers, fractions and signed zero as JSON.stringify does', () => {
+    const numbers = [
+      0,
+      -0,
+      1,
+      -1,
+      2 ** 53 - 1,
+      -(2 ** 53),
+      1e21,
+      1e-7,
+      0.1 + 0.2,
+      5e-324,
+      1.7976931348623157e308,
+    ];
+    for (const n of numbers)
+      expect(canonicalJson({ n, m: [n, true, false] })).toBe(reference({ n, m: [n, true, false] }));
+  });
+});

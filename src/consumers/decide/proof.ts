@@ -1,5 +1,5 @@
 import { hash } from 'node:crypto';
-import { canonicalJson } from '../../lib/canonical-json.ts';
+import { canonicalJson, jsonString } from '../../lib/canonical-json.ts';
 import { compareCodePoints, type Effect, type EffectValue } from './effects.ts';
 
 /**
@@ -40,14 +40,8 @@ export function inputHash(e: ProofInput, dataCanonical?: string): string {
   return sha256Hex(inputCanonical(e, dataCanonical));
 }
 
-// Printable ASCII without `"` and `\`: JSON text is the string in quotes. Skips JSON.stringify on the hot path
-// (column names, ids, amounts), which is most of the cost of a proof.
-const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
-
-/** A string as JSON text (what JSON.stringify and RFC 8785 write). */
-export function jsonString(s: string): string {
-  return PLAIN.test(s) ? `"${s}"` : JSON.stringify(s);
-}
+/** A string as JSON text (what JSON.stringify and RFC 8785 write); shared with canonical-json.ts. */
+export { jsonString };
 
 /**
  * `{...}` with sorted keys: the canonical text of a key or values record, numbers and bigints as decimal
