@@ -88,4 +88,25 @@ describe('canonicalJson fast paths', () => {
     for (const n of numbers)
       expect(canonicalJson({ n, m: [n, true, false] })).toBe(reference({ n, m: [n, true, false] }));
   });
+
+  it('takes JSON.stringify only where its text is the canonical one', () => {
+    class Point {
+      x = 1;
+    }
+    const cases: unknown[] = [
+      { a: 1, b: 'x', c: [true, null, { d: 2, e: [] }] },
+      { '10': 0, '9': 1, a: 2 },
+      { a: 1, b: { z: 1, y: 2 } },
+      { a: new Date(0) },
+      { a: new Point() },
+      Object.assign(Object.create(null), { a: 1, b: 2 }),
+      { a: 'é\u2028"', b: -0, c: 1e21 },
+      [{ b: 1, a: 2 }, 'x'],
+    ];
+    for (const value of cases) expect(canonicalJson(value)).toBe(reference(value));
+    expect(() => canonicalJson({ a: 1, b: Number.NaN })).toThrow(RangeError);
+    expect(() => canonicalJson([1, undefined])).toThrow(RangeError);
+    expect(() => canonicalJson({ a: { toJSON: () => 'no' } })).toThrow(RangeError);
+    expect(canonicalJson({ a: 1, b: undefined })).toBe('{"a":1}');
+  });
 });
