@@ -21,7 +21,7 @@ afterAll(async () => {
 });
 
 let seq = 0;
-function item(id: string, data: unknown, proved = true): AcceptedItem {
+function item(id: string, data: Record<string, unknown>, proved = true): AcceptedItem {
   seq += 1;
   const envelope: Envelope = { id, type: 'thing.happened', v: 1, key: 'k', ts: '2026-12-01T10:00:00Z', data };
   const out: AcceptedItem = {
