@@ -76,7 +76,7 @@ describe('the decide upsert as one text parameter', () => {
     await write(effects);
     const viaText = await read('a');
     // The same rows under another id, forced through the array form by a separator in one string.
-    const forced = effects.map((e) => ({ ...e, key: { ...e.key, id: 'b' } }));
+    const forced: Effect[] = effects.map((e) => ({ ...e, key: { ...e.key, id: 'b' } }));
     forced.push(thing('b', { label: 'has\u0001separator' }, 3));
     expect(upsertText(foldEffects(forced, TABLES)[0] as never)).toBeUndefined();
     await write(forced);

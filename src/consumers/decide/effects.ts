@@ -241,11 +241,13 @@ export function mergeValues(
       case 'min':
         return compareValues(now, old) < 0 ? now : old;
       default: {
-        const pick = (row: readonly EffectValue[]) => [
-          ...rule.maxBy.map((c) => row[valueColumns.indexOf(c)] as EffectValue),
-          row[i] as EffectValue,
-        ];
-        return compareTuples(pick(incoming), pick(current)) > 0 ? now : old;
+        // The tuples (maxBy..., this column) compared in place: no arrays per merge.
+        let c = 0;
+        for (let b = 0; c === 0 && b < rule.maxBy.length; b++) {
+          const j = valueColumns.indexOf(rule.maxBy[b] as string);
+          c = compareValues(incoming[j] as EffectValue, current[j] as EffectValue);
+        }
+        return (c === 0 ? compareValues(now, old) : c) > 0 ? now : old;
       }
     }
   });
@@ -285,8 +287,8 @@ export function foldEffects(
       byTable.set(effect.table, entry);
     }
     const { folded, rows } = entry;
-    const key = folded.keyColumns.map((c) => effect.key[c] as EffectValue);
-    const values = folded.valueColumns.map((c) => effect.values[c] as EffectValue);
+    const key = pickColumns(effect.key, folded.keyColumns);
+    const values = pickColumns(effect.values, folded.valueColumns);
     const id = rowId(key);
     const seen = rows.get(id);
     if (seen) seen.values = mergeValues(folded.spec, folded.valueColumns, seen.values, values);
@@ -303,6 +305,15 @@ export function foldEffects(
     return folded;
   });
   return out.sort((a, b) => compareCodePoints(a.table, b.table));
+}
+
+function pickColumns(
+  record: Readonly<Record<string, EffectValue>>,
+  columns: readonly string[],
+): EffectValue[] {
+  const out = new Array<EffectValue>(columns.length);
+  for (let i = 0; i < columns.length; i++) out[i] = record[columns[i] as string] as EffectValue;
+  return out;
 }
 
 /** A map key for a row key: typed, so 1 and "1" stay apart. */
