@@ -190,9 +190,14 @@ function rank(v: EffectValue): number {
   return 0;
 }
 
+const HIGH_UNIT = /[\ud800-\uffff]/;
+
 /** Code-point order (UTF-16 comparison differs only between astral characters and U+E000-U+FFFF). */
 export function compareCodePoints(a: string, b: string): number {
   if (a === b) return 0;
+  // The orders differ only where both strings hold a code unit >= U+D800 (a surrogate against U+E000-U+FFFF);
+  // otherwise the engine's native UTF-16 comparison is the answer.
+  if (!HIGH_UNIT.test(a) || !HIGH_UNIT.test(b)) return a < b ? -1 : 1;
   const n = Math.min(a.length, b.length);
   for (let i = 0; i < n; i++) {
     const x = a.charCodeAt(i);
