@@ -9,6 +9,9 @@ import type { EffectValue, FoldedRow, FoldedTable, MergeRule, TableSpec } from '
  *   ORDER BY ord                                   -- the fold's key order: locks taken in one order
  *   ON CONFLICT ("k") DO UPDATE SET "c1" = <rule>, ..., "updated_at" = now()
  *
+ * Usually sent in its text form (upsertTextSql: the rows as one text parameter, each field cast to its column's
+ * type), the array form above when a value holds a separator character.
+ *
  * Identifiers come from the pipeline's declaration: checked against a strict pattern when it is defined
  * (define-pipeline.ts) and quoted here anyway. Column types are read from the catalog once per table (the
  * arrays need a cast), so the declaration does not repeat the migrations.
