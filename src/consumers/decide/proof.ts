@@ -122,6 +122,13 @@ function effectText(e: Effect, layouts: EffectLayouts | undefined): string {
  * in does not matter, and 5 and 5n prove the same).
  */
 export function canonicalEffects(effects: readonly Effect[], layouts?: EffectLayouts): string {
+  // One or two effects (most events): no array to map, sort and join.
+  if (effects.length === 1) return `[${effectText(effects[0] as Effect, layouts)}]`;
+  if (effects.length === 2) {
+    const a = effectText(effects[0] as Effect, layouts);
+    const b = effectText(effects[1] as Effect, layouts);
+    return compareCodePoints(a, b) <= 0 ? `[${a},${b}]` : `[${b},${a}]`;
+  }
   const texts = effects.map((e) => effectText(e, layouts));
   if (texts.length > 1) texts.sort(compareCodePoints);
   return `[${texts.join(',')}]`;
