@@ -1,5 +1,5 @@
 import { hash } from 'node:crypto';
-import { canonicalJson } from '../lib/canonical-json.ts';
+import { canonicalJson, jsonString } from '../lib/canonical-json.ts';
 
 /**
  * What makes two deliveries of one event id "the same event" (docs/postgres.md#identity): its type, version,
@@ -17,6 +17,6 @@ export function contentHash(
   const canonical =
     dataCanonical === undefined
       ? canonicalJson({ data: event.data, key: event.key, type: event.type, v: event.v })
-      : `{"data":${dataCanonical},"key":${JSON.stringify(event.key)},"type":${JSON.stringify(event.type)},"v":${canonicalJson(event.v)}}`;
+      : `{"data":${dataCanonical},"key":${jsonString(event.key)},"type":${jsonString(event.type)},"v":${canonicalJson(event.v)}}`;
   return hash('sha256', canonical, 'hex');
 }

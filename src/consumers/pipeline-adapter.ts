@@ -2,7 +2,7 @@ import type { Envelope } from '../lib/envelope.ts';
 import { isPoisonError, PoisonMessageError, REASON_PATTERN } from '../lib/errors.ts';
 import { createEventRegistry } from '../lib/event-registry.ts';
 import { type Effect, foldEffects } from './decide/effects.ts';
-import { pipelineLabel } from './decide/proof.ts';
+import { effectLayouts, pipelineLabel } from './decide/proof.ts';
 import { type DecideFunction, type Decider, proveItem } from './decide/prove.ts';
 import { writeFolded } from './decide/upsert-sql.ts';
 import type { AnyPipeline, EnrichContext, PipelineEvent, Transaction } from './define-pipeline.ts';
@@ -20,7 +20,11 @@ export function toRuntimePipeline(definition: AnyPipeline): Pipeline {
   const { check, apply, handle, enrich } = definition;
   const decider: Decider | undefined =
     definition.decide && definition.tables
-      ? { decide: definition.decide as DecideFunction, tables: definition.tables }
+      ? {
+          decide: definition.decide as DecideFunction,
+          tables: definition.tables,
+          layouts: effectLayouts(definition.tables),
+        }
       : undefined;
   const label = pipelineLabel(definition);
   // Upsert statements, built once per table from the catalog (upsert-sql.ts); this pipeline instance's own.

@@ -190,9 +190,14 @@ function rank(v: EffectValue): number {
   return 0;
 }
 
+const HIGH_UNIT = /[\ud800-\uffff]/;
+
 /** Code-point order (UTF-16 comparison differs only between astral characters and U+E000-U+FFFF). */
 export function compareCodePoints(a: string, b: string): number {
   if (a === b) return 0;
+  // The orders differ only where both strings hold a code unit >= U+D800 (a surrogate against U+E000-U+FFFF);
+  // otherwise the engine's native UTF-16 comparison is the answer.
+  if (!HIGH_UNIT.test(a) || !HIGH_UNIT.test(b)) return a < b ? -1 : 1;
   const n = Math.min(a.length, b.length);
   for (let i = 0; i < n; i++) {
     const x = a.charCodeAt(i);
@@ -241,11 +246,13 @@ export function mergeValues(
       case 'min':
         return compareValues(now, old) < 0 ? now : old;
       default: {
-        const pick = (row: readonly EffectValue[]) => [
-          ...rule.maxBy.map((c) => row[valueColumns.indexOf(c)] as EffectValue),
-          row[i] as EffectValue,
-        ];
-        return compareTuples(pick(incoming), pick(current)) > 0 ? now : old;
+        // The tuples (maxBy..., this column) compared in place: no arrays per merge.
+        let c = 0;
+        for (let b = 0; c === 0 && b < rule.maxBy.length; b++) {
+          const j = valueColumns.indexOf(rule.maxBy[b] as string);
+          c = compareValues(incoming[j] as EffectValue, current[j] as EffectValue);
+        }
+        return (c === 0 ? compareValues(now, old) : c) > 0 ? now : old;
       }
     }
   });
@@ -285,8 +292,8 @@ export function foldEffects(
       byTable.set(effect.table, entry);
     }
     const { folded, rows } = entry;
-    const key = folded.keyColumns.map((c) => effect.key[c] as EffectValue);
-    const values = folded.valueColumns.map((c) => effect.values[c] as EffectValue);
+    const key = pickColumns(effect.key, folded.keyColumns);
+    const values = pickColumns(effect.values, folded.valueColumns);
     const id = rowId(key);
     const seen = rows.get(id);
     if (seen) seen.values = mergeValues(folded.spec, folded.valueColumns, seen.values, values);
@@ -303,6 +310,15 @@ export function foldEffects(
     return folded;
   });
   return out.sort((a, b) => compareCodePoints(a.table, b.table));
+}
+
+function pickColumns(
+  record: Readonly<Record<string, EffectValue>>,
+  columns: readonly string[],
+): EffectValue[] {
+  const out = new Array<EffectValue>(columns.length);
+  for (let i = 0; i < columns.length; i++) out[i] = record[columns[i] as string] as EffectValue;
+  return out;
 }
 
 /** A map key for a row key: typed, so 1 and "1" stay apart. */

@@ -1,6 +1,6 @@
 import { hash } from 'node:crypto';
-import { canonicalJson } from '../../lib/canonical-json.ts';
-import { compareCodePoints, type Effect, type EffectValue } from './effects.ts';
+import { canonicalJson, jsonString } from '../../lib/canonical-json.ts';
+import { compareCodePoints, type Effect, type EffectValue, type TableSpec } from './effects.ts';
 
 /**
  * The proof of an applied event (docs/proof.md, which an auditor follows to recompute it without streamsink).
@@ -40,14 +40,8 @@ export function inputHash(e: ProofInput, dataCanonical?: string): string {
   return sha256Hex(inputCanonical(e, dataCanonical));
 }
 
-// Printable ASCII without `"` and `\`: JSON text is the string in quotes. Skips JSON.stringify on the hot path
-// (column names, ids, amounts), which is most of the cost of a proof.
-const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
-
-/** A string as JSON text (what JSON.stringify and RFC 8785 write). */
-export function jsonString(s: string): string {
-  return PLAIN.test(s) ? `"${s}"` : JSON.stringify(s);
-}
+/** A string as JSON text (what JSON.stringify and RFC 8785 write); shared with canonical-json.ts. */
+export { jsonString };
 
 /**
  * `{...}` with sorted keys: the canonical text of a key or values record, numbers and bigints as decimal
@@ -61,18 +55,65 @@ function recordText(record: Readonly<Record<string, EffectValue>>): string {
   for (const k of keys) {
     const v = record[k] as EffectValue;
     if (v === undefined) continue; // as JSON: an undefined member is absent
-    // Column names were checked against the declared tables (lower-case identifiers), and a number's
-    // decimal text needs no escaping: only string values go through jsonString.
-    const text =
-      typeof v === 'string'
-        ? jsonString(v)
-        : typeof v === 'number' || typeof v === 'bigint'
-          ? `"${v}"`
-          : String(v);
+    // Column names were checked against the declared tables (lower-case identifiers).
+    const text = valueText(v);
     out += `${first ? '' : ','}"${k}":${text}`;
     first = false;
   }
   return `${out}}`;
+}
+
+/** A value's canonical text: numbers and bigints as decimal strings (their text needs no escaping). */
+function valueText(v: EffectValue): string {
+  if (typeof v === 'string') return jsonString(v);
+  if (typeof v === 'number' || typeof v === 'bigint') return `"${v}"`;
+  return String(v);
+}
+
+type Columns = ReadonlyArray<readonly [column: string, prefix: string]>;
+
+/**
+ * Per declared table, its name's JSON text and its key and value columns in canonical (code-unit) order with
+ * their `"column":` prefixes: built once per pipeline, so proving a checked effect (whose columns are exactly
+ * the declared ones) sorts nothing. The text is the same as without it.
+ */
+export type EffectLayouts = ReadonlyMap<
+  string,
+  { readonly table: string; readonly key: Columns; readonly values: Columns }
+>;
+
+export function effectLayouts(tables: Readonly<Record<string, TableSpec>>): EffectLayouts {
+  const columns = (names: readonly string[]): Columns =>
+    [...names].sort().map((c) => [c, `"${c}":`] as const);
+  return new Map(
+    Object.entries(tables).map(([name, spec]) => [
+      name,
+      { table: jsonString(name), key: columns(spec.key), values: columns(Object.keys(spec.merge)) },
+    ]),
+  );
+}
+
+/** recordText for a record holding exactly `columns` (checkEffects saw to it); undefined if one is absent. */
+function laidOutText(record: Readonly<Record<string, EffectValue>>, columns: Columns): string | undefined {
+  let out = '{';
+  for (let i = 0; i < columns.length; i++) {
+    const [column, prefix] = columns[i] as readonly [string, string];
+    const v = record[column];
+    if (v === undefined) return undefined;
+    out += i === 0 ? prefix + valueText(v) : `,${prefix}${valueText(v)}`;
+  }
+  return `${out}}`;
+}
+
+function effectText(e: Effect, layouts: EffectLayouts | undefined): string {
+  const layout = layouts?.get(e.table);
+  if (layout) {
+    const key = laidOutText(e.key, layout.key);
+    const values = laidOutText(e.values, layout.values);
+    if (key !== undefined && values !== undefined)
+      return `{"key":${key},"table":${layout.table},"values":${values}}`;
+  }
+  return `{"key":${recordText(e.key)},"table":${jsonString(e.table)},"values":${recordText(e.values)}}`;
 }
 
 /**
@@ -80,21 +121,36 @@ function recordText(record: Readonly<Record<string, EffectValue>>): string {
  * each `{ key, table, values }` with numbers as decimal strings, and the list sorted by each effect's canonical JSON text in code-point order (so the order `decide` listed them
  * in does not matter, and 5 and 5n prove the same).
  */
-export function canonicalEffects(effects: readonly Effect[]): string {
-  const texts = effects.map(
-    (e) => `{"key":${recordText(e.key)},"table":${jsonString(e.table)},"values":${recordText(e.values)}}`,
-  );
+export function canonicalEffects(effects: readonly Effect[], layouts?: EffectLayouts): string {
+  // One or two effects (most events): no array to map, sort and join.
+  if (effects.length === 1) return `[${effectText(effects[0] as Effect, layouts)}]`;
+  if (effects.length === 2) {
+    const a = effectText(effects[0] as Effect, layouts);
+    const b = effectText(effects[1] as Effect, layouts);
+    return compareCodePoints(a, b) <= 0 ? `[${a},${b}]` : `[${b},${a}]`;
+  }
+  const texts = effects.map((e) => effectText(e, layouts));
   if (texts.length > 1) texts.sort(compareCodePoints);
   return `[${texts.join(',')}]`;
 }
 
 /** The proof over an input hash and (for a decide pipeline) the event's effects. */
-export function proofHash(pipeline: string, input: string, effects: readonly Effect[] | null): string {
-  return sha256Hex(proofCanonical(pipeline, input, effects));
+export function proofHash(
+  pipeline: string,
+  input: string,
+  effects: readonly Effect[] | null,
+  layouts?: EffectLayouts,
+): string {
+  return sha256Hex(proofCanonical(pipeline, input, effects, layouts));
 }
 
-export function proofCanonical(pipeline: string, input: string, effects: readonly Effect[] | null): string {
-  const e = effects === null ? 'null' : canonicalEffects(effects);
+export function proofCanonical(
+  pipeline: string,
+  input: string,
+  effects: readonly Effect[] | null,
+  layouts?: EffectLayouts,
+): string {
+  const e = effects === null ? 'null' : canonicalEffects(effects, layouts);
   return `{"effects":${e},"input_hash":${jsonString(input)},"pipeline":${jsonString(pipeline)}}`;
 }
 

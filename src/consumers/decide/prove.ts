@@ -3,7 +3,7 @@ import type { Envelope } from '../../lib/envelope.ts';
 import { contentHash } from '../content-hash.ts';
 import type { AcceptedItem } from '../types.ts';
 import { checkEffects, type DecideContext, type Effect, type TableSpec } from './effects.ts';
-import { inputHash, proofHash } from './proof.ts';
+import { type EffectLayouts, inputHash, proofHash } from './proof.ts';
 
 export type DecideFunction = (event: DecideEvent, ctx: DecideContext) => readonly Effect[];
 
@@ -33,6 +33,8 @@ export function toDecideEvent(envelope: Envelope): DecideEvent {
 export interface Decider {
   decide: DecideFunction;
   tables: Readonly<Record<string, TableSpec>>;
+  /** effectLayouts(tables), built once: proofs then sort no columns (the same text either way). */
+  layouts?: EffectLayouts;
 }
 
 /**
@@ -72,7 +74,7 @@ export function proveItem(
   try {
     const effects = runDecide(decider, item.envelope, item.enrichment);
     item.effects = effects;
-    item.proof = proofHash(label, input, effects);
+    item.proof = proofHash(label, input, effects, decider.layouts);
   } catch (error) {
     item.decideError = wrapError(error);
   }

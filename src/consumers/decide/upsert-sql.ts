@@ -1,5 +1,5 @@
 import type { Queryable } from '../../lib/pg.ts';
-import type { EffectValue, FoldedTable, MergeRule, TableSpec } from './effects.ts';
+import type { EffectValue, FoldedRow, FoldedTable, MergeRule, TableSpec } from './effects.ts';
 
 /**
  * The one set-based statement per table that writes a folded batch (effects.ts):
@@ -8,6 +8,9 @@ import type { EffectValue, FoldedTable, MergeRule, TableSpec } from './effects.t
  *   SELECT "k", "c1", ... FROM unnest($1::text[], $2::bigint[], ...) WITH ORDINALITY AS s("k", "c1", ..., ord)
  *   ORDER BY ord                                   -- the fold's key order: locks taken in one order
  *   ON CONFLICT ("k") DO UPDATE SET "c1" = <rule>, ..., "updated_at" = now()
+ *
+ * Usually sent in its text form (upsertTextSql: the rows as one text parameter, each field cast to its column's
+ * type), the array form above when a value holds a separator character.
  *
  * Identifiers come from the pipeline's declaration: checked against a strict pattern when it is defined
  * (define-pipeline.ts) and quoted here anyway. Column types are read from the catalog once per table (the
@@ -65,6 +68,68 @@ export function upsertSql(table: string, spec: TableSpec, types: ReadonlyMap<str
   ].join('\n');
 }
 
+/**
+ * The same statement taking the rows as ONE text parameter, rows separated by U+0002, fields by U+0001, U+0003
+ * for null, split by string_to_array and each field cast to its column's type (what the array form's element
+ * input does): node-postgres escapes every element of an array parameter, which costs more worker CPU than
+ * the rest of the write. Undefined for a table with an array-typed column (its text would need array syntax).
+ */
+export function upsertTextSql(
+  table: string,
+  spec: TableSpec,
+  types: ReadonlyMap<string, string>,
+): string | undefined {
+  const columns = [...spec.key, ...Object.keys(spec.merge)];
+  const fields = columns.map((c, i) => {
+    const type = types.get(c);
+    if (type === undefined) throw missingColumn(table, c);
+    return `f[${i + 1}]::${type} AS ${quoteIdent(c)}`;
+  });
+  if (columns.some((c) => (types.get(c) as string).endsWith(']'))) return undefined;
+  const [insert, , order, conflict] = upsertSql(table, spec, types).split('\n');
+  return [
+    insert,
+    `SELECT ${fields.join(', ')}`,
+    'FROM unnest(string_to_array($1, chr(2))) WITH ORDINALITY AS r(line, streamsink_ord),',
+    '  string_to_array(r.line, chr(1), chr(3)) AS s(f)',
+    order,
+    conflict,
+  ].join('\n');
+}
+
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the separators are exactly what is looked for
+const SEPARATOR = /[\u0001-\u0003]/;
+
+/**
+ * The rows of a folded table as upsertTextSql's parameter, or undefined when a string value holds a separator
+ * (or a row would be the empty string, which string_to_array reads as no field at all): then the array form.
+ */
+export function upsertText(folded: FoldedTable): string | undefined {
+  let text = '';
+  const { rows } = folded;
+  for (let r = 0; r < rows.length; r++) {
+    const row = rows[r] as FoldedRow;
+    let line = '';
+    let first = true;
+    for (const part of [row.key, row.values])
+      for (let i = 0; i < part.length; i++) {
+        const field = fieldText(part[i] as EffectValue);
+        if (field === undefined) return undefined;
+        line += first ? field : `\u0001${field}`;
+        first = false;
+      }
+    if (line === '') return undefined;
+    text += r === 0 ? line : `\u0002${line}`;
+  }
+  return text;
+}
+
+function fieldText(v: EffectValue): string | undefined {
+  if (v === null) return '\u0003';
+  if (typeof v === 'string') return SEPARATOR.test(v) ? undefined : v;
+  return String(v); // numbers and bigints as decimal text, booleans as true/false (what the array form sends)
+}
+
 /** A value as node-postgres sends it in an array: bigints as decimal text. */
 function param(v: EffectValue): string | number | boolean | null {
   return typeof v === 'bigint' ? v.toString() : v;
@@ -117,9 +182,15 @@ export async function writeFolded(
     const id = `${scope}\u0000${table.table}`;
     let sql = cache.get(id);
     if (sql === undefined) {
-      sql = upsertSql(table.table, table.spec, await readColumnTypes(tx, table.table));
+      const types = await readColumnTypes(tx, table.table);
+      sql = upsertSql(table.table, table.spec, types);
       cache.set(id, sql);
+      // '' for "no text form": the array form is always used for this table.
+      cache.set(`${id}\u0000text`, upsertTextSql(table.table, table.spec, types) ?? '');
     }
-    await tx.query(sql, upsertParams(table));
+    const textSql = cache.get(`${id}\u0000text`);
+    const text = textSql ? upsertText(table) : undefined;
+    if (textSql && text !== undefined) await tx.query(textSql, [text]);
+    else await tx.query(sql, upsertParams(table));
   }
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   checkEffects,
+  compareCodePoints,
   compareValues,
   type Effect,
   foldEffects,
@@ -190,5 +191,21 @@ describe('the tables declaration', () => {
       /always keeps an inbox/,
     );
     expect(definePipeline({ name: 'x', tables: PAYMENTS, decide }).decide).toBe(decide);
+  });
+});
+
+describe('code-point order', () => {
+  it('matches comparing code points one by one, with surrogates, U+E000-U+FFFF and prefixes', () => {
+    const byCodePoints = (a: string, b: string) => {
+      const x = Array.from(a, (c) => c.codePointAt(0) as number);
+      const y = Array.from(b, (c) => c.codePointAt(0) as number);
+      for (let i = 0; i < Math.min(x.length, y.length); i++)
+        if (x[i] !== y[i]) return Math.sign((x[i] as number) - (y[i] as number));
+      return Math.sign(x.length - y.length);
+    };
+    const parts = ['a', 'b', 'é', '\ue000', '\uffff', '\ud7ff', '\u{1f600}', '\u{10000}', ''];
+    const strings = parts.flatMap((p) => parts.map((q) => `x${p}${q}`));
+    for (const a of strings)
+      for (const b of strings) expect(Math.sign(compareCodePoints(a, b))).toBe(byCodePoints(a, b));
   });
 });

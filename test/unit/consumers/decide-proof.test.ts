@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { contentHash } from '../../../src/consumers/content-hash.ts';
-import type { Effect } from '../../../src/consumers/decide/effects.ts';
+import type { Effect, TableSpec } from '../../../src/consumers/decide/effects.ts';
 import {
   canonicalEffects,
+  effectLayouts,
   inputCanonical,
   inputHash,
   proofCanonical,
@@ -60,6 +61,28 @@ describe('proof format (docs/proof.md)', () => {
     expect(proofHash('l@1', 'ab', [a])).not.toBe(
       proofHash('l@1', 'ab', [{ ...a, values: { ...a.values, n: 6 } }]),
     );
+  });
+
+  it('effects laid out by the declared tables give the same text as sorting each record', () => {
+    const tables = {
+      ledger: { key: ['account', 'book'], merge: { ok: 'set', n: 'add', note: 'set' } },
+      zz_other: { key: ['id'], merge: {} },
+    } as const satisfies Record<string, TableSpec>;
+    const layouts = effectLayouts(tables);
+    const effects: Effect[] = [
+      {
+        table: 'ledger',
+        key: { book: 'q"uote\u2028', account: 'é' },
+        values: { note: null, n: 2n ** 64n, ok: true },
+      },
+      { table: 'ledger', key: { account: 'a', book: 'b' }, values: { ok: false, n: -5, note: 'x\ny' } },
+      { table: 'zz_other', key: { id: 7 }, values: {} },
+      // Not declared (checkEffects refuses it before a proof): sorted as before.
+      { table: 'undeclared', key: { b: 1, a: 2 }, values: { y: 1, x: 'z' } },
+    ];
+    expect(canonicalEffects(effects, layouts)).toBe(canonicalEffects(effects));
+    expect(canonicalEffects([...effects].reverse(), layouts)).toBe(canonicalEffects(effects));
+    expect(proofHash('l@1', 'ab', effects, layouts)).toBe(proofHash('l@1', 'ab', effects));
   });
 
   it('proof: sha256 over {effects, input_hash, pipeline}; an SQL apply pipeline proves its input only', () => {
