@@ -6,6 +6,7 @@ import { startWorker, type WorkerHandle } from '../../src/consumers/start-worker
 import type { BatchSink } from '../../src/consumers/types.ts';
 import type { RedisConfig } from '../../src/lib/config.ts';
 import { migrate } from '../../src/lib/migrations.ts';
+import { partitionOf } from '../../src/lib/partitions/partition-of.ts';
 import { createPartitionedStream } from '../../src/lib/partitions/stream-layout.ts';
 import { createRedis, isCluster, type RedisClient } from '../../src/lib/redis/client.ts';
 import { keyHashSlot } from '../../src/lib/redis/key-slot.ts';
@@ -116,7 +117,9 @@ describe('SDK and worker on a Redis Cluster', () => {
     // A partitioned stream: the producer spreads events over partitions on all three masters. Until the
     // partition-aware worker is merged (h-order), each partition is drained by a worker pointed at its key.
     const partitioned = uniqueName('ledger');
-    const { layout } = await createPartitionedStream(producerRedis, prefix, partitioned, 4, Date.now());
+    // 6 partitions: slices [0,2730) [5461,8192) and [13653,16384) lie inside the three masters' ranges (redis-cli
+    // --cluster create splits 16384 slots in thirds), so partitions always land on all three, whatever the name.
+    const { layout } = await createPartitionedStream(producerRedis, prefix, partitioned, 6, Date.now());
     if (layout.kind !== 'partitioned') throw new Error('not partitioned');
     const masters = new Set<number>();
     for (const keys of layout.partitions) masters.add((await cluster.ownerOf(keyHashSlot(keys.stream))).port);
@@ -135,7 +138,12 @@ describe('SDK and worker on a Redis Cluster', () => {
     expect([...pCounts.values()].every((n) => n === 1)).toBe(true);
     const lengths = await Promise.all(layout.partitions.map((k) => producerRedis.xlen(k.stream)));
     expect(lengths.reduce((a, b) => a + b, 0)).toBe(400);
-    expect(lengths.filter((n) => n > 0).length).toBe(4);
+    // Each partition holds exactly the events whose key routes there (partitionOf, the documented hash).
+    expect(lengths).toEqual(
+      layout.partitions.map(
+        (_, p) => pEvents.filter((e) => partitionOf(e.key, layout.partitions.length) === p).length,
+      ),
+    );
   });
 
   it('survives a resharding of the live stream slot: nothing lost, nothing doubled', async () => {
