@@ -378,12 +378,15 @@ function spawnProcess(kind: ProcessKind, env: Record<string, string>, key: strin
   }
   const pipeline =
     kind === 'streamsink' ? 'event-log' : kind === 'payments-apply' ? APPLY_FIXTURE : 'payments';
-  return spawn(process.execPath, [MAIN, 'worker'], {
+  return spawn(process.execPath, [...WORKER_NODE_ARGS, MAIN, 'worker'], {
     // The payments tables are the pipeline's own migration (applied at start, before the clock).
     env: { ...process.env, ...env, STREAMSINK_PIPELINE: pipeline, STREAMSINK_AUTO_MIGRATE: 'true' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
 }
+
+/** Extra Node flags for the streamsink workers, e.g. BENCH_WORKER_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof'. */
+const WORKER_NODE_ARGS = (process.env.BENCH_WORKER_NODE_ARGS ?? '').split(' ').filter(Boolean);
 
 const isPayments = (kind: ProcessKind) => kind === 'payments-apply' || kind === 'payments-decide';
 
