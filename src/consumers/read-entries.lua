@@ -13,6 +13,7 @@
 -- ARGV[8]   dlq.dead_lettered_at (ISO time)   ARGV[9] dlq.pipeline   ARGV[10] dlq.pipeline_version
 -- ARGV[11]  claim: min idle ms   ARGV[12] claim: first pending id to look at (inclusive)
 -- ARGV[13]  claim: suspect delivery count; a suspect comes back alone (quarantine.ts runs it alone)
+-- ARGV[14]  claim: last pending id to look at (inclusive); "+" for no end
 -- KEYS[3]   optional, ordered partitions: the partition's lease (same hash tag); its token is the LAST ARGV.
 --           When the lease is not held by that token the script reads nothing and fails with LEASELOST, so a
 --           worker that lost its partition can never take entries into the PEL after the next owner claimed
@@ -135,7 +136,7 @@ end
 -- claim: XPENDING lists candidates without loading them; each is claimed (XCLAIM raises its delivery count
 -- and returns it) only once it is known to be wanted.
 local minIdle, start, suspect = tonumber(ARGV[11]), ARGV[12], tonumber(ARGV[13])
-local rows = redis.call('XPENDING', stream, group, 'IDLE', minIdle, start, '+', maxEntries)
+local rows = redis.call('XPENDING', stream, group, 'IDLE', minIdle, start, ARGV[14], maxEntries)
 local cursor = '0-0'
 for i = 1, #rows do
   local id, deliveries = rows[i][1], rows[i][4] + 1

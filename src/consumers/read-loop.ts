@@ -16,9 +16,10 @@ import { sleep, type Wakeup } from './wakeup.ts';
  * at all while the worker is full or its sink is failing (backpressure: the backlog waits in Redis, not in this
  * process's memory, and no entry starts its pending-idle clock long before it can be worked on).
  *
- * Reads run inside a Lua script (read-entries.lua) that measures every entry in Redis: what one read brings in
- * is bounded by bytes, and an entry over the payload limit is dead-lettered there, never allocated here. A
- * script cannot block, and Redis 7 has no blocking stream read that does not hand over the entry itself,
+ * What one read brings in is bounded by bytes: a plain XREADGROUP sized from the entry sizes seen so far and
+ * cut off past the budget, or a Lua script (read-entries.lua) that measures every entry in Redis, where an
+ * entry over the payload limit is dead-lettered, never allocated here (read-path.ts says which). A script
+ * cannot block, and Redis 7 has no blocking stream read that does not hand over the entry itself,
  * whatever its size. So an idle loop waits on the stream's doorbell instead (BLPOP on a one-item list that
  * the producer pushes after each publish, keys.ts): a published event is read at once. The wait is bounded
  * (1 ms after a read that found nothing, doubling up to STREAMSINK_POLL_MS), so entries added without a ring
@@ -126,11 +127,18 @@ export async function runReadLoop(deps: ReadLoopDeps): Promise<void> {
       );
       continue;
     }
+    if (page.cutOff) {
+      metrics?.readsCutOff.inc(labels);
+      logger.warn(
+        { ...labels, ...page.cutOff },
+        'a read passed the byte budget and was cut off: its entries stay pending until the reclaimer claims them (STREAMSINK_CLAIM_IDLE_MS); reading through the measuring script for a while',
+      );
+    }
     if (page.deadLettered.length > 0) deps.onDeadLettered(page.deadLettered);
     // Entries that arrive after stop was asked are ours now (pending on this consumer): work them off too.
     if (page.entries.length > 0) deps.dispatch(page.entries);
     // Nothing new: wait for the doorbell, or poll again shortly. Dead-lettering was progress.
-    if (page.entries.length > 0 || page.deadLettered.length > 0) emptyReads = 0;
+    if (page.entries.length > 0 || page.deadLettered.length > 0 || page.cutOff) emptyReads = 0;
     else if (!stop.aborted) await client.waitForNew(idlePollDelay(emptyReads++, config.pollMs));
   }
   setPaused(1);

@@ -19,6 +19,7 @@ import { type PartitionedWorker, startPartitioned } from './partitions/start-par
 import { createPgSink } from './pg-sink.ts';
 import { toRuntimePipeline } from './pipeline-adapter.ts';
 import { checkDataLoss } from './stream-watermarks.ts';
+import { READER_OPTIONS } from './tripwire-read.ts';
 import type { BatchSink, DeadLetterer } from './types.ts';
 import { createWorker, type WorkerHealth } from './worker.ts';
 
@@ -151,7 +152,9 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
   const deadLetterer = options.deadLettererMiddleware
     ? options.deadLettererMiddleware(realDeadLetterer)
     : realDeadLetterer;
-  const blockingRedis = duplicateClient(redis, `streamsink:worker:${consumer}:reader`);
+  // Set up for plain reads cut off past the byte budget (tripwire-read.ts): a read is never resent after a
+  // reconnect, and fails at once instead of waiting for it (the read loop retries with backoff).
+  const blockingRedis = duplicateClient(redis, `streamsink:worker:${consumer}:reader`, READER_OPTIONS);
   blockingRedis.on('error', (error: Error) => {
     metrics?.redisErrors.inc({ kind: 'connection' });
     logger.warn({ connection: 'redis-reader', err: describeError(error) }, 'redis connection error');

@@ -1,6 +1,14 @@
 import type { ReasonCode } from '../lib/errors.ts';
 import type { RedisClient as Redis } from '../lib/redis/client.ts';
 import { loadLuaScript } from '../lib/redis/script-loader.ts';
+import {
+  afterLargeEntry,
+  afterPlainRead,
+  initialReadPath,
+  planRead,
+  type ReadPathOptions,
+} from './read-path.ts';
+import { canTripwireRead, tripwireRead } from './tripwire-read.ts';
 import type { StreamEntry } from './types.ts';
 import { markInvalidUtf8 } from './utf8-check.ts';
 
@@ -15,15 +23,17 @@ export interface StreamClient {
   /** XGROUP CREATE ... MKSTREAM. `false` when the group already existed (BUSYGROUP). */
   createGroup(startId: string): Promise<boolean>;
   /**
-   * New entries (XREADGROUP >, inside read-entries.lua, without blocking): at most `count`, stopping once they
-   * add up to `maxBytes`. Entries over the payload limit are dead-lettered inside Redis and only reported.
+   * New entries (XREADGROUP >, without blocking): at most `count`, about `maxBytes`. Entries over the payload
+   * limit are dead-lettered inside Redis and only reported. Through read-entries.lua, or, with `plainReads`, a
+   * plain XREADGROUP cut off past `maxBytes` (read-path.ts, tripwire-read.ts).
    */
   readNew(count: number, maxBytes: number): Promise<ReadPage>;
   /** One XACK for all `ids`; returns how many were pending. */
   ack(ids: readonly string[]): Promise<number>;
   /**
    * Wait up to `timeoutMs` for a producer to ring the stream's doorbell (BLPOP): returns as soon as one does,
-   * so an idle worker reads a new entry at once instead of at its next poll. Without a doorbell key it sleeps.
+   * so an idle worker reads a new entry at once instead of at its next poll. Without a doorbell key, or when
+   * the BLPOP fails, it sleeps. Never throws.
    */
   waitForNew(timeoutMs: number): Promise<void>;
   /**
@@ -54,6 +64,11 @@ export interface ReadPage {
   entries: StreamEntry[];
   /** Entries this call moved to the dead-letter stream inside Redis (never loaded here). */
   deadLettered: Array<{ id: string; reason: ReasonCode }>;
+  /**
+   * A plain read whose reply passed the byte budget was cut off (tripwire-read.ts): what it took stays pending
+   * on this consumer until the reclaimer claims it through the script (STREAMSINK_CLAIM_IDLE_MS).
+   */
+  cutOff?: { bytesReceived: number; byteLimit: number };
 }
 
 export interface AutoClaimPage extends ReadPage {
@@ -92,6 +107,12 @@ export interface StreamClientOptions {
   /** The stream's doorbell list (keys.ts); waitForNew blocks on it. */
   doorbell?: string;
   /**
+   * Read new entries with a plain XREADGROUP where it is safe (read-path.ts): only for a connection this
+   * client's read loop has to itself, set up with tripwire-read.ts's READER_OPTIONS, on a single node, without
+   * a lease. Elsewhere, or when not given, every read goes through read-entries.lua.
+   */
+  plainReads?: Pick<ReadPathOptions, 'cooldownMs'>;
+  /**
    * Ordered partitions: readNew and autoClaim read only while this lease (same hash tag as `stream`) holds
    * `token`, checked inside the read script; otherwise they fail with LEASELOST (isLeaseLostError).
    */
@@ -108,7 +129,14 @@ export function createStreamClient({
   limits,
   doorbell,
   lease,
+  plainReads,
 }: StreamClientOptions): StreamClient {
+  const plain =
+    plainReads && limits && !lease && canTripwireRead(redis)
+      ? { redis, options: { maxPayloadBytes: limits.maxPayloadBytes, cooldownMs: plainReads.cooldownMs } }
+      : undefined;
+  let readPath = initialReadPath({ maxPayloadBytes: limits?.maxPayloadBytes ?? 1 });
+
   async function readEntries(mode: 'new' | 'claim', count: number, maxBytes: number, claim: string[]) {
     if (!limits) throw new TypeError('this stream client was created without read limits');
     const now = limits.now ?? Date.now;
@@ -159,6 +187,38 @@ export function createStreamClient({
     },
 
     async readNew(count, maxBytes) {
+      const now = limits?.now ?? Date.now;
+      const plan = plain ? planRead(readPath, { count, bytes: maxBytes, now: now() }) : undefined;
+      if (plain && plan?.path === 'native') {
+        const result = await tripwireRead(plain.redis, { stream, group, consumer, ...plan });
+        if (result?.tripped) {
+          readPath = afterLargeEntry(readPath, { now: now() }, plain.options);
+          return {
+            entries: [],
+            deadLettered: [],
+            cutOff: { bytesReceived: result.bytesReceived, byteLimit: plan.byteLimit },
+          };
+        }
+        if (result) {
+          readPath = afterPlainRead(readPath, {
+            entries: result.entries.length,
+            bytesReceived: result.bytesReceived,
+          });
+          const { entries, oversize } = measurePlainEntries(result.entries, plain.options.maxPayloadBytes);
+          const deadLettered: ReadPage['deadLettered'] = [];
+          if (oversize.length > 0) {
+            readPath = afterLargeEntry(readPath, { now: now() }, plain.options);
+            // Claimed again through the script, which measures it in Redis and dead-letters it there.
+            for (const id of oversize) {
+              const page = await readEntries('claim', 1, Number.MAX_SAFE_INTEGER, ['0', id, '1000000', id]);
+              deadLettered.push(...page.deadLettered);
+              entries.push(...page.entries);
+            }
+          }
+          await markInvalidUtf8(redis, stream, entries);
+          return { entries, deadLettered };
+        }
+      }
       const { entries, deadLettered } = await readEntries('new', count, maxBytes, []);
       return { entries, deadLettered };
     },
@@ -169,7 +229,13 @@ export function createStreamClient({
         await new Promise((resolve) => setTimeout(resolve, ms));
         return;
       }
-      await redis.blpop(doorbell, ms / 1000);
+      try {
+        await redis.blpop(doorbell, ms / 1000);
+      } catch {
+        // The connection dropped (the reader's fails at once, tripwire-read.ts): wait as if polling; the next
+        // read meets the outage, if there is one, and backs off.
+        await new Promise((resolve) => setTimeout(resolve, ms));
+      }
     },
 
     async ack(ids) {
@@ -182,6 +248,7 @@ export function createStreamClient({
         String(minIdleMs),
         cursor === '0-0' ? '-' : cursor,
         String(limits?.suspectThreshold ?? 2),
+        '+',
       ]);
     },
 
@@ -241,6 +308,31 @@ export function createStreamClient({
       return Number(await DELETE_IDLE_CONSUMER.run(redis, [stream], [group, name])) === 1;
     },
   };
+}
+
+/**
+ * Entries of a plain read with their sizes: UTF-16 code units of their fields (the bytes of an ASCII entry;
+ * what a JS string of them holds), and, for those that may pass `maxPayloadBytes` in UTF-8, the exact bytes.
+ * Entries over the limit are listed apart, to be dead-lettered through the script.
+ */
+export function measurePlainEntries(
+  reply: ReadonlyArray<[string, string[]]>,
+  maxPayloadBytes: number,
+): { entries: StreamEntry[]; oversize: string[] } {
+  const entries: StreamEntry[] = [];
+  const oversize: string[] = [];
+  for (const [id, fields] of reply) {
+    let size = 0;
+    for (let i = 0; i < fields.length; i++) size += (fields[i] as string).length;
+    // A code unit is 1 to 3 bytes in UTF-8: only an entry that could pass the limit is measured exactly.
+    if (size * 3 > maxPayloadBytes) {
+      size = 0;
+      for (const field of fields) size += Buffer.byteLength(field, 'utf8');
+    }
+    if (size > maxPayloadBytes) oversize.push(id);
+    else entries.push({ id, deliveryCount: 1, size, fields });
+  }
+  return { entries, oversize };
 }
 
 /** A lease-guarded read found the partition's lease gone or held by another worker (read-entries.lua). */

@@ -25,6 +25,9 @@ import { createWakeup, sleep } from './wakeup.ts';
  * work (at most `concurrency` batches at once), a reclaimer and a lease renewer (shared connection). At most
  * `maxInFlight` entries are held at any time.
  */
+/** After a plain read met a large entry, reads go through the measuring script this long (read-path.ts). */
+const PLAIN_READ_COOLDOWN_MS = 60_000;
+
 export interface CreateWorkerOptions {
   /** Connection for acknowledgements, claims and scripts. */
   redis: Redis;
@@ -102,7 +105,12 @@ export function createWorker(options: CreateWorkerOptions): Worker {
     },
   };
   const client = createStreamClient({ redis: options.redis, ...clientOptions });
-  const blockingClient = createStreamClient({ redis: options.blockingRedis, ...clientOptions });
+  // Plain reads need the reader connection to itself: not when per-partition workers share it (no doorbell).
+  const blockingClient = createStreamClient({
+    redis: options.blockingRedis,
+    ...clientOptions,
+    ...(options.doorbell === false ? {} : { plainReads: { cooldownMs: PLAIN_READ_COOLDOWN_MS } }),
+  });
 
   const wakeup = createWakeup();
   const inFlight = createInFlight(() => {

@@ -53,6 +53,7 @@ export interface WorkerMetrics extends LoadMetrics {
   claimed: Counter<'stream' | 'group'>;
   claimedDeleted: Counter<'stream' | 'group'>;
   groupRecreated: Counter<'stream' | 'group'>;
+  readsCutOff: Counter<'stream' | 'group'>;
   redisErrors: Counter<'kind'>;
   postgresErrors: Counter<'class'>;
   dependencyUp: Gauge<'stream' | 'group' | 'dependency'>;
@@ -167,6 +168,12 @@ export function createWorkerMetrics(registry: Registry): WorkerMetrics {
       labelNames: ['stream', 'group'],
       registers,
     }),
+    readsCutOff: new Counter({
+      name: 'streamsink_reads_cut_off_total',
+      help: 'Plain reads whose reply passed the byte budget and were cut off (their entries are reclaimed later)',
+      labelNames: ['stream', 'group'],
+      registers,
+    }),
     redisErrors: new Counter({
       name: 'streamsink_redis_errors_total',
       help: 'Redis command or connection errors, by kind',
@@ -201,7 +208,8 @@ export function initWorkerSeries(
   const group = { stream: labels.stream, group: labels.group };
   for (const outcome of MESSAGE_OUTCOMES) metrics.messages.inc({ ...labels, outcome }, 0);
   for (const h of [metrics.batchDuration, metrics.batchSize, metrics.endToEndLatency]) h.zero(labels);
-  for (const c of [metrics.claimed, metrics.claimedDeleted, metrics.groupRecreated]) c.inc(group, 0);
+  for (const c of [metrics.claimed, metrics.claimedDeleted, metrics.groupRecreated, metrics.readsCutOff])
+    c.inc(group, 0);
   for (const kind of REDIS_ERROR_KINDS) metrics.redisErrors.inc({ kind }, 0);
   for (const cls of POSTGRES_ERROR_CLASSES) metrics.postgresErrors.inc({ class: cls }, 0);
   metrics.backpressurePaused.set(group, 0);

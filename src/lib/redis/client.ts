@@ -80,13 +80,13 @@ export function isCluster(redis: RedisClient): redis is Cluster {
 }
 
 /** A second client to the same server(s) with the same options, e.g. for the worker's read loop. */
-export function duplicateClient(redis: RedisClient, name: string): RedisClient {
+export function duplicateClient(redis: RedisClient, name: string, overrides: RedisOptions = {}): RedisClient {
   if (isCluster(redis)) {
     return redis.duplicate([], {
-      redisOptions: { ...redis.options.redisOptions, connectionName: name },
+      redisOptions: { ...redis.options.redisOptions, ...overrides, connectionName: name },
     });
   }
-  return redis.duplicate({ connectionName: name });
+  return redis.duplicate({ ...overrides, connectionName: name });
 }
 
 /**
