@@ -12,8 +12,8 @@ import { definePipeline, type PipelineEvent, type PipelineMigration } from '../.
  * `string_to_array` (see {@link eventRowsText}). That is far fewer bytes and far less CPU on both sides than
  * parallel arrays (node-postgres escapes each element) or a json document (Postgres lexes it twice and builds
  * a hash table per row); each payload is the entry's `data` text as read, parsed once, by the `::jsonb` cast.
- * The statement returns the ids already archived (usually none, so usually nothing comes back); those are
- * compared with what is archived, and one with other content is an `id_conflict`, never silently kept out.
+ * When the statement inserts fewer rows than the batch holds, some ids were archived already: the batch is
+ * compared with what is archived, and an id with other content is an `id_conflict`, never silently kept out.
  */
 const FIELD = '\u0001';
 const ROW = '\u0002';
@@ -21,21 +21,14 @@ const ROW = '\u0002';
 const SEPARATOR = /[\u0001\u0002]/;
 
 // Rows go in (stream, event id) order (COLLATE "C"), so transactions holding overlapping ids wait on each
-// other in one order instead of deadlocking.
+// other in one order instead of deadlocking. No RETURNING: the row count says whether every row went in (the
+// usual case), which costs Postgres about a quarter less than returning and anti-joining the ids.
 const ARCHIVE = `
-WITH t AS MATERIALIZED (
-  SELECT f[1] AS id, f[2] AS entry, f[3] AS type, f[4]::int AS v, f[5] AS key, f[6]::timestamptz AS ts,
-    f[7] AS data
-  FROM unnest(string_to_array($2, chr(2))) AS r(line), string_to_array(r.line, chr(1)) AS s(f)
-),
-archived AS (
-  INSERT INTO event_log (stream, event_id, entry_id, type, v, key, occurred_at, payload)
-  SELECT $1, t.id, t.entry, t.type, t.v, t.key, t.ts, t.data::jsonb FROM t
-  ORDER BY t.id COLLATE "C"
-  ON CONFLICT (stream, event_id) DO NOTHING
-  RETURNING event_id
-)
-SELECT t.id FROM t WHERE NOT EXISTS (SELECT FROM archived WHERE archived.event_id = t.id)`;
+INSERT INTO event_log (stream, event_id, entry_id, type, v, key, occurred_at, payload)
+SELECT $1, f[1], f[2], f[3], f[4]::int, f[5], f[6]::timestamptz, f[7]::jsonb
+FROM unnest(string_to_array($2, chr(2))) AS r(line), string_to_array(r.line, chr(1)) AS s(f)
+ORDER BY f[1] COLLATE "C"
+ON CONFLICT (stream, event_id) DO NOTHING`;
 
 // A statement of its own: under READ COMMITTED it sees a row that a concurrent transaction committed while
 // the INSERT above waited on it. jsonb equality ignores key order and whitespace, as the inbox's hash does.
@@ -108,21 +101,20 @@ export function createEventLogPipeline() {
     idempotent: true,
     async apply(tx, events, ctx) {
       // Named: each connection parses and plans the statement once, not on every batch.
-      const { rows } = await tx.query<{ id: string }>({
+      const inserted = await tx.query({
         name: 'streamsink-event-log-archive',
         text: ARCHIVE,
         values: [ctx.stream, eventRowsText(events)],
       });
-      if (rows.length === 0) return;
-      const held = new Set(rows.map((r) => r.id));
-      const again = events.filter((e) => held.has(e.id));
+      if (inserted.rowCount === events.length) return;
+      // Some ids were archived already (a redelivery, or the same id twice in the batch): compare contents.
       const compared = await tx.query<{ id: string; found: boolean; same: boolean }>(SAME_CONTENT, [
         ctx.stream,
-        again.map((e) => e.id),
-        again.map((e) => e.type),
-        again.map((e) => e.v),
-        again.map((e) => e.key),
-        again.map((e) => e.dataText ?? JSON.stringify(e.data)),
+        events.map((e) => e.id),
+        events.map((e) => e.type),
+        events.map((e) => e.v),
+        events.map((e) => e.key),
+        events.map((e) => e.dataText ?? JSON.stringify(e.data)),
       ]);
       for (const row of compared.rows) {
         if (!row.found)
