@@ -20,9 +20,11 @@ export function readCount({ inFlight, maxInFlight, batchSize }: CapacityInput): 
   const free = Math.max(0, maxInFlight - inFlight);
   if (free === 0) return 0;
   if (inFlight === 0) return free;
-  // Busy: only read once there is room for a whole batch (or the whole limit, when it is smaller).
+  // Busy: only read once there is room for a whole batch (or the whole limit, when it is smaller), and then
+  // whole batches: with a backlog every batch is full (800 free read as 500 + 300 would be two transactions
+  // where the backlog needed 1.6), and the rest of the room fills at the next read.
   const worthReading = Math.min(batchSize, maxInFlight);
-  return free >= worthReading ? free : 0;
+  return free >= worthReading ? free - (free % worthReading) : 0;
 }
 
 export interface ByteBudgetInput {

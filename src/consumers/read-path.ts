@@ -55,14 +55,18 @@ export function planRead(
   };
 }
 
-/** After a plain read that completed: follow the sizes seen (half old, half new, so a change shows at once). */
+/**
+ * After a plain read that completed: follow the sizes seen. Larger entries count at once; smaller ones lower
+ * the estimate by at most 16x per read, so the cautious first reads reach full batches within three reads
+ * without one read of small entries hiding the large ones just before it.
+ */
 export function afterPlainRead(
   state: ReadPathState,
   read: { entries: number; bytesReceived: number },
 ): ReadPathState {
   if (read.entries === 0) return state;
   const observed = Math.max(1, read.bytesReceived / read.entries);
-  return { ...state, meanEntryBytes: (state.meanEntryBytes + observed) / 2 };
+  return { ...state, meanEntryBytes: Math.max(observed, state.meanEntryBytes / 16) };
 }
 
 /** A plain read passed its byte limit, or brought an entry over the payload limit: measure for a while. */

@@ -28,6 +28,17 @@ describe('read path: plain XREADGROUP sized from the sizes seen, the script afte
     expect(planRead(state, { count: 500, bytes: 1000, now: 0 })).toMatchObject({ path: 'native', count: 1 });
   });
 
+  it('larger entries count at once; smaller ones lower the estimate at most 16x per read', () => {
+    let state = initialReadPath(options);
+    state = afterPlainRead(state, { entries: 100, bytesReceived: 100 * 300 });
+    expect(state.meanEntryBytes).toBe(MiB / 4 / 16);
+    state = afterPlainRead(state, { entries: 100, bytesReceived: 100 * 300 });
+    state = afterPlainRead(state, { entries: 100, bytesReceived: 100 * 300 });
+    expect(state.meanEntryBytes).toBe(300);
+    state = afterPlainRead(state, { entries: 1, bytesReceived: 50_000 });
+    expect(state.meanEntryBytes).toBe(50_000);
+  });
+
   it('an empty read teaches nothing', () => {
     const state = initialReadPath(options);
     expect(afterPlainRead(state, { entries: 0, bytesReceived: 20 })).toBe(state);

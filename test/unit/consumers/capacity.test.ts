@@ -7,7 +7,12 @@ describe('readCount', () => {
   });
   it('asks only for free capacity', () => {
     expect(readCount({ inFlight: 1500, maxInFlight: 2000, batchSize: 500 })).toBe(500);
-    expect(readCount({ inFlight: 700, maxInFlight: 2000, batchSize: 500 })).toBe(1300);
+    expect(readCount({ inFlight: 700, maxInFlight: 2000, batchSize: 500 })).toBe(1000);
+  });
+  it('while busy reads whole batches, so a backlog is worked in full batches', () => {
+    expect(readCount({ inFlight: 1200, maxInFlight: 2000, batchSize: 500 })).toBe(500);
+    expect(readCount({ inFlight: 499, maxInFlight: 2000, batchSize: 500 })).toBe(1500);
+    expect(readCount({ inFlight: 3, maxInFlight: 10, batchSize: 4 })).toBe(4);
   });
   it('reads nothing when full or over the limit', () => {
     expect(readCount({ inFlight: 2000, maxInFlight: 2000, batchSize: 500 })).toBe(0);
