@@ -27,7 +27,7 @@
  * (Redis CPU is not counted). Each variant checks that Postgres holds exactly N rows.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Worker as BullWorker, Queue } from 'bullmq';
@@ -386,6 +386,8 @@ function spawnProcess(kind: ProcessKind, env: Record<string, string>, key: strin
 }
 
 /** Extra Node flags for the streamsink workers, e.g. BENCH_WORKER_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof'. */
+/** BENCH_WORKER_OUTPUT=/tmp/w writes each worker's stdout and stderr to /tmp/w.<pid> (with --trace-gc, say). */
+const WORKER_OUTPUT = process.env.BENCH_WORKER_OUTPUT;
 const WORKER_NODE_ARGS = (process.env.BENCH_WORKER_NODE_ARGS ?? '').split(' ').filter(Boolean);
 
 const isPayments = (kind: ProcessKind) => kind === 'payments-apply' || kind === 'payments-decide';
@@ -416,6 +418,7 @@ async function streamsink(processes: number, kind: ProcessKind = 'streamsink'): 
     outputs[i] = '';
     const keep = (chunk: Buffer) => {
       outputs[i] = `${outputs[i]}${chunk.toString()}`.slice(-4000);
+      if (WORKER_OUTPUT) appendFileSync(`${WORKER_OUTPUT}.${child.pid}`, chunk);
     };
     child.stdout?.on('data', keep);
     child.stderr?.on('data', keep);
