@@ -1,3 +1,4 @@
+import { sortByBytes } from '../lib/byte-order.ts';
 import { TransientError } from '../lib/errors.ts';
 import type { Pool, Queryable } from '../lib/pg.ts';
 import { contentHash } from './content-hash.ts';
@@ -49,7 +50,8 @@ export function splitRepeats(items: readonly AcceptedItem[]): Repeats {
 }
 
 // Rows go in event-id order so two transactions holding overlapping ids (a reclaimed batch racing its first
-// delivery) wait on each other in the same order instead of deadlocking.
+// delivery) wait on each other in the same order instead of deadlocking: recordStatement sorts them as
+// COLLATE "C" does (byte-order.ts), cheaper than a sort in the statement.
 //
 // The batch crosses as ONE text parameter, rows separated by U+0002 and fields by U+0001, split by
 // string_to_array (as the event-log pipeline does): node-postgres escapes every element of a text[] parameter,
@@ -63,7 +65,6 @@ INSERT INTO streamsink_inbox
 SELECT $1, f[1], decode(f[4], 'hex'), $2, f[2], f[3], $4, decode(NULLIF(f[5], ''), 'hex'),
   decode(NULLIF(f[6], ''), 'hex')
 FROM unnest(string_to_array($3, chr(2))) AS r(line), string_to_array(r.line, chr(1)) AS s(f)
-ORDER BY f[1] COLLATE "C"
 ON CONFLICT (pipeline, event_id) DO NOTHING`;
 
 // The same with parallel arrays, for the batch whose id or type holds a separator character (the envelope
@@ -90,9 +91,10 @@ export function recordStatement(
   items: readonly AcceptedItem[],
   version: string | null,
 ): { name?: string; text: string; values: unknown[] } {
+  const sorted = sortByBytes(items, (i) => i.envelope.id);
   let text = '';
-  for (let i = 0; i < items.length; i++) {
-    const item = items[i] as AcceptedItem;
+  for (let i = 0; i < sorted.length; i++) {
+    const item = sorted[i] as AcceptedItem;
     const { id, type } = item.envelope;
     // Entry ids are Redis ids and the hashes hex: only the id and type could hold a separator.
     if (SEPARATOR.test(id) || SEPARATOR.test(type)) return recordArrays(pipeline, stream, items, version);

@@ -28,6 +28,18 @@ describe('eventRowsText', () => {
     ]);
   });
 
+  it('sends rows in event id order as Postgres COLLATE "C" sorts (the lock order that avoids deadlocks)', () => {
+    const ids = ['b-2', 'B-1', 'a:9', 'a-10', 'a'];
+    const text = eventRowsText(ids.map((id) => item({ ...base, id })));
+    expect(text.split('\u0002').map((row) => row.split('\u0001')[0])).toEqual([
+      'B-1',
+      'a',
+      'a-10',
+      'a:9',
+      'b-2',
+    ]);
+  });
+
   it('refuses, as poison, a field that holds a separator instead of shifting columns', () => {
     expect(() => eventRowsText([item({ ...base, key: 'a\u0001b' })])).toThrow(PoisonMessageError);
     expect(() => eventRowsText([item(base, '{"n":"\u0002"}')])).toThrow(PoisonMessageError);
