@@ -110,10 +110,12 @@ export function createLaneBatch(
         const committedAt = deps.now();
         metrics?.batchDuration.observe(labels, (committedAt - startedAt) / 1000);
         metrics?.batchSize.observe(labels, committed.length);
+        // The labelled series once per batch: observe(labels, v) would hash the labels for every message.
+        const endToEnd = metrics?.endToEndLatency.labels(labels);
         for (const item of written.applied) {
           const addedAt = entryIdMs(item.entry.id);
-          if (Number.isFinite(addedAt))
-            metrics?.endToEndLatency.observe(labels, Math.max(0, committedAt - addedAt) / 1000);
+          if (endToEnd && Number.isFinite(addedAt))
+            endToEnd.observe(Math.max(0, committedAt - addedAt) / 1000);
         }
         // Committed: done whether or not the XACK lands (a later owner's redelivery is a duplicate).
         await redisStep('ack', () => deps.client.ack(committed.map((i) => i.entry.id)));
