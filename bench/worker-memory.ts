@@ -8,6 +8,7 @@
 // Prints the peak RSS, V8 heap used and in-flight count scraped from the worker's /metrics every 100 ms, and
 // the RSS while the first and the last 100,000 events (or tenth) were acknowledged: flat means no growth.
 // Issue 16's figure: `--events 1000000 --bytes 300 --in-flight default` (every worker setting at its default).
+
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
@@ -19,6 +20,7 @@ import { uniqueName } from '../test/helpers/names.ts';
 import { createTestSchema } from '../test/helpers/pg.ts';
 import { freePort } from '../test/helpers/servers-own.ts';
 import { waitFor } from '../test/helpers/wait.ts';
+import { imageNodeFlags } from './lib/image-flags.ts';
 
 // The built CLI by default: what the container image runs. From src, Node strips the types at load, which costs
 // ~25 MiB of RSS that a deployed worker does not pay (`--entry src` measures it anyway).
@@ -58,7 +60,7 @@ function processCpuMicros(pid: number): number {
 }
 
 /** As the container image runs it (Dockerfile ENTRYPOINT): the young generation capped at 8 MiB per semi-space. */
-const IMAGE_NODE_FLAGS = ['--max-semi-space-size=8'];
+const IMAGE_NODE_FLAGS = imageNodeFlags();
 
 function run(args: string[], env: Record<string, string>) {
   const child = spawn(process.execPath, [...IMAGE_NODE_FLAGS, MAIN, ...args], {

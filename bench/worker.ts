@@ -43,6 +43,7 @@ import {
   stateMatches,
 } from '../test/helpers/payments-model.ts';
 import { benchContext, stopChild } from './lib/fixtures.ts';
+import { imageNodeFlags } from './lib/image-flags.ts';
 import { type Measured, throughputReport } from './lib/throughput-report.ts';
 
 const VARIANTS = [
@@ -536,5 +537,9 @@ try {
 }
 
 const report = throughputReport(N, ROUNDS, results);
-process.stdout.write(values.json ? `${JSON.stringify(report.json)}\n` : report.text);
+process.stdout.write(
+  values.json
+    ? `${JSON.stringify(report.json)}\n`
+    : `${report.text}streamsink workers run as the image runs them: node ${WORKER_NODE_ARGS.join(' ')} dist/cli/main.js worker\n`,
+);
 if (values['json-out']) writeFileSync(values['json-out'], `${JSON.stringify(report.json)}\n`);
