@@ -3,15 +3,19 @@
 //
 //   REDIS_URL=redis://127.0.0.1:6379 DATABASE_URL=postgres://postgres@127.0.0.1:5432/test \
 //     npx node bench/worker-memory.ts [--events 20000] [--bytes 1024] [--in-flight 2000|default] [--heap-mib 256]
-//                                      [--entry dist|src]
+//                                      [--entry dist|src] [--heap-snapshot-at N]
 //
+// --heap-snapshot-at N writes a V8 heap snapshot of the worker once N events are acknowledged (mid-drain,
+// in flight limit full) and prints what the heap holds by type and constructor (bench/lib/heap-summary.ts).
 // Prints the peak RSS, V8 heap used and in-flight count scraped from the worker's /metrics every 100 ms, and
 // the RSS while the first and the last 100,000 events (or tenth) were acknowledged: flat means no growth.
 // Issue 16's figure: `--events 1000000 --bytes 300 --in-flight default` (every worker setting at its default).
 
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
@@ -20,6 +24,7 @@ import { uniqueName } from '../test/helpers/names.ts';
 import { createTestSchema } from '../test/helpers/pg.ts';
 import { freePort } from '../test/helpers/servers-own.ts';
 import { waitFor } from '../test/helpers/wait.ts';
+import { formatHeapSummary, summarizeHeapSnapshot } from './lib/heap-summary.ts';
 import { imageNodeFlags } from './lib/image-flags.ts';
 
 // The built CLI by default: what the container image runs. From src, Node strips the types at load, which costs
@@ -33,8 +38,11 @@ const { values } = parseArgs({
     'heap-mib': { type: 'string' },
     entry: { type: 'string', default: 'dist' },
     'node-options': { type: 'string' },
+    'heap-snapshot-at': { type: 'string' },
   },
 });
+const snapshotAt = values['heap-snapshot-at'] ? Number(values['heap-snapshot-at']) : undefined;
+const snapshotDir = snapshotAt ? mkdtempSync(join(tmpdir(), 'ssheap-')) : undefined;
 const entry = values.entry as keyof typeof ENTRIES;
 if (!(entry in ENTRIES)) throw new Error(`--entry: dist or src, got ${values.entry}`);
 const MAIN = fileURLToPath(new URL(ENTRIES[entry], import.meta.url));
@@ -63,7 +71,9 @@ function processCpuMicros(pid: number): number {
 const IMAGE_NODE_FLAGS = imageNodeFlags();
 
 function run(args: string[], env: Record<string, string>) {
-  const child = spawn(process.execPath, [...IMAGE_NODE_FLAGS, MAIN, ...args], {
+  const flags = snapshotDir ? [...IMAGE_NODE_FLAGS, '--heapsnapshot-signal=SIGUSR2'] : IMAGE_NODE_FLAGS;
+  const child = spawn(process.execPath, [...flags, MAIN, ...args], {
+    ...(snapshotDir ? { cwd: snapshotDir } : {}),
     env: { PATH: process.env.PATH, REDIS_URL: redisUrl, DATABASE_URL: schema.url, LOG_LEVEL: 'warn', ...env },
     // The children's own output (migrate's progress, worker warnings) is not the bench's result: stderr.
     stdio: ['ignore', process.stderr, process.stderr],
@@ -113,6 +123,7 @@ try {
     return m ? Number(m[1]) : 0;
   };
   const started = Date.now();
+  let snapshotTaken = false;
   await waitFor(
     async () => {
       const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
@@ -128,6 +139,10 @@ try {
       );
       if (acked > 0 && acked <= window) phase.first = Math.max(phase.first, rss);
       if (acked >= events - window) phase.last = Math.max(phase.last, rss);
+      if (snapshotAt !== undefined && !snapshotTaken && acked >= snapshotAt) {
+        snapshotTaken = true;
+        worker.child.kill('SIGUSR2');
+      }
       return acked >= events && held === 0;
     },
     { timeoutMs: 600_000, intervalMs: 100 },
@@ -144,6 +159,14 @@ try {
       `peak RSS during the first ${window} acks ${mib(phase.first)}, during the last ${window} ${mib(phase.last)}; ` +
       `worker CPU ${(cpuMicros / events).toFixed(1)} µs/event (start-up included)`,
   );
+  if (snapshotDir) {
+    const file = readdirSync(snapshotDir).find((f) => f.endsWith('.heapsnapshot'));
+    if (!file) throw new Error(`no heap snapshot was written in ${snapshotDir}`);
+    console.log(
+      `at ${snapshotAt} acks, ${formatHeapSummary(summarizeHeapSnapshot(join(snapshotDir, file)))}`,
+    );
+    rmSync(snapshotDir, { recursive: true, force: true });
+  }
 } finally {
   let cursor = '0';
   do {

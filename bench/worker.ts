@@ -386,10 +386,16 @@ function spawnProcess(kind: ProcessKind, env: Record<string, string>, key: strin
   });
 }
 
-/** Extra Node flags for the streamsink workers, e.g. BENCH_WORKER_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof'. */
 /** BENCH_WORKER_OUTPUT=/tmp/w writes each worker's stdout and stderr to /tmp/w.<pid> (with --trace-gc, say). */
 const WORKER_OUTPUT = process.env.BENCH_WORKER_OUTPUT;
-const WORKER_NODE_ARGS = (process.env.BENCH_WORKER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+/**
+ * The streamsink workers run with the container image's Node flags (as deployed: Dockerfile ENTRYPOINT), plus
+ * BENCH_WORKER_NODE_ARGS, e.g. '--cpu-prof --cpu-prof-dir=/tmp/prof'.
+ */
+const WORKER_NODE_ARGS = [
+  ...imageNodeFlags(),
+  ...(process.env.BENCH_WORKER_NODE_ARGS ?? '').split(' ').filter(Boolean),
+];
 
 const isPayments = (kind: ProcessKind) => kind === 'payments-apply' || kind === 'payments-decide';
 
@@ -540,6 +546,6 @@ const report = throughputReport(N, ROUNDS, results);
 process.stdout.write(
   values.json
     ? `${JSON.stringify(report.json)}\n`
-    : `${report.text}streamsink workers run as the image runs them: node ${WORKER_NODE_ARGS.join(' ')} dist/cli/main.js worker\n`,
+    : `${report.text}streamsink workers: node ${WORKER_NODE_ARGS.join(' ')} src/cli/main.ts worker (the image's Node flags)\n`,
 );
 if (values['json-out']) writeFileSync(values['json-out'], `${JSON.stringify(report.json)}\n`);
