@@ -110,14 +110,12 @@ export function upsertText(folded: FoldedTable): string | undefined {
   for (let r = 0; r < rows.length; r++) {
     const row = rows[r] as FoldedRow;
     let line = '';
-    let first = true;
-    for (const part of [row.key, row.values])
-      for (let i = 0; i < part.length; i++) {
-        const field = fieldText(part[i] as EffectValue);
-        if (field === undefined) return undefined;
-        line += first ? field : `\u0001${field}`;
-        first = false;
-      }
+    const { key, values } = row;
+    for (let i = 0; i < key.length + values.length; i++) {
+      const field = fieldText((i < key.length ? key[i] : values[i - key.length]) as EffectValue);
+      if (field === undefined) return undefined;
+      line += i === 0 ? field : `\u0001${field}`;
+    }
     if (line === '') return undefined;
     text += r === 0 ? line : `\u0002${line}`;
   }
