@@ -1,7 +1,7 @@
 import type { Envelope } from '../lib/envelope.ts';
 import { isPoisonError, PoisonMessageError, REASON_PATTERN } from '../lib/errors.ts';
 import { createEventRegistry } from '../lib/event-registry.ts';
-import { type Effect, foldEffects } from './decide/effects.ts';
+import { type Effect, foldEffects, tablesColumns } from './decide/effects.ts';
 import { effectLayouts, pipelineLabel } from './decide/proof.ts';
 import { type DecideFunction, type Decider, proveItem } from './decide/prove.ts';
 import { writeFolded } from './decide/upsert-sql.ts';
@@ -24,6 +24,7 @@ export function toRuntimePipeline(definition: AnyPipeline): Pipeline {
           decide: definition.decide as DecideFunction,
           tables: definition.tables,
           layouts: effectLayouts(definition.tables),
+          columns: tablesColumns(definition.tables),
         }
       : undefined;
   const label = pipelineLabel(definition);

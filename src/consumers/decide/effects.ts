@@ -70,7 +70,11 @@ export interface FoldedTable {
  * tied to this event: a {@link PoisonMessageError} `invalid_effects` naming what is wrong, so the event is
  * dead-lettered (with the reason) and the worker goes on. Pure.
  */
-export function checkEffects(effects: unknown, tables: Readonly<Record<string, TableSpec>>): Effect[] {
+export function checkEffects(
+  effects: unknown,
+  tables: Readonly<Record<string, TableSpec>>,
+  columns: TablesColumns = tablesColumns(tables),
+): Effect[] {
   if (!Array.isArray(effects)) throw invalid(`decide must return an array of effects, got ${kind(effects)}`);
   // On the hot path (every event of a decide pipeline): no allocation unless something is wrong.
   for (let i = 0; i < effects.length; i++) {
@@ -78,46 +82,55 @@ export function checkEffects(effects: unknown, tables: Readonly<Record<string, T
     if (typeof e !== 'object' || e === null) throw invalid(`effect ${i} is ${kind(e)}, not an object`);
     const { table, key, values } = e as Partial<Effect>;
     const spec = typeof table === 'string' && Object.hasOwn(tables, table) ? tables[table] : undefined;
-    if (!spec)
+    const declared = spec && columns.get(table as string);
+    if (!spec || !declared)
       throw invalid(
         `effect ${i}: table ${JSON.stringify(table)} is not declared in tables (${Object.keys(tables).join(', ')})`,
       );
-    if (!keyFits(key, spec.key)) throw columnsProblem(i, table as string, 'key', key, spec.key, spec);
-    if (!valuesFit(values, spec.merge))
-      throw columnsProblem(i, table as string, 'values', values, Object.keys(spec.merge), spec);
+    if (!fits(key, declared.key, undefined))
+      throw columnsProblem(i, table as string, 'key', key, declared.key, spec);
+    if (!fits(values, declared.values, declared.rules))
+      throw columnsProblem(i, table as string, 'values', values, declared.values, spec);
   }
   return effects as Effect[];
 }
 
-/** Whether `given` has exactly the `expected` own keys, each an effect value. */
-function keyFits(given: unknown, expected: readonly string[]): boolean {
-  if (typeof given !== 'object' || given === null) return false;
-  const record = given as Record<string, unknown>;
-  if (ownCount(record) !== expected.length) return false;
-  for (let i = 0; i < expected.length; i++) {
-    const column = expected[i] as string;
-    if (!Object.hasOwn(record, column) || !isEffectValue(record[column])) return false;
-  }
-  return true;
+/** A declared table's columns: key columns, then merged columns with their rules, in declaration order. */
+export interface TableColumns {
+  readonly key: readonly string[];
+  readonly values: readonly string[];
+  readonly rules: readonly MergeRule[];
 }
 
-/** Whether `given` has exactly the columns of `merge` as own keys, each a value its rule accepts. */
-function valuesFit(given: unknown, merge: Readonly<Record<string, MergeRule>>): boolean {
-  if (typeof given !== 'object' || given === null) return false;
-  const record = given as Record<string, unknown>;
-  let expected = 0;
-  for (const column in merge) {
-    if (!Object.hasOwn(merge, column)) continue;
-    expected++;
-    if (!Object.hasOwn(record, column) || !fitsRule(merge[column] as MergeRule, record[column])) return false;
-  }
-  return ownCount(record) === expected;
+export type TablesColumns = ReadonlyMap<string, TableColumns>;
+
+/** The columns of each declared table, built once per pipeline (checkEffects' third argument). */
+export function tablesColumns(tables: Readonly<Record<string, TableSpec>>): TablesColumns {
+  return new Map(
+    Object.entries(tables).map(([name, spec]) => {
+      const values = Object.keys(spec.merge);
+      return [name, { key: spec.key, values, rules: values.map((c) => spec.merge[c] as MergeRule) }];
+    }),
+  );
 }
 
-function ownCount(record: Record<string, unknown>): number {
-  let own = 0;
-  for (const k in record) if (Object.hasOwn(record, k)) own++;
-  return own;
+/**
+ * Whether `given` has exactly the `expected` own keys, each an effect value its rule (when given) accepts.
+ * One pass over the record's own keys: each must be expected, and there must be as many as expected.
+ */
+function fits(given: unknown, expected: readonly string[], rules: readonly MergeRule[] | undefined): boolean {
+  if (typeof given !== 'object' || given === null) return false;
+  const record = given as Record<string, unknown>;
+  let seen = 0;
+  for (const k in record) {
+    if (!Object.hasOwn(record, k)) continue;
+    const i = expected.indexOf(k);
+    if (i < 0) return false;
+    seen++;
+    const v = record[k];
+    if (rules === undefined ? !isEffectValue(v) : !fitsRule(rules[i] as MergeRule, v)) return false;
+  }
+  return seen === expected.length;
 }
 
 function fitsRule(rule: MergeRule, v: unknown): boolean {
