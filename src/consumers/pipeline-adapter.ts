@@ -4,7 +4,7 @@ import { createEventRegistry } from '../lib/event-registry.ts';
 import { type Effect, foldEffects, tablesColumns } from './decide/effects.ts';
 import { effectLayouts, pipelineLabel } from './decide/proof.ts';
 import { type DecideFunction, type Decider, proveItem } from './decide/prove.ts';
-import { writeFolded } from './decide/upsert-sql.ts';
+import { type TableStatements, writeFolded } from './decide/upsert-sql.ts';
 import type { AnyPipeline, EnrichContext, PipelineEvent, Transaction } from './define-pipeline.ts';
 import type { AcceptedItem, EnrichOutcome, Pipeline, RuntimeEnrichContext } from './types.ts';
 import { createUpcaster, type UpcastResult } from './upcast.ts';
@@ -29,7 +29,7 @@ export function toRuntimePipeline(definition: AnyPipeline): Pipeline {
       : undefined;
   const label = pipelineLabel(definition);
   // Upsert statements, built once per table from the catalog (upsert-sql.ts); this pipeline instance's own.
-  const statements = new Map<string, string>();
+  const statements = new Map<string, TableStatements>();
   const wrapDecideError = (error: unknown) => asOwnPoison(error) ?? error;
 
   function refuse(error: unknown): { ok: false; error: PoisonMessageError } {
