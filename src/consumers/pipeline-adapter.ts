@@ -1,7 +1,8 @@
 import type { Envelope } from '../lib/envelope.ts';
 import { isPoisonError, PoisonMessageError, REASON_PATTERN } from '../lib/errors.ts';
 import { createEventRegistry } from '../lib/event-registry.ts';
-import { type Effect, foldEffects, tablesColumns } from './decide/effects.ts';
+import { tablesColumns } from './decide/check-effects.ts';
+import { type Effect, foldEffects } from './decide/effects.ts';
 import { effectLayouts, pipelineLabel } from './decide/proof.ts';
 import { type DecideFunction, type Decider, proveItem } from './decide/prove.ts';
 import { type TableStatements, writeFolded } from './decide/upsert-sql.ts';

@@ -2,13 +2,8 @@ import { canonicalJson } from '../../lib/canonical-json.ts';
 import type { Envelope } from '../../lib/envelope.ts';
 import { contentHash } from '../content-hash.ts';
 import type { AcceptedItem } from '../types.ts';
-import {
-  checkEffects,
-  type DecideContext,
-  type Effect,
-  type TableSpec,
-  type TablesColumns,
-} from './effects.ts';
+import { checkEffects, type TablesColumns } from './check-effects.ts';
+import type { DecideContext, Effect, TableSpec } from './effects.ts';
 import { type EffectLayouts, inputHash, proofHash } from './proof.ts';
 
 export type DecideFunction = (event: DecideEvent, ctx: DecideContext) => readonly Effect[];
