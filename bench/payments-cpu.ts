@@ -65,7 +65,9 @@ const COLUMN_TYPES = Object.entries({
 let paramChars = 0;
 /** Serialises parameters as node-postgres would; reports every event new (the inbox's usual answer). */
 const tx = {
-  async query(text: string, values: unknown[] = []) {
+  async query(query: string | { text: string; values?: unknown[] }, params: unknown[] = []) {
+    // A statement as text and values, or as node-postgres' config object (a named prepared statement).
+    const { text, values = [] } = typeof query === 'string' ? { text: query, values: params } : query;
     if (text.includes('pg_attribute')) return { rows: COLUMN_TYPES };
     for (const v of values) {
       const p = prepareValue(v);

@@ -1,10 +1,11 @@
 import type { Envelope } from '../lib/envelope.ts';
 import { isPoisonError, PoisonMessageError, REASON_PATTERN } from '../lib/errors.ts';
 import { createEventRegistry } from '../lib/event-registry.ts';
+import { tablesColumns } from './decide/check-effects.ts';
 import { type Effect, foldEffects } from './decide/effects.ts';
 import { effectLayouts, pipelineLabel } from './decide/proof.ts';
 import { type DecideFunction, type Decider, proveItem } from './decide/prove.ts';
-import { writeFolded } from './decide/upsert-sql.ts';
+import { type TableStatements, writeFolded } from './decide/upsert-sql.ts';
 import type { AnyPipeline, EnrichContext, PipelineEvent, Transaction } from './define-pipeline.ts';
 import type { AcceptedItem, EnrichOutcome, Pipeline, RuntimeEnrichContext } from './types.ts';
 import { createUpcaster, type UpcastResult } from './upcast.ts';
@@ -24,11 +25,12 @@ export function toRuntimePipeline(definition: AnyPipeline): Pipeline {
           decide: definition.decide as DecideFunction,
           tables: definition.tables,
           layouts: effectLayouts(definition.tables),
+          columns: tablesColumns(definition.tables),
         }
       : undefined;
   const label = pipelineLabel(definition);
   // Upsert statements, built once per table from the catalog (upsert-sql.ts); this pipeline instance's own.
-  const statements = new Map<string, string>();
+  const statements = new Map<string, TableStatements>();
   const wrapDecideError = (error: unknown) => asOwnPoison(error) ?? error;
 
   function refuse(error: unknown): { ok: false; error: PoisonMessageError } {

@@ -116,3 +116,8 @@ const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
 export function jsonString(s: string): string {
   return PLAIN.test(s) ? `"${s}"` : JSON.stringify(s);
 }
+
+/** Whether `s`'s JSON text is `s` in quotes (printable ASCII without `"` and `\`). */
+export function isPlainJsonString(s: string): boolean {
+  return PLAIN.test(s);
+}

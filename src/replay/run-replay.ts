@@ -1,6 +1,6 @@
 import type { Effect } from '../consumers/decide/effects.ts';
 import { foldEffects } from '../consumers/decide/effects.ts';
-import { writeFolded } from '../consumers/decide/upsert-sql.ts';
+import { type TableStatements, writeFolded } from '../consumers/decide/upsert-sql.ts';
 import type { AnyPipeline } from '../consumers/define-pipeline.ts';
 import { toRuntimePipeline } from '../consumers/pipeline-adapter.ts';
 import type { AcceptedItem } from '../consumers/types.ts';
@@ -63,7 +63,7 @@ export async function runReplay(options: ReplayOptions): Promise<ReplayTally> {
   const maxExamples = options.maxExamples ?? 5;
   const end = options.to ?? '+';
   const tally = newTally();
-  const statements = new Map<string, string>();
+  const statements = new Map<string, TableStatements>();
   let start = options.from ?? '-';
   for (;;) {
     options.signal?.throwIfAborted();

@@ -102,6 +102,35 @@ describe('the decide upsert as one text parameter', () => {
     });
   });
 
+  it('prepares each statement once per connection, named per scope and statement text', async () => {
+    const db = await pool.connect();
+    try {
+      const cache = new Map();
+      const batches = [[thing('p1', {})], [thing('p2', {})], [thing('p3', { label: 'sep\u0001' })]];
+      for (const effects of batches) {
+        await db.query('BEGIN');
+        await writeFolded(db, foldEffects(effects, TABLES), cache);
+        await db.query('COMMIT');
+      }
+      const { rows } = await db.query<{ name: string }>(
+        `SELECT name FROM pg_prepared_statements WHERE name LIKE 'streamsink-decide-%' ORDER BY name`,
+      );
+      // The text form (twice, parsed once) and the array form (the separator), both under the table's stem.
+      expect(rows.map((r) => r.name.slice(-2))).toEqual(['-a', '-t']);
+      expect(new Set(rows.map((r) => r.name.slice(0, -2)))).toEqual(
+        new Set([cache.get('\u0000things').name]),
+      );
+      expect((await read('p2'))[0]).toMatchObject({ label: 'x' });
+      const shadow = new Map();
+      await db.query('BEGIN');
+      await writeFolded(db, foldEffects([thing('p4', {})], TABLES), shadow, 'a-shadow-schema');
+      await db.query('ROLLBACK');
+      expect(shadow.get('a-shadow-schema\u0000things').name).not.toBe(cache.get('\u0000things').name);
+    } finally {
+      db.release();
+    }
+  });
+
   it('takes the array form for a row whose text would be empty and for the null marker in a string', () => {
     const keyOnly = { k: { key: ['id'], merge: {} } } as const satisfies Record<string, TableSpec>;
     expect(

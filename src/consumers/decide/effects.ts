@@ -1,10 +1,8 @@
-import { PoisonMessageError } from '../../lib/errors.ts';
-
 /**
  * The decide form of a pipeline (docs/pipelines.md#decide): `decide(event)` returns effects, rows to merge
- * into tables the pipeline declared with a merge rule per column. This module is the pure part: the types, the
- * runtime check of what `decide` returned against the declaration, and the fold of a batch's effects into
- * one row per (table, key), in key order. The SQL that writes the folded rows is in upsert-sql.ts.
+ * into tables the pipeline declared with a merge rule per column. This module is the pure part: the types and
+ * the fold of a batch's effects into one row per (table, key), in key order. The runtime check of what `decide`
+ * returned is in check-effects.ts, the SQL that writes the folded rows in upsert-sql.ts.
  */
 
 /**
@@ -65,103 +63,21 @@ export interface FoldedTable {
   rows: FoldedRow[];
 }
 
-/**
- * Check what `decide` returned against the pipeline's `tables`. A mismatch is the pipeline's bug, but it is
- * tied to this event: a {@link PoisonMessageError} `invalid_effects` naming what is wrong, so the event is
- * dead-lettered (with the reason) and the worker goes on. Pure.
- */
-export function checkEffects(effects: unknown, tables: Readonly<Record<string, TableSpec>>): Effect[] {
-  if (!Array.isArray(effects)) throw invalid(`decide must return an array of effects, got ${kind(effects)}`);
-  // On the hot path (every event of a decide pipeline): no allocation unless something is wrong.
-  for (let i = 0; i < effects.length; i++) {
-    const e: unknown = effects[i];
-    if (typeof e !== 'object' || e === null) throw invalid(`effect ${i} is ${kind(e)}, not an object`);
-    const { table, key, values } = e as Partial<Effect>;
-    const spec = typeof table === 'string' && Object.hasOwn(tables, table) ? tables[table] : undefined;
-    if (!spec)
-      throw invalid(
-        `effect ${i}: table ${JSON.stringify(table)} is not declared in tables (${Object.keys(tables).join(', ')})`,
-      );
-    checkColumns(i, table as string, 'key', key, spec.key, spec);
-    checkColumns(i, table as string, 'values', values, Object.keys(spec.merge), spec);
-  }
-  return effects as Effect[];
+/** What toBigInt accepts, without making the bigint. */
+export function isIntegerValue(v: EffectValue): boolean {
+  if (typeof v === 'bigint') return true;
+  if (typeof v === 'number') return Number.isSafeInteger(v);
+  return typeof v === 'string' && INTEGER_TEXT.test(v);
 }
 
-function valueProblem(
-  spec: TableSpec,
-  part: 'key' | 'values',
-  column: string,
-  v: unknown,
-): string | undefined {
-  if (!isEffectValue(v)) return 'a string, number, bigint, boolean or null';
-  if (part === 'key') return undefined;
-  const rule = spec.merge[column];
-  if (rule === 'add' && toBigInt(v) === undefined) return 'an integer (number, bigint or decimal string)';
-  if ((rule === 'max' || rule === 'min' || typeof rule === 'object') && v === null) return 'not null';
-  return undefined;
-}
-
-function checkColumns(
-  index: number,
-  table: string,
-  part: 'key' | 'values',
-  given: unknown,
-  expected: readonly string[],
-  spec: TableSpec,
-): void {
-  const where = () => `effect ${index} (${table}) ${part}`;
-  if (typeof given !== 'object' || given === null)
-    throw invalid(`${where()} is ${kind(given)}, not an object`);
-  const record = given as Record<string, unknown>;
-  let own = 0;
-  for (const k in record) if (Object.hasOwn(record, k)) own++;
-  let ok = own === expected.length;
-  for (let i = 0; ok && i < expected.length; i++) ok = Object.hasOwn(record, expected[i] as string);
-  if (ok) {
-    for (const column of expected) {
-      const problem = valueProblem(spec, part, column, record[column]);
-      if (problem !== undefined)
-        throw invalid(`${where()}: ${column} must be ${problem}, got ${kind(record[column])}`);
-    }
-    return;
-  }
-  const extra = Object.keys(record).filter((c) => !expected.includes(c));
-  const missing = expected.filter((c) => !Object.hasOwn(record, c));
-  if (extra.length > 0 || missing.length > 0)
-    throw invalid(
-      `${where()}: ${[
-        extra.length > 0 ? `undeclared column(s) ${extra.join(', ')}` : '',
-        missing.length > 0 ? `missing column(s) ${missing.join(', ')}` : '',
-      ]
-        .filter(Boolean)
-        .join('; ')} (declared: ${expected.join(', ')})`,
-    );
-  throw invalid(`${where()}: its columns do not match (declared: ${expected.join(', ')})`);
-}
-
-function isEffectValue(v: unknown): v is EffectValue {
-  if (v === null || typeof v === 'string' || typeof v === 'boolean' || typeof v === 'bigint') return true;
-  return typeof v === 'number' && Number.isFinite(v);
-}
+const INTEGER_TEXT = /^-?[0-9]{1,30}$/;
 
 /** An integer value as a bigint; undefined for anything else. */
 export function toBigInt(v: EffectValue): bigint | undefined {
   if (typeof v === 'bigint') return v;
   if (typeof v === 'number') return Number.isSafeInteger(v) ? BigInt(v) : undefined;
-  if (typeof v === 'string' && /^-?[0-9]{1,30}$/.test(v)) return BigInt(v);
+  if (typeof v === 'string' && INTEGER_TEXT.test(v)) return BigInt(v);
   return undefined;
-}
-
-function invalid(message: string): PoisonMessageError {
-  return new PoisonMessageError('invalid_effects', `invalid_effects: ${message}`);
-}
-
-function kind(v: unknown): string {
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'an array';
-  if (typeof v === 'string') return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v);
-  return typeof v === 'object' ? 'an object' : `${typeof v} ${String(v)}`;
 }
 
 /**
@@ -170,6 +86,7 @@ function kind(v: unknown): string {
  * order and the max/min rules rely on it.
  */
 export function compareValues(a: EffectValue, b: EffectValue): number {
+  if (typeof a === 'string' && typeof b === 'string') return compareCodePoints(a, b);
   const ka = rank(a);
   const kb = rank(b);
   if (ka !== kb) return ka - kb;
@@ -190,31 +107,34 @@ function rank(v: EffectValue): number {
   return 0;
 }
 
-const HIGH_UNIT = /[\ud800-\uffff]/;
-
 /** Code-point order (UTF-16 comparison differs only between astral characters and U+E000-U+FFFF). */
 export function compareCodePoints(a: string, b: string): number {
   if (a === b) return 0;
-  // The orders differ only where both strings hold a code unit >= U+D800 (a surrogate against U+E000-U+FFFF);
-  // otherwise the engine's native UTF-16 comparison is the answer.
-  if (!HIGH_UNIT.test(a) || !HIGH_UNIT.test(b)) return a < b ? -1 : 1;
+  // Only the first differing code units decide, and UTF-16 order is code-point order there unless both are
+  // >= U+D800 (a surrogate against U+E000-U+FFFF). Keys and effect texts differ early: this loop is shorter
+  // than scanning both strings for such units first (on the hot path: the fold's sort, every proof).
   const n = Math.min(a.length, b.length);
   for (let i = 0; i < n; i++) {
     const x = a.charCodeAt(i);
     const y = b.charCodeAt(i);
     if (x === y) continue;
+    if (x < 0xd800 || y < 0xd800) return x - y;
     // A surrogate (an astral character) sorts above every BMP character in code-point order.
-    const sx = x >= 0xd800 && x <= 0xdfff;
-    const sy = y >= 0xd800 && y <= 0xdfff;
+    const sx = x <= 0xdfff;
+    const sy = y <= 0xdfff;
     if (sx !== sy) return sx ? 1 : -1;
     return x - y;
   }
   return a.length - b.length;
 }
 
-function compareTuples(a: readonly EffectValue[], b: readonly EffectValue[]): number {
+function compareTuples(
+  a: readonly EffectValue[],
+  b: readonly EffectValue[],
+  compare: (x: EffectValue, y: EffectValue) => number,
+): number {
   for (let i = 0; i < a.length; i++) {
-    const c = compareValues(a[i] as EffectValue, b[i] as EffectValue);
+    const c = compare(a[i] as EffectValue, b[i] as EffectValue);
     if (c !== 0) return c;
   }
   return 0;
@@ -230,32 +150,45 @@ export function mergeValues(
   current: readonly EffectValue[],
   incoming: readonly EffectValue[],
 ): EffectValue[] {
-  return valueColumns.map((column, i) => {
-    const rule = spec.merge[column] as MergeRule;
-    const old = current[i] as EffectValue;
-    const now = incoming[i] as EffectValue;
-    switch (rule) {
-      case 'set':
-        return now;
-      case 'keep-first':
-        return old;
-      case 'add':
-        return addValues(old, now);
-      case 'max':
-        return compareValues(now, old) > 0 ? now : old;
-      case 'min':
-        return compareValues(now, old) < 0 ? now : old;
-      default: {
-        // The tuples (maxBy..., this column) compared in place: no arrays per merge.
-        let c = 0;
-        for (let b = 0; c === 0 && b < rule.maxBy.length; b++) {
-          const j = valueColumns.indexOf(rule.maxBy[b] as string);
-          c = compareValues(incoming[j] as EffectValue, current[j] as EffectValue);
-        }
-        return (c === 0 ? compareValues(now, old) : c) > 0 ? now : old;
+  // A loop, not map with a closure: the fold calls this for every effect on a key already seen in the batch.
+  const out = new Array<EffectValue>(valueColumns.length);
+  for (let i = 0; i < valueColumns.length; i++) {
+    const rule = spec.merge[valueColumns[i] as string] as MergeRule;
+    out[i] = mergeOne(rule, valueColumns, current, incoming, i);
+  }
+  return out;
+}
+
+function mergeOne(
+  rule: MergeRule,
+  valueColumns: readonly string[],
+  current: readonly EffectValue[],
+  incoming: readonly EffectValue[],
+  i: number,
+): EffectValue {
+  const old = current[i] as EffectValue;
+  const now = incoming[i] as EffectValue;
+  switch (rule) {
+    case 'set':
+      return now;
+    case 'keep-first':
+      return old;
+    case 'add':
+      return addValues(old, now);
+    case 'max':
+      return compareValues(now, old) > 0 ? now : old;
+    case 'min':
+      return compareValues(now, old) < 0 ? now : old;
+    default: {
+      // The tuples (maxBy..., this column) compared in place: no arrays per merge.
+      let c = 0;
+      for (let b = 0; c === 0 && b < rule.maxBy.length; b++) {
+        const j = valueColumns.indexOf(rule.maxBy[b] as string);
+        c = compareValues(incoming[j] as EffectValue, current[j] as EffectValue);
       }
+      return (c === 0 ? compareValues(now, old) : c) > 0 ? now : old;
     }
-  });
+  }
 }
 
 /** A sum of two integers: a number while it stays a safe integer, else a bigint (exact either way). */
@@ -276,22 +209,22 @@ export function foldEffects(
   effects: Iterable<Effect>,
   tables: Readonly<Record<string, TableSpec>>,
 ): FoldedTable[] {
-  const byTable = new Map<string, { folded: FoldedTable; rows: Map<string, FoldedRow> }>();
+  const byTable = new Map<string, TableFold>();
   for (const effect of effects) {
     let entry = byTable.get(effect.table);
     if (!entry) {
       const spec = tables[effect.table] as TableSpec;
-      const folded: FoldedTable = {
-        table: effect.table,
-        spec,
-        keyColumns: spec.key,
-        valueColumns: Object.keys(spec.merge),
-        rows: [],
+      const valueColumns = Object.keys(spec.merge);
+      const folded: FoldedTable = { table: effect.table, spec, keyColumns: spec.key, valueColumns, rows: [] };
+      entry = {
+        folded,
+        rows: new Map(),
+        adds: valueColumns.map((c) => spec.merge[c] === 'add'),
+        utf16Order: true,
       };
-      entry = { folded, rows: new Map() };
       byTable.set(effect.table, entry);
     }
-    const { folded, rows } = entry;
+    const { folded, rows, adds } = entry;
     const key = pickColumns(effect.key, folded.keyColumns);
     const values = pickColumns(effect.values, folded.valueColumns);
     const id = rowId(key);
@@ -300,16 +233,51 @@ export function foldEffects(
     else {
       // `add` starts from the event's own value (as an insert does): a decimal string becomes a bigint.
       for (let i = 0; i < values.length; i++)
-        if (typeof values[i] === 'string' && folded.spec.merge[folded.valueColumns[i] as string] === 'add')
+        if (adds[i] === true && typeof values[i] === 'string')
           values[i] = toBigInt(values[i] as EffectValue) as bigint;
       rows.set(id, { key, values });
+      if (entry.utf16Order) entry.utf16Order = !key.some(isHighString);
     }
   }
-  const out = [...byTable.values()].map(({ folded, rows }) => {
-    folded.rows = [...rows.values()].sort((a, b) => compareTuples(a.key, b.key));
-    return folded;
-  });
+  const out: FoldedTable[] = [];
+  for (const entry of byTable.values()) {
+    const { folded, rows } = entry;
+    folded.rows = [...rows.values()].sort(rowOrder(folded.keyColumns.length, entry.utf16Order));
+    out.push(folded);
+  }
   return out.sort((a, b) => compareCodePoints(a.table, b.table));
+}
+
+interface TableFold {
+  folded: FoldedTable;
+  /** Rows by rowId(key), in first-seen order. */
+  rows: Map<string, FoldedRow>;
+  /** Per value column: whether its rule is `add`. */
+  adds: boolean[];
+  /** No key string holds a code unit >= U+D800: UTF-16 order is code-point order, the engine's compare will do. */
+  utf16Order: boolean;
+}
+
+const HIGH_UNIT = /[\ud800-\uffff]/;
+
+function isHighString(v: EffectValue): boolean {
+  return typeof v === 'string' && HIGH_UNIT.test(v);
+}
+
+/**
+ * The comparator of folded rows by key. Keys are usually ASCII ids sharing a long prefix: a test per row for
+ * characters where UTF-16 and code-point order part ways lets the sort compare them natively.
+ */
+function rowOrder(keyLength: number, utf16Order: boolean): (a: FoldedRow, b: FoldedRow) => number {
+  if (!utf16Order) return (a, b) => compareTuples(a.key, b.key, compareValues);
+  if (keyLength === 1) return (a, b) => compareUtf16(a.key[0] as EffectValue, b.key[0] as EffectValue);
+  return (a, b) => compareTuples(a.key, b.key, compareUtf16);
+}
+
+/** compareValues for values whose strings hold no code unit >= U+D800. */
+function compareUtf16(a: EffectValue, b: EffectValue): number {
+  if (typeof a === 'string' && typeof b === 'string') return a < b ? -1 : a > b ? 1 : 0;
+  return compareValues(a, b);
 }
 
 function pickColumns(

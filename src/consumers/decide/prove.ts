@@ -2,7 +2,8 @@ import { canonicalJson } from '../../lib/canonical-json.ts';
 import type { Envelope } from '../../lib/envelope.ts';
 import { contentHash } from '../content-hash.ts';
 import type { AcceptedItem } from '../types.ts';
-import { checkEffects, type DecideContext, type Effect, type TableSpec } from './effects.ts';
+import { checkEffects, type TablesColumns } from './check-effects.ts';
+import type { DecideContext, Effect, TableSpec } from './effects.ts';
 import { type EffectLayouts, inputHash, proofHash } from './proof.ts';
 
 export type DecideFunction = (event: DecideEvent, ctx: DecideContext) => readonly Effect[];
@@ -35,6 +36,8 @@ export interface Decider {
   tables: Readonly<Record<string, TableSpec>>;
   /** effectLayouts(tables), built once: proofs then sort no columns (the same text either way). */
   layouts?: EffectLayouts;
+  /** tablesColumns(tables), built once: checking effects then lists no declaration's columns. */
+  columns?: TablesColumns;
 }
 
 /**
@@ -44,7 +47,7 @@ export interface Decider {
 export function runDecide(decider: Decider, envelope: Envelope, enrichment?: unknown): Effect[] {
   // The enrichment recorded with the event (enrich-step.ts, the inbox's `enrichment`): replay passes the same.
   const ctx = enrichment === undefined ? NO_CONTEXT : Object.freeze({ enrichment });
-  return checkEffects(decider.decide(toDecideEvent(envelope), ctx), decider.tables);
+  return checkEffects(decider.decide(toDecideEvent(envelope), ctx), decider.tables, decider.columns);
 }
 
 /**

@@ -1,3 +1,4 @@
+import { hash } from 'node:crypto';
 import type { Queryable } from '../../lib/pg.ts';
 import type { EffectValue, FoldedRow, FoldedTable, MergeRule, TableSpec } from './effects.ts';
 
@@ -110,14 +111,12 @@ export function upsertText(folded: FoldedTable): string | undefined {
   for (let r = 0; r < rows.length; r++) {
     const row = rows[r] as FoldedRow;
     let line = '';
-    let first = true;
-    for (const part of [row.key, row.values])
-      for (let i = 0; i < part.length; i++) {
-        const field = fieldText(part[i] as EffectValue);
-        if (field === undefined) return undefined;
-        line += first ? field : `\u0001${field}`;
-        first = false;
-      }
+    const { key, values } = row;
+    for (let i = 0; i < key.length + values.length; i++) {
+      const field = fieldText((i < key.length ? key[i] : values[i - key.length]) as EffectValue);
+      if (field === undefined) return undefined;
+      line += i === 0 ? field : `\u0001${field}`;
+    }
     if (line === '') return undefined;
     text += r === 0 ? line : `\u0002${line}`;
   }
@@ -167,30 +166,47 @@ export async function readColumnTypes(tx: Queryable, table: string): Promise<Map
   return new Map(rows.map((r) => [r.name, r.type]));
 }
 
+/** A table's two statements, built once per (search_path, table) from its column types. */
+export interface TableStatements {
+  /** upsertSql: the array form. */
+  arrays: string;
+  /** upsertTextSql, or undefined for a table without a text form. */
+  text: string | undefined;
+  /** The prepared statements' name stem, unique per (scope, statement text). */
+  name: string;
+}
+
 /**
  * Write folded tables, one statement each, in the fold's table order. Statements are built once per
  * (search_path, table) and cached in `cache` (the caller's, per sink): a shadow schema gets its own entry.
+ *
+ * They are named prepared statements, so each connection parses and plans them once, not on every batch (that
+ * was a good part of Postgres' CPU per event for a batch's upsert). Behind PgBouncer in transaction mode this
+ * needs PgBouncer 1.21+ with `max_prepared_statements` (docs/postgres.md), as the event-log pipeline does.
  */
 export async function writeFolded(
   tx: Queryable,
   folded: readonly FoldedTable[],
-  cache: Map<string, string>,
+  cache: Map<string, TableStatements>,
   scope = '',
 ): Promise<void> {
   for (const table of folded) {
     if (table.rows.length === 0) continue;
     const id = `${scope}\u0000${table.table}`;
-    let sql = cache.get(id);
-    if (sql === undefined) {
+    let statements = cache.get(id);
+    if (statements === undefined) {
       const types = await readColumnTypes(tx, table.table);
-      sql = upsertSql(table.table, table.spec, types);
-      cache.set(id, sql);
-      // '' for "no text form": the array form is always used for this table.
-      cache.set(`${id}\u0000text`, upsertTextSql(table.table, table.spec, types) ?? '');
+      const arrays = upsertSql(table.table, table.spec, types);
+      const text = upsertTextSql(table.table, table.spec, types);
+      // Named after what they say (and where): a statement changed by a migration gets a new name.
+      const name = `streamsink-decide-${hash('sha256', `${scope}\u0000${arrays}`, 'hex').slice(0, 24)}`;
+      statements = { arrays, text, name };
+      cache.set(id, statements);
     }
-    const textSql = cache.get(`${id}\u0000text`);
-    const text = textSql ? upsertText(table) : undefined;
-    if (textSql && text !== undefined) await tx.query(textSql, [text]);
-    else await tx.query(sql, upsertParams(table));
+    const text = statements.text === undefined ? undefined : upsertText(table);
+    if (statements.text !== undefined && text !== undefined)
+      await tx.query({ name: `${statements.name}-t`, text: statements.text, values: [text] });
+    else
+      await tx.query({ name: `${statements.name}-a`, text: statements.arrays, values: upsertParams(table) });
   }
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { checkEffects } from '../../../src/consumers/decide/check-effects.ts';
 import {
-  checkEffects,
   compareCodePoints,
   compareValues,
   type Effect,

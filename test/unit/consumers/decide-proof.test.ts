@@ -67,6 +67,7 @@ describe('proof format (docs/proof.md)', () => {
     const tables = {
       ledger: { key: ['account', 'book'], merge: { ok: 'set', n: 'add', note: 'set' } },
       zz_other: { key: ['id'], merge: {} },
+      plain: { key: ['id', 'at'], merge: { s: 'set', n: 'add', m: 'max' } },
     } as const satisfies Record<string, TableSpec>;
     const layouts = effectLayouts(tables);
     const effects: Effect[] = [
@@ -77,12 +78,19 @@ describe('proof format (docs/proof.md)', () => {
       },
       { table: 'ledger', key: { account: 'a', book: 'b' }, values: { ok: false, n: -5, note: 'x\ny' } },
       { table: 'zz_other', key: { id: 7 }, values: {} },
+      // Numbers and strings needing no escaping: the text is cut from the layout's glue.
+      { table: 'plain', key: { id: 'p-1', at: 3 }, values: { s: 'ok', n: -(2n ** 70n), m: 1.5 } },
+      { table: 'plain', key: { at: 'x', id: '' }, values: { n: 0, m: 'é', s: 'a"b' } },
       // Not declared (checkEffects refuses it before a proof): sorted as before.
       { table: 'undeclared', key: { b: 1, a: 2 }, values: { y: 1, x: 'z' } },
     ];
     expect(canonicalEffects(effects, layouts)).toBe(canonicalEffects(effects));
     expect(canonicalEffects([...effects].reverse(), layouts)).toBe(canonicalEffects(effects));
     expect(proofHash('l@1', 'ab', effects, layouts)).toBe(proofHash('l@1', 'ab', effects));
+    for (const e of effects) expect(canonicalEffects([e], layouts)).toBe(canonicalEffects([e]));
+    expect(canonicalEffects([effects[3] as Effect], layouts)).toBe(
+      '[{"key":{"at":"3","id":"p-1"},"table":"plain","values":{"m":"1.5","n":"-1180591620717411303424","s":"ok"}}]',
+    );
   });
 
   it('proof: sha256 over {effects, input_hash, pipeline}; an SQL apply pipeline proves its input only', () => {
