@@ -2,6 +2,7 @@
  * What the benchmarks share: the servers (REDIS_URL, DATABASE_URL, defaults: local), a run id, a key prefix and
  * Postgres schemas of their own (all deleted by `cleanup`), and worker child processes of the real CLI.
  */
+
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -9,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { migrate } from '../../src/lib/migrations.ts';
+import { imageNodeFlags } from './image-flags.ts';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 
@@ -73,10 +75,11 @@ export interface WorkerChild {
   output(): string;
 }
 
+/** A `streamsink worker` child, run with the container image's Node flags (as deployed) unless told otherwise. */
 export function spawnWorker(
   ctx: BenchContext,
   env: Record<string, string>,
-  nodeArgs: string[] = [],
+  nodeArgs: string[] = imageNodeFlags(),
 ): WorkerChild {
   let out = '';
   const child = spawn(process.execPath, [...nodeArgs, MAIN, 'worker'], {
