@@ -1,3 +1,5 @@
+import { compareBytes } from '../../lib/byte-order.ts';
+
 /**
  * The decide form of a pipeline (docs/pipelines.md#decide): `decide(event)` returns effects, rows to merge
  * into tables the pipeline declared with a merge rule per column. This module is the pure part: the types and
@@ -107,26 +109,11 @@ function rank(v: EffectValue): number {
   return 0;
 }
 
-/** Code-point order (UTF-16 comparison differs only between astral characters and U+E000-U+FFFF). */
-export function compareCodePoints(a: string, b: string): number {
-  if (a === b) return 0;
-  // Only the first differing code units decide, and UTF-16 order is code-point order there unless both are
-  // >= U+D800 (a surrogate against U+E000-U+FFFF). Keys and effect texts differ early: this loop is shorter
-  // than scanning both strings for such units first (on the hot path: the fold's sort, every proof).
-  const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) {
-    const x = a.charCodeAt(i);
-    const y = b.charCodeAt(i);
-    if (x === y) continue;
-    if (x < 0xd800 || y < 0xd800) return x - y;
-    // A surrogate (an astral character) sorts above every BMP character in code-point order.
-    const sx = x <= 0xdfff;
-    const sy = y <= 0xdfff;
-    if (sx !== sy) return sx ? 1 : -1;
-    return x - y;
-  }
-  return a.length - b.length;
-}
+/**
+ * Code-point order, which is UTF-8 byte order (UTF-16 comparison differs only between astral characters and
+ * U+E000-U+FFFF): the fold's sort and every proof use it, as the statements' row order does.
+ */
+export const compareCodePoints = compareBytes;
 
 function compareTuples(
   a: readonly EffectValue[],
