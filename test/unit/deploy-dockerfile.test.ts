@@ -35,11 +35,7 @@ describe('Dockerfile lint', () => {
     ['no STOPSIGNAL', (d) => d.replace('STOPSIGNAL SIGTERM', ''), /STOPSIGNAL SIGTERM/],
     [
       'shell-form ENTRYPOINT',
-      (d) =>
-        d.replace(
-          /^ENTRYPOINT \[.*\]$/m,
-          'ENTRYPOINT node --max-semi-space-size=8 dist/cli/main.js',
-        ),
+      (d) => d.replace(/^ENTRYPOINT \[.*\]$/m, 'ENTRYPOINT node --max-semi-space-size=8 dist/cli/main.js'),
       /exec form/,
     ],
     ['dev dependencies in the runtime', (d) => d.replace('npm ci --omit=dev', 'npm ci'), /--omit=dev/],
