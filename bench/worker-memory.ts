@@ -67,7 +67,7 @@ function processCpuMicros(pid: number): number {
   return (Number(rest[11]) + Number(rest[12])) * 10_000;
 }
 
-/** As the container image runs it (Dockerfile ENTRYPOINT): the young generation capped at 8 MiB per semi-space. */
+/** As the container image runs it (Dockerfile ENTRYPOINT: young generation and old-generation growth capped). */
 const IMAGE_NODE_FLAGS = imageNodeFlags();
 
 function run(args: string[], env: Record<string, string>) {

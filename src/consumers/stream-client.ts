@@ -1,3 +1,4 @@
+import { encodedSize } from '../lib/envelope.ts';
 import type { ReasonCode } from '../lib/errors.ts';
 import type { RedisClient as Redis } from '../lib/redis/client.ts';
 import { loadLuaScript } from '../lib/redis/script-loader.ts';
@@ -205,6 +206,8 @@ export function createStreamClient({
             bytesReceived: result.bytesReceived,
           });
           const { entries, oversize } = measurePlainEntries(result.entries, plain.options.maxPayloadBytes);
+          // Before the oversize claims below: readEntries checks the entries it returns itself.
+          await markInvalidUtf8(redis, stream, entries);
           const deadLettered: ReadPage['deadLettered'] = [];
           if (oversize.length > 0) {
             readPath = afterLargeEntry(readPath, { now: now() }, plain.options);
@@ -215,7 +218,6 @@ export function createStreamClient({
               entries.push(...page.entries);
             }
           }
-          await markInvalidUtf8(redis, stream, entries);
           return { entries, deadLettered };
         }
       }
@@ -325,10 +327,7 @@ export function measurePlainEntries(
     let size = 0;
     for (let i = 0; i < fields.length; i++) size += (fields[i] as string).length;
     // A code unit is 1 to 3 bytes in UTF-8: only an entry that could pass the limit is measured exactly.
-    if (size * 3 > maxPayloadBytes) {
-      size = 0;
-      for (const field of fields) size += Buffer.byteLength(field, 'utf8');
-    }
+    if (size * 3 > maxPayloadBytes) size = encodedSize(fields);
     if (size > maxPayloadBytes) oversize.push(id);
     else entries.push({ id, deliveryCount: 1, size, fields });
   }
