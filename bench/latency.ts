@@ -107,6 +107,13 @@ interface Step {
   p99: number;
   p999: number;
   max: number;
+  /** Events slower than 50 ms, and in how many 100 ms windows of send time they were published. */
+  slow: number;
+  slowWindows: number;
+  /** 100 ms windows of send time that held any of the step's events. */
+  windows: number;
+  /** The slowest window: its start (ms after the step's first send), its events and their max latency. */
+  worst?: { atMs: number; events: number; maxMs: number };
 }
 
 async function measure(label: string, idPrefix: string, target: number): Promise<Step> {
@@ -122,7 +129,33 @@ async function measure(label: string, idPrefix: string, target: number): Promise
   const r = rows[0] as { n: string; p: number[]; max: number; span: number };
   const n = Number(r.n);
   const [p50, p99, p999] = r.p as [number, number, number];
-  return { label, target, events: n, rate: r.span > 0 ? n / r.span : 0, p50, p99, p999, max: r.max };
+  // Whether the tail is spread out (queueing) or a few stalls (GC, a checkpoint, the scheduler): slow events
+  // grouped by the 100 ms window they were sent in.
+  const windows = await ctx.admin.query<{ at_ms: number; events: string; slow: string; max: number }>(
+    `SELECT (w - min(w) OVER ()) * 100 AS at_ms, count(*) AS events, count(*) FILTER (WHERE lat > 50) AS slow,
+       max(lat) AS max
+     FROM (SELECT floor((payload->>'sentAtMicros')::float8 / 100000) AS w,
+             extract(epoch FROM applied_at) * 1000 - (payload->>'sentAtMicros')::float8 / 1000 AS lat
+           FROM "${schema}".event_log WHERE event_id LIKE $1) AS t
+     GROUP BY w ORDER BY max(lat) DESC`,
+    [`${idPrefix}%`],
+  );
+  const slowWindows = windows.rows.filter((w) => Number(w.slow) > 0);
+  const top = windows.rows[0];
+  return {
+    label,
+    target,
+    events: n,
+    rate: r.span > 0 ? n / r.span : 0,
+    p50,
+    p99,
+    p999,
+    max: r.max,
+    slow: slowWindows.reduce((sum, w) => sum + Number(w.slow), 0),
+    slowWindows: slowWindows.length,
+    windows: windows.rows.length,
+    ...(top ? { worst: { atMs: Number(top.at_ms), events: Number(top.events), maxMs: top.max } } : {}),
+  };
 }
 
 async function paced(rate: number, seconds: number, idPrefix: string): Promise<void> {
@@ -188,14 +221,24 @@ try {
     const lines = [...steps, lone].map(
       (s) =>
         `${s.label.padEnd(28)}${String(s.target).padStart(9)}${String(Math.round(s.rate)).padStart(10)}` +
-        `${String(s.events).padStart(9)}${f(s.p50)}${f(s.p99)}${f(s.p999)}${f(s.max)}`,
+        `${String(s.events).padStart(9)}${f(s.p50)}${f(s.p99)}${f(s.p999)}${f(s.max)}` +
+        `${String(s.slow).padStart(8)}${`${s.slowWindows}/${s.windows}`.padStart(9)}`,
     );
     process.stdout.write(
       `\npublish -> commit latency, event-log, ${WORKERS} worker(s); measured maximum ${Math.round(maxRate)} events/s\n` +
         `${'step'.padEnd(28)}${'target/s'.padStart(9)}${'commit/s'.padStart(10)}${'events'.padStart(9)}` +
-        `${'p50 ms'.padStart(8)}${'p99 ms'.padStart(8)}${'p99.9'.padStart(8)}${'max ms'.padStart(8)}\n` +
+        `${'p50 ms'.padStart(8)}${'p99 ms'.padStart(8)}${'p99.9'.padStart(8)}${'max ms'.padStart(8)}` +
+        `${'>50 ms'.padStart(8)}${'windows'.padStart(9)}\n` +
         `${lines.join('\n')}\n` +
         (half ? `  p99 at half the maximum rate: ${half.p99.toFixed(1)} ms (target < 50 ms)\n` : '') +
+        "  >50 ms: events slower than 50 ms; windows: how many of the step's 100 ms send windows held them\n" +
+        `${steps
+          .filter((s) => s.worst && s.worst.maxMs > 50)
+          .map(
+            (s) =>
+              `  ${s.label}: slowest window at +${((s.worst?.atMs ?? 0) / 1000).toFixed(1)} s, ${s.worst?.events} events, max ${s.worst?.maxMs.toFixed(1)} ms\n`,
+          )
+          .join('')}` +
         `  lone event p50 ${lone.p50.toFixed(1)} ms, max ${lone.max.toFixed(1)} ms (target: a few ms)\n` +
         `  chart: ${svgPath}\n`,
     );
