@@ -7,6 +7,10 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['test/unit/**/*.test.ts'],
+          // Unit tests have no I/O and no module state (config passed explicitly, no globals; the one test with
+          // fake timers restores them after each): they can share a module graph per worker. Re-importing it
+          // for each of ~80 files took 24 s of a 25 s run; shared, the project takes ~11 s.
+          isolate: false,
           // Projects with different maxWorkers need distinct group orders to run in one `vitest run`.
           sequence: { groupOrder: 0 },
         },
