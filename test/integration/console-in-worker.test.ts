@@ -26,6 +26,12 @@ describe('console in the worker', () => {
         describe: w.output,
       },
     );
+    // The console listens before the worker has created its group (src/cli/worker.ts starts it first): the page
+    // names the group once it exists.
+    await waitFor(async () => {
+      const groups = (await bench.redis.xinfo('GROUPS', bench.keys.stream)) as unknown[][];
+      return groups.some((g) => g[g.indexOf('name') + 1] === bench.group);
+    });
     const res = await fetch(`${url}/`, { headers: { authorization: `Bearer ${TOKENS[1]?.token}` } });
     expect(res.status).toBe(200);
     const body = await res.text();

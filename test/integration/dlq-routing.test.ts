@@ -25,6 +25,16 @@ import { createWorkerBench, type WorkerBench } from '../helpers/worker-harness.t
 const KILLER = fileURLToPath(new URL('../fixtures/killer-pipeline.ts', import.meta.url));
 const CLI = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 const MAX_DELIVERIES = 3;
+/**
+ * Suspects (entries at the crash-loop count) are claimed one per reclaim round (quarantine.ts), and a round
+ * runs every STREAMSINK_CLAIM_INTERVAL_MS (default a quarter of the harness's 1 s claim idle): with 100 of them
+ * the default spends about 25 s waiting between rounds. The shortest interval the config takes keeps the same
+ * path, one suspect per round, at a twentieth of the wait.
+ */
+const BENCH_ENV = {
+  STREAMSINK_MAX_DELIVERIES: String(MAX_DELIVERIES),
+  STREAMSINK_CLAIM_INTERVAL_MS: '50',
+};
 
 async function processedCount(bench: WorkerBench): Promise<number> {
   const { rows } = await bench.db.query('SELECT count(*)::int AS n FROM streamsink_inbox');
@@ -105,9 +115,7 @@ function killerFleet(bench: WorkerBench, killId: string, env: Record<string, str
 describe('dead-letter routing', () => {
   let bench: WorkerBench;
   beforeAll(async () => {
-    bench = await createWorkerBench(inject('redisUrl'), inject('databaseUrl'), {
-      STREAMSINK_MAX_DELIVERIES: String(MAX_DELIVERIES),
-    });
+    bench = await createWorkerBench(inject('redisUrl'), inject('databaseUrl'), BENCH_ENV);
   });
   afterAll(async () => {
     await bench?.cleanup();
@@ -266,9 +274,7 @@ describe('dead-letter routing', () => {
   });
 
   it('with real batch sizes only the killer is dead-lettered: its batch-mates run apart from it, applied once', async () => {
-    const b = await createWorkerBench(inject('redisUrl'), inject('databaseUrl'), {
-      STREAMSINK_MAX_DELIVERIES: String(MAX_DELIVERIES),
-    });
+    const b = await createWorkerBench(inject('redisUrl'), inject('databaseUrl'), BENCH_ENV);
     try {
       const good = generatePaymentEvents({ count: 400, seed: 10, accounts: 20, prefix: 'mates' });
       await b.publish([...good.slice(0, 200), payment('kill-me-too'), ...good.slice(200)]);
