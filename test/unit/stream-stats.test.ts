@@ -104,6 +104,40 @@ describe('entryIdMs', () => {
     expect(entryIdMs('1700000001000-7')).toBe(1_700_000_001_000);
     expect(entryIdMs('nonsense')).toBeNaN();
   });
+
+  it('reads what /^(\\d+)-(\\d+)$/ reads, and refuses what it refuses', () => {
+    const byPattern = (id: string) => {
+      const m = /^(\d+)-(\d+)$/.exec(id);
+      return m ? Number(m[1]) : Number.NaN;
+    };
+    const ids = [
+      '0-0',
+      '1-0',
+      '007-1',
+      '1700000001000-18446744073709551615',
+      '18446744073709551615-0',
+      '123456789012345-1',
+      '1234567890123456-1',
+      '',
+      '-',
+      '-1',
+      '1-',
+      '1--2',
+      '1-2-3',
+      '12a-3',
+      '12-3a',
+      ' 1-2',
+      '1-2 ',
+      '+1-2',
+      '1.5-2',
+      '١-2',
+    ];
+    for (let i = 0; i < 500; i++) {
+      const digits = (n: number) => Array.from({ length: n }, () => Math.floor(Math.random() * 10)).join('');
+      ids.push(`${digits(1 + (i % 20))}-${digits(1 + (i % 7))}`);
+    }
+    for (const id of ids) expect([id, entryIdMs(id)]).toEqual([id, byPattern(id)]);
+  });
 });
 
 describe('toGauges', () => {

@@ -61,8 +61,19 @@ export function maxEntryId(a: string | null, b: string | null): string | null {
 
 /** Milliseconds part of a stream entry id: when Redis added the entry. NaN when it is not an entry id. */
 export function entryIdMs(id: string): number {
-  const m = ENTRY_ID.exec(id);
-  return m ? Number(m[1]) : Number.NaN;
+  // Read by character codes: called for every committed event (the end-to-end latency histogram), where a
+  // regular expression's match array and substring were a tenth of what an event-log worker allocates.
+  const dash = id.indexOf('-');
+  if (dash < 1 || dash === id.length - 1) return Number.NaN;
+  let ms = 0;
+  for (let i = 0; i < id.length; i++) {
+    if (i === dash) continue;
+    const digit = id.charCodeAt(i) - 48;
+    if (digit < 0 || digit > 9) return Number.NaN;
+    if (i < dash) ms = ms * 10 + digit;
+  }
+  // Up to 15 digits the sum is exact; beyond, Number() rounds the text as a whole, as before.
+  return dash <= 15 ? ms : Number(id.slice(0, dash));
 }
 
 /** The ISO time encoded in a stream entry id, or `undefined` when it is not one. */
