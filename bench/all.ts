@@ -4,7 +4,8 @@
  *   1. throughput (bench/worker.ts): BullMQ, the batched reference, streamsink x1 and x2, payments x1 in both
  *      forms (SQL apply and decide),
  *      with ratios against the baselines of the same run and CPU µs per message for worker, Postgres and Redis;
- *   2. latency (bench/latency.ts): the publish -> commit curve at fractions of the maximum measured in step 1,
+ *   2. latency (bench/latency.ts): the publish -> commit curve at fractions of the publish -> commit maximum
+ *      (a burst, publisher and worker on the same cores), one step at half of step 1's drain rate,
  *      p50/p99/p99.9, lone events, and the knee chart (SVG);
  *   3. memory (bench/worker-memory.ts): one worker, default settings, draining a 1M-entry backlog of ~300 B events;
  *   4. ordered vs unordered consumption of a 16-partition stream (bench/ordered.ts, issue 12);
@@ -84,7 +85,9 @@ const one = throughput.results.find((r) => r.name === 'streamsink-1')?.msgsPerSe
 
 sections.push(
   await step('./latency.ts', [
-    ...(one ? ['--max-rate', String(one)] : []),
+    // The steps are fractions of the publish -> commit maximum the latency bench measures itself (publisher
+    // and worker sharing the cores); step 1's drain rate adds the step that earlier runs called "half".
+    ...(one ? ['--drain-rate', String(one)] : []),
     '--seconds',
     quick ? '2' : '8',
     '--svg',

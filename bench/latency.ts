@@ -1,11 +1,15 @@
 /**
  * Publish -> commit latency against rate, for the event-log pipeline (issue 16):
  *
- *   npx node bench/latency.ts [--max-rate R] [--steps 0.1,0.25,0.5,0.75,0.9] [--seconds 6] [--workers 1]
- *                             [--svg bench/results/latency-curve.svg] [--json]
+ *   npx node bench/latency.ts [--max-rate R] [--drain-rate D] [--steps 0.1,0.25,0.5,0.75,0.9] [--seconds 6]
+ *                             [--workers 1] [--svg bench/results/latency-curve.svg] [--json]
  *
  * One worker process (defaults) reads a fresh stream. Unless --max-rate is given, the maximum rate is measured
  * first: a burst of 60,000 events published as fast as possible, divided by the time until the last is acked.
+ * That is the publish -> commit maximum of this machine, with the publisher and the worker sharing its cores,
+ * and the steps are fractions of it. --drain-rate (what `npm run bench` passes: the rate at which step 1's
+ * worker drained a preloaded backlog, no publisher running) adds one more step at half of that rate, so runs
+ * that took their maximum from the drain (before 2026-12-02) can still be compared.
  * Then a paced publisher (pipelined XADD every 2 ms, then the doorbell as the SDK rings it, at each step's fraction of that maximum, for --seconds)
  * stamps each event with its send time in microseconds. The commit time is `clock_timestamp()` when the row
  * is written (a column added to this run's own event_log), which precedes COMMIT only by the rest of that
@@ -24,6 +28,7 @@ import { type CurvePoint, latencyCurveSvg } from './lib/latency-chart.ts';
 const { values } = parseArgs({
   options: {
     'max-rate': { type: 'string' },
+    'drain-rate': { type: 'string' },
     steps: { type: 'string', default: '0.1,0.25,0.5,0.75,0.9' },
     seconds: { type: 'string', default: '6' },
     workers: { type: 'string', default: '1' },
@@ -36,6 +41,7 @@ if (STEPS.some((f) => !(f > 0 && f <= 1.5)))
   throw new Error('--steps: fractions of the maximum rate, e.g. 0.1,0.5');
 const SECONDS = Number(values.seconds);
 const WORKERS = Number(values.workers);
+const DRAIN_RATE = Number(values['drain-rate'] ?? 0);
 
 const ctx = benchContext();
 const url = await ctx.createSchema('latency');
@@ -208,6 +214,15 @@ try {
       ` p50 ${step.p50.toFixed(1)} ms, p99 ${step.p99.toFixed(1)} ms (from arrival in Redis ${step.fromXadd.p99.toFixed(1)} ms)\n`,
     );
   }
+  let halfDrain: Step | undefined;
+  if (DRAIN_RATE > 0) {
+    const target = Math.round(DRAIN_RATE / 2);
+    process.stderr.write(`  50% of the drain rate: ${target} events/s for ${SECONDS} s ...`);
+    await paced(target, SECONDS, 'd-');
+    await drained();
+    halfDrain = await measure('50% of drain rate', 'd-', target);
+    process.stderr.write(` p50 ${halfDrain.p50.toFixed(1)} ms, p99 ${halfDrain.p99.toFixed(1)} ms\n`);
+  }
   for (let i = 0; i < 20; i++) {
     await publish([`lone-${i}`]);
     await sleep(100);
@@ -216,7 +231,8 @@ try {
   const lone = await measure('lone events (1 per 100 ms)', 'lone-', 10);
   const half = steps.find((s) => Math.abs(s.target / maxRate - 0.5) < 0.01);
 
-  const points: CurvePoint[] = steps.map((s) => ({ rate: s.rate, p50: s.p50, p99: s.p99, p999: s.p999 }));
+  const curve = halfDrain ? [...steps, halfDrain] : steps;
+  const points: CurvePoint[] = curve.map((s) => ({ rate: s.rate, p50: s.p50, p99: s.p99, p999: s.p999 }));
   const svgPath = values.svg as string;
   mkdirSync(dirname(svgPath), { recursive: true });
   writeFileSync(
@@ -227,10 +243,12 @@ try {
     ),
   );
   if (values.json) {
-    process.stdout.write(`${JSON.stringify({ maxRate, workers: WORKERS, steps, lone, svg: svgPath })}\n`);
+    process.stdout.write(
+      `${JSON.stringify({ maxRate, drainRate: DRAIN_RATE || undefined, workers: WORKERS, steps, halfDrain, lone, svg: svgPath })}\n`,
+    );
   } else {
     const f = (v: number) => v.toFixed(1).padStart(8);
-    const lines = [...steps, lone].map(
+    const lines = [...curve, lone].map(
       (s) =>
         `${s.label.padEnd(28)}${String(s.target).padStart(9)}${String(Math.round(s.rate)).padStart(10)}` +
         `${String(s.events).padStart(9)}${f(s.p50)}${f(s.p99)}${f(s.p999)}${f(s.max)}` +
@@ -238,7 +256,9 @@ try {
         `${f(s.fromXadd.p50)}${f(s.fromXadd.p99)}${f(s.fromXadd.p999)}`,
     );
     process.stdout.write(
-      `\npublish -> commit latency, event-log, ${WORKERS} worker(s); measured maximum ${Math.round(maxRate)} events/s\n` +
+      `\npublish -> commit latency, event-log, ${WORKERS} worker(s); maximum ${Math.round(maxRate)} events/s ` +
+        `${values['max-rate'] ? '(given)' : '(a 60,000-event burst, publisher and worker on the same cores)'}` +
+        `${DRAIN_RATE > 0 ? `; drain rate ${Math.round(DRAIN_RATE)} events/s (step 1, no publisher)` : ''}\n` +
         `${'step'.padEnd(28)}${'target/s'.padStart(9)}${'commit/s'.padStart(10)}${'events'.padStart(9)}` +
         `${'p50 ms'.padStart(8)}${'p99 ms'.padStart(8)}${'p99.9'.padStart(8)}${'max ms'.padStart(8)}` +
         `${'>50 ms'.padStart(8)}${'windows'.padStart(9)}${'x p50'.padStart(8)}${'x p99'.padStart(8)}${'x p99.9'.padStart(8)}\n` +
@@ -247,9 +267,13 @@ try {
           ? `  p99 at half the maximum rate: ${half.p99.toFixed(1)} ms from the publisher's stamp, ` +
             `${half.fromXadd.p99.toFixed(1)} ms from the entry's arrival in Redis (target < 50 ms)\n`
           : '') +
+        (halfDrain
+          ? `  p99 at half the drain rate (${halfDrain.target}/s, ${(halfDrain.target / maxRate).toFixed(2)}x the maximum): ` +
+            `${halfDrain.p99.toFixed(1)} ms, p99.9 ${halfDrain.p999.toFixed(1)} ms\n`
+          : '') +
         "  x p50/p99/p99.9: from the entry's arrival in Redis (its id's time, whole ms) to the commit\n" +
         "  >50 ms: events slower than 50 ms; windows: how many of the step's 100 ms send windows held them\n" +
-        `${steps
+        `${curve
           .filter((s) => s.worst && s.worst.maxMs > 50)
           .map(
             (s) =>
