@@ -12,7 +12,9 @@ import type { StreamEntry } from './types.ts';
  * dead-lettered for their neighbour's sake. A claimed entry at the suspect threshold has been held by
  * processes that died (or left it pending) at least twice: it is processed alone, as a batch of one, with
  * nothing else in flight in this worker. Reading and reclaiming hold off, the other in-flight batches finish,
- * then the suspects run one at a time. If one kills the process again, only its own count rises.
+ * then the suspects run one at a time. If one kills the process again, only its own count rises. A suspect is
+ * claimed alone and ends its reclaim round; the next round runs as soon as the quarantine empties, not a claim
+ * interval later (reclaim-due.ts), so a backlog of suspects runs back to back.
  *
  * Suspects waiting their turn are held (they count as in flight, their leases are renewed), but while they
  * wait their delivery count is lowered by one (`XCLAIM ... RETRYCOUNT n-1 JUSTID`) and set back right before

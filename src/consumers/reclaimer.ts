@@ -5,6 +5,8 @@ import type { WorkerMetrics } from '../lib/metrics.ts';
 import type { SinkHealth } from './batch-processor.ts';
 import { freeCapacity, readBytes } from './capacity.ts';
 import type { InFlight } from './in-flight.ts';
+import { isSuspect } from './quarantine.ts';
+import { reclaimDue } from './reclaim-due.ts';
 import { type AutoClaimPage, isNoGroupError, type StreamClient } from './stream-client.ts';
 import type { StreamEntry } from './types.ts';
 import { sleep } from './wakeup.ts';
@@ -17,8 +19,10 @@ import { sleep } from './wakeup.ts';
  * one entry at a time); each page asks only for free capacity, in entries and in bytes, and comes back with
  * delivery counts. Entries past STREAMSINK_MAX_DELIVERIES or over the payload limit are dead-lettered inside
  * Redis without being loaded here (a message that kills the process is never brought back into it), and a
- * suspect comes alone in its page, so suspects are claimed one at a time. Ids that Redis 7 reports as deleted
- * (trimmed from the stream while pending) are acknowledged and counted, never retried.
+ * suspect comes alone in its page, so suspects are claimed one at a time. A round that ended on a suspect is
+ * followed by the next as soon as the suspect has finished, not a claim interval later (reclaim-due.ts). Ids
+ * that Redis 7 reports as deleted (trimmed from the stream while pending) are acknowledged and counted, never
+ * retried.
  *
  * Reclaiming runs on the read loop's turns (see read-loop.ts), not beside it: the loop and the reclaimer both
  * take in-flight capacity, and taking it from one place is what keeps in-flight from ever passing the limit.
@@ -36,6 +40,7 @@ export interface ReclaimerDeps {
     | 'claimIdleMs'
     | 'claimIntervalMs'
     | 'consumerIdleDeleteMs'
+    | 'maxDeliveries'
   >;
   dispatch: (entries: StreamEntry[]) => void;
   /** Entries the claim script dead-lettered inside Redis: count and log them. */
@@ -50,7 +55,10 @@ export interface ReclaimerDeps {
 }
 
 export interface Reclaimer {
-  /** A reclaim round is due (claimIntervalMs since the last one, and the sink is not failing). */
+  /**
+   * A reclaim round is due: the sink is not failing, no suspect is in quarantine, and claimIntervalMs passed
+   * since the last round or that round ended on a suspect (reclaim-due.ts).
+   */
   due(): boolean;
   /** One round; never throws (errors are logged and counted). */
   run(): Promise<void>;
@@ -60,13 +68,27 @@ export interface Reclaimer {
 const MAX_PAGES_PER_ROUND = 10;
 
 export function createReclaimer(deps: ReclaimerDeps): Reclaimer {
-  let lastRun = deps.now();
+  let lastRoundAt = deps.now();
+  let lastRoundClaimedSuspect = false;
+  const trigger = () =>
+    reclaimDue({
+      now: deps.now(),
+      lastRoundAt,
+      claimIntervalMs: deps.config.claimIntervalMs,
+      sinkFailing: deps.sinkHealth.failing,
+      quarantined: deps.holdBack?.() ?? false,
+      lastRoundClaimedSuspect,
+    });
   return {
-    due: () => !deps.sinkHealth.failing && deps.now() - lastRun >= deps.config.claimIntervalMs,
+    due: () => trigger() !== undefined,
     async run() {
-      lastRun = deps.now();
+      const why = trigger() ?? 'interval';
+      lastRoundAt = deps.now();
+      lastRoundClaimedSuspect = false; // a round that fails claims nothing: the interval applies
       try {
-        await reclaimOnce(deps);
+        const round = await reclaimOnce(deps);
+        lastRoundClaimedSuspect = round.endedOnSuspect;
+        deps.logger.debug({ trigger: why, ...round }, 'reclaim round');
       } catch (error) {
         // NOGROUP: the read loop recreates the group; nothing to reclaim until then.
         if (!isNoGroupError(error)) {
@@ -78,11 +100,19 @@ export function createReclaimer(deps: ReclaimerDeps): Reclaimer {
   };
 }
 
-/** One round of XAUTOCLAIM paging. Returns the number of entries taken on. */
-export async function reclaimOnce(deps: ReclaimerDeps): Promise<number> {
+export interface ReclaimRound {
+  /** Entries taken on (dispatched). */
+  taken: number;
+  /** The last page claimed a suspect: it stopped the round, and more may be idle behind it. */
+  endedOnSuspect: boolean;
+}
+
+/** One round of XAUTOCLAIM paging. */
+export async function reclaimOnce(deps: ReclaimerDeps): Promise<ReclaimRound> {
   const { client, inFlight, config, metrics, labels } = deps;
   let cursor = '0-0';
   let taken = 0;
+  let endedOnSuspect = false;
   for (let page = 0; page < MAX_PAGES_PER_ROUND && !deps.stop.aborted && !deps.holdBack?.(); page++) {
     const free = freeCapacity({ inFlight: inFlight.size, maxInFlight: config.maxInFlight });
     const bytes = readBytes({
@@ -98,6 +128,7 @@ export async function reclaimOnce(deps: ReclaimerDeps): Promise<number> {
       bytes,
     );
     cursor = result.cursor;
+    endedOnSuspect = false;
     if (result.deadLettered.length > 0) deps.onDeadLettered?.(result.deadLettered);
     if (result.deletedIds.length > 0) {
       await client.ack(result.deletedIds);
@@ -119,12 +150,13 @@ export async function reclaimOnce(deps: ReclaimerDeps): Promise<number> {
       }
       metrics?.claimed.inc(labels, fresh.length);
       deps.logger.info({ count: fresh.length, first }, 'claimed idle pending entries');
+      endedOnSuspect = fresh.some((e) => isSuspect(e.deliveryCount, config.maxDeliveries));
       deps.dispatch(fresh);
       taken += fresh.length;
     }
     if (cursor === '0-0') break;
   }
-  return taken;
+  return { taken, endedOnSuspect };
 }
 
 /** Every so often, remove stale consumers. Takes no capacity, so it runs on its own timer. */

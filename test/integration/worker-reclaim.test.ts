@@ -1,3 +1,5 @@
+import { Writable } from 'node:stream';
+import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createStreamClient } from '../../src/consumers/stream-client.ts';
 import { generatePaymentEvents } from '../helpers/payments-model.ts';
@@ -12,6 +14,18 @@ const outcome = async (w: InProcessWorker, name: string) =>
 async function processedIds(bench: WorkerBench): Promise<Set<string>> {
   const { rows } = await bench.db.query('SELECT event_id FROM streamsink_inbox');
   return new Set(rows.map((r) => r.event_id as string));
+}
+
+/** A debug logger whose lines the test reads (the reclaimer logs each round with what triggered it). */
+function captureLogs() {
+  const lines: Array<Record<string, unknown>> = [];
+  const destination = new Writable({
+    write(chunk, _enc, done) {
+      for (const line of String(chunk).split('\n').filter(Boolean)) lines.push(JSON.parse(line));
+      done();
+    },
+  });
+  return { logger: pino({ level: 'debug' }, destination), lines };
 }
 
 function dlqReasons(entries: Array<[string, string[]]>): string[] {
@@ -69,6 +83,68 @@ describe('reclaim', () => {
     const done = await processedIds(x);
     expect(done.has((events[0] as { id: string }).id)).toBe(false);
     expect(done.has((events[1] as { id: string }).id)).toBe(true);
+  });
+
+  it('works through a backlog of suspects back to back, each alone, not one per claim interval', async () => {
+    // The batch-mates of a process that crash-looped: all at the suspect count (3 with max deliveries 5) on a
+    // dead consumer. Each is claimed alone and runs alone; a claim round every interval would take 40 intervals.
+    const N = 40;
+    const x = await bench({
+      STREAMSINK_MAX_DELIVERIES: '5',
+      STREAMSINK_CLAIM_IDLE_MS: '200',
+      STREAMSINK_CLAIM_INTERVAL_MS: '3000',
+    });
+    const events = generatePaymentEvents({ count: N, seed: 69, accounts: 4, prefix: 'suspects' });
+    const ids = await x.publish(events);
+    await x.redis.xgroup('CREATE', x.keys.stream, x.group, '0');
+    await x.redis.xreadgroup('GROUP', x.group, 'crashed', 'COUNT', N, 'STREAMS', x.keys.stream, '>');
+    // Held by two processes that died: the next claim makes it 3.
+    await x.redis.xclaim(x.keys.stream, x.group, 'crashed', 0, ...ids, 'RETRYCOUNT', 2, 'JUSTID');
+
+    const logs = captureLogs();
+    const rounds = (trigger: string) =>
+      logs.lines.filter((l) => l.msg === 'reclaim round' && l.trigger === trigger).length;
+    /** For each sink write: its size, how many writes ran beside it, and the interval rounds so far. */
+    const writes: Array<{ size: number; beside: number; intervalRounds: number }> = [];
+    let writing = 0;
+    const w = await x.startWorker({
+      consumer: 'rescuer',
+      logger: logs.logger,
+      wrapSink: (sink) => ({
+        async write(items) {
+          writes.push({ size: items.length, beside: writing, intervalRounds: rounds('interval') });
+          writing += 1;
+          try {
+            return await sink.write(items);
+          } finally {
+            writing -= 1;
+          }
+        },
+      }),
+    });
+    // Done, or (the old behaviour) a third interval went by with suspects still pending: fail on the
+    // assertions below instead of waiting out 40 intervals.
+    await waitFor(
+      async () =>
+        ((await outcome(w, 'acked')) === N && (await x.pendingCount()) === 0) || rounds('interval') >= 3,
+      {
+        timeoutMs: 60_000,
+        describe: async () => `acked ${await outcome(w, 'acked')}, interval rounds ${rounds('interval')}`,
+      },
+    );
+    await w.close();
+    expect(await outcome(w, 'acked')).toBe(N);
+    expect((await processedIds(x)).size).toBe(N);
+    // All N ran after the first interval's round and before a second: the rounds in between were due because
+    // the one before had claimed a suspect.
+    expect(writes.map((c) => c.intervalRounds)).toEqual(Array(N).fill(1));
+    expect(rounds('suspect')).toBeGreaterThanOrEqual(N - 1);
+    // Still one at a time, each alone, with nothing else in flight.
+    expect(writes.every((c) => c.size === 1 && c.beside === 0)).toBe(true);
+    const alone = logs.lines.filter((l) => l.msg === 'suspected crash loop: processing entry alone');
+    expect(alone.map((l) => l.deliveryCount)).toEqual(Array(N).fill(3));
+    expect(await counter(w.metrics.claimed)).toBe(N);
+    expect(await x.redis.xlen(x.keys.deadLetter)).toBe(0);
   });
 
   it('an unknown failure leaves the entry pending; redelivered until max deliveries, then dead-lettered', async () => {

@@ -2,12 +2,12 @@ import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { createInFlight } from '../../../src/consumers/in-flight.ts';
 import { renewOnce } from '../../../src/consumers/lease-renewer.ts';
-import { reclaimOnce, removeStaleConsumers } from '../../../src/consumers/reclaimer.ts';
+import { createReclaimer, reclaimOnce, removeStaleConsumers } from '../../../src/consumers/reclaimer.ts';
 import type { AutoClaimPage, ConsumerInfo, StreamClient } from '../../../src/consumers/stream-client.ts';
 import type { StreamEntry } from '../../../src/consumers/types.ts';
 
 const logger = pino({ level: 'silent' });
-const entry = (id: string): StreamEntry => ({ id, fields: ['k', 'v'], deliveryCount: 0 });
+const entry = (id: string, deliveryCount = 0): StreamEntry => ({ id, fields: ['k', 'v'], deliveryCount });
 
 function fakeClient(pages: AutoClaimPage[], consumers: ConsumerInfo[] = []) {
   const calls: string[] = [];
@@ -61,6 +61,7 @@ function deps(client: StreamClient, maxInFlight = 10, held: string[] = []) {
         claimIdleMs: 1000,
         claimIntervalMs: 250,
         consumerIdleDeleteMs: 60_000,
+        maxDeliveries: 5, // suspects from delivery count 3
       },
       dispatch: (entries: StreamEntry[]) => {
         dispatched.push(entries);
@@ -90,7 +91,7 @@ describe('reclaimOnce', () => {
       { cursor: '0-0', entries: [], deletedIds: [], deadLettered: [] },
     ]);
     const t = deps(client, 10, ['3-0']);
-    expect(await reclaimOnce(t.d)).toBe(2);
+    expect(await reclaimOnce(t.d)).toEqual({ taken: 2, endedOnSuspect: false });
     expect(calls).toEqual(['autoclaim 1000 0-0 4', 'ack 4-0', 'xpending 1-0 2-0', 'autoclaim 1000 5-0 4']);
     expect(t.dispatched[0]?.map((e) => [e.id, e.deliveryCount])).toEqual([
       ['1-0', 2],
@@ -105,6 +106,79 @@ describe('reclaimOnce', () => {
     const t = deps(client, 5, ['a-0', 'b-0', 'c-0']);
     await reclaimOnce(t.d);
     expect(calls).toEqual(['autoclaim 1000 0-0 2', 'xpending 1-0 2-0']); // 2 free, then full: no second page
+  });
+
+  it('says whether its last page claimed a suspect, the page that stops the round', async () => {
+    const page = (entries: StreamEntry[], cursor: string): AutoClaimPage => ({
+      cursor,
+      entries,
+      deletedIds: [],
+      deadLettered: [],
+    });
+    const suspectLast = fakeClient([
+      page([entry('1-0', 2), entry('2-0', 2)], '3-0'),
+      page([entry('3-0', 3)], '4-0'),
+    ]);
+    const t = deps(suspectLast.client);
+    let quarantined = false;
+    const dispatch = t.d.dispatch;
+    const d = {
+      ...t.d,
+      dispatch: (entries: StreamEntry[]) => {
+        dispatch(entries);
+        quarantined ||= entries.some((e) => e.deliveryCount >= 3);
+      },
+      holdBack: () => quarantined,
+    };
+    expect(await reclaimOnce(d)).toEqual({ taken: 3, endedOnSuspect: true });
+    expect(suspectLast.calls).toHaveLength(2); // no page after the suspect
+
+    // Past max deliveries is no suspect (the script dead-letters those), and an empty last page resets it.
+    const notLast = fakeClient([page([entry('1-0', 3)], '2-0'), page([], '0-0')]);
+    expect(await reclaimOnce(deps(notLast.client).d)).toEqual({ taken: 1, endedOnSuspect: false });
+    const over = fakeClient([page([entry('1-0', 6)], '0-0')]);
+    expect(await reclaimOnce(deps(over.client).d)).toEqual({ taken: 1, endedOnSuspect: false });
+  });
+});
+
+describe('createReclaimer', () => {
+  it('after a round that claimed a suspect, the next is due once the quarantine empties; else after the interval', async () => {
+    const suspect = (id: string): AutoClaimPage => ({
+      cursor: '0-0',
+      entries: [entry(id, 3)],
+      deletedIds: [],
+      deadLettered: [],
+    });
+    const { client, calls } = fakeClient([suspect('1-0'), suspect('2-0')]);
+    const t = deps(client);
+    let now = 0;
+    let quarantined = false;
+    const reclaimer = createReclaimer({
+      ...t.d,
+      now: () => now,
+      dispatch: (entries) => {
+        t.d.dispatch(entries);
+        quarantined = true;
+      },
+      holdBack: () => quarantined,
+    });
+    expect(reclaimer.due()).toBe(false);
+    now = 250; // claimIntervalMs
+    expect(reclaimer.due()).toBe(true);
+    await reclaimer.run();
+    expect(reclaimer.due()).toBe(false); // the suspect runs alone
+    quarantined = false;
+    expect(reclaimer.due()).toBe(true); // at once, not at 500
+    await reclaimer.run();
+    quarantined = false;
+    expect(reclaimer.due()).toBe(true);
+    await reclaimer.run(); // claims nothing
+    expect(reclaimer.due()).toBe(false);
+    now = 499;
+    expect(reclaimer.due()).toBe(false);
+    now = 500;
+    expect(reclaimer.due()).toBe(true);
+    expect(calls.filter((c) => c.startsWith('autoclaim'))).toHaveLength(3);
   });
 });
 
