@@ -12,7 +12,11 @@ import type { RedisClient } from './client.ts';
  *   out its whole timeout for a QUIT that could not be sent.
  */
 
-/** Drop the connection now; nothing to do when it has already ended. Replies not yet read are lost. */
+/**
+ * Drop the connection now; nothing to do when it has already ended. Replies not yet read are lost. Commands
+ * a reconnecting client still holds for the next attempt are never sent, and ioredis does not reject them
+ * either: whoever waits on one must also watch for shutdown (the worker's start races its abort signal).
+ */
 export function disconnectRedis(redis: RedisClient): void {
   if (redis.status === 'end') return;
   redis.disconnect();
