@@ -70,17 +70,25 @@ function start(args: string[], env: Record<string, string>): Child {
 
 describe('Redis refuses connections', () => {
   it.each([
-    ['status', ['status', '--stream', 'orders']],
-    ['dlq list', ['dlq', 'list', '--stream', 'orders']],
-  ])('`%s` says why and exits 1 without waiting on a timer', async (_, args) => {
-    const cli = start(args, {});
+    { name: 'status', args: ['status', '--stream', 'orders'], cluster: false },
+    { name: 'dlq list', args: ['dlq', 'list', '--stream', 'orders'], cluster: false },
+    // A cluster client (REDIS_CLUSTER_NODES) whose only seed node refuses.
+    {
+      name: 'stream describe on a cluster',
+      args: ['stream', 'describe', '--stream', 'orders'],
+      cluster: true,
+    },
+  ])('$name says why and exits 1 without waiting on a timer', async ({ args, cluster }) => {
+    const hostPort = redisUrl.slice('redis://'.length);
+    const cli = start(args, cluster ? { REDIS_CLUSTER_NODES: hostPort } : {});
     const exit = await waitFor(cli.exit, { timeoutMs: EXIT_WAIT_MS, describe: cli.output });
     expect(exit).toEqual({ code: 1, signal: null });
+    const cause = cluster ? 'None of startup nodes is available' : `connect ECONNREFUSED ${hostPort}`;
     // One line naming the server and the cause, no stack trace.
     expect(cli.stderr()).toBe(
       `streamsink ${args[0]}: cannot connect to Redis at ${redisUrl}: the server cannot be reached ` +
-        `(connect ECONNREFUSED ${redisUrl.slice('redis://'.length)}); check the host and port in REDIS_URL ` +
-        '(or REDIS_URL_FILE) and that Redis is running and reachable from here\n',
+        `(${cause}); check the host and port in REDIS_URL (or REDIS_URL_FILE) and that Redis is running ` +
+        'and reachable from here\n',
     );
   });
 
