@@ -5,6 +5,7 @@ import { createLogger } from '../lib/logger.ts';
 import { assertSchemaCurrent } from '../lib/migrations.ts';
 import { createPool } from '../lib/pg.ts';
 import { createRedis } from '../lib/redis/client.ts';
+import { disconnectRedis } from '../lib/redis/close.ts';
 import { explainPostgres } from './connections.ts';
 import { type CliContext, flagsToEnv, parseFlags } from './context.ts';
 
@@ -116,7 +117,7 @@ export async function run(args: string[], ctx: CliContext): Promise<number> {
       await handle.close();
       return 0;
     } finally {
-      redis.disconnect();
+      disconnectRedis(redis);
     }
   } finally {
     await pool.end().catch(() => {});

@@ -11,6 +11,7 @@ import {
 import { dlqPurge, dlqRedrive } from '../admin/dlq-redrive.ts';
 import { parseDlqConfig } from '../lib/config.ts';
 import { StreamNotFoundError, UsageError } from '../lib/errors.ts';
+import { disconnectRedis } from '../lib/redis/close.ts';
 import { oneShotRedis } from './connections.ts';
 import { type CliContext, parseWithFlags } from './context.ts';
 import {
@@ -240,7 +241,7 @@ export async function run(args: string[], ctx: CliContext): Promise<number> {
     }
     throw explain(error);
   } finally {
-    redis.disconnect();
+    disconnectRedis(redis);
   }
 }
 

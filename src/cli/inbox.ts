@@ -4,6 +4,7 @@ import { DURATION_FORMAT, formatDuration, parseDuration } from '../lib/duration.
 import { SchemaBehindError, UsageError } from '../lib/errors.ts';
 import { currentSchemaVersion } from '../lib/migrations.ts';
 import { createPool } from '../lib/pg.ts';
+import { disconnectRedis } from '../lib/redis/close.ts';
 import { streamKeys } from '../lib/redis/keys.ts';
 import { explainPostgres, oneShotRedis } from './connections.ts';
 import { type CliContext, flagsToEnv, parseFlags } from './context.ts';
@@ -110,7 +111,7 @@ export async function run(args: string[], ctx: CliContext): Promise<number> {
     }
     return 0;
   } finally {
-    redis.disconnect();
+    disconnectRedis(redis);
     await pool.end().catch(() => undefined);
   }
 }

@@ -7,6 +7,7 @@ import { toRuntimePipeline } from '../consumers/pipeline-adapter.ts';
 import { canonicalJson } from '../lib/canonical-json.ts';
 import { decodeEntry } from '../lib/envelope.ts';
 import { ConnectionError, UsageError } from '../lib/errors.ts';
+import { disconnectRedis } from '../lib/redis/close.ts';
 import { streamKeys } from '../lib/redis/keys.ts';
 import { explainPostgres, oneShotRedis } from './connections.ts';
 import { type CliContext, flagsToEnv, parseFlags } from './context.ts';
@@ -110,7 +111,7 @@ export async function run(args: string[], ctx: CliContext): Promise<number> {
     ctx.stdout.write(flags.json ? `${JSON.stringify(reports)}\n` : reports.map(format).join('\n'));
     return 0;
   } finally {
-    redis.disconnect();
+    disconnectRedis(redis);
     await db.end().catch(() => {});
   }
 }

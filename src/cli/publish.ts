@@ -11,6 +11,7 @@ import {
   UsageError,
 } from '../lib/errors.ts';
 import { checkJsonText } from '../lib/json-text.ts';
+import { disconnectRedis } from '../lib/redis/close.ts';
 import { maxLenWarning } from '../lib/retention-warnings.ts';
 import { contentId } from '../producers/content-id.ts';
 import type { PublishInput } from '../producers/prepare-event.ts';
@@ -131,7 +132,7 @@ export async function run(args: string[], ctx: CliContext): Promise<number> {
     const clean = summary.rejectedCount === 0 && summary.conflicts === 0;
     return clean && !summary.interrupted && !summary.failure ? 0 : 1;
   } finally {
-    redis.disconnect();
+    disconnectRedis(redis);
   }
 }
 

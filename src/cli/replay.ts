@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { ConnectionError, UsageError } from '../lib/errors.ts';
+import { disconnectRedis } from '../lib/redis/close.ts';
 import { streamKeys } from '../lib/redis/keys.ts';
 import { REPLAY_CLASSES, type ReplayTally, replayFailed } from '../replay/classify.ts';
 import { runReplay } from '../replay/run-replay.ts';
@@ -165,7 +166,7 @@ export async function run(args: string[], ctx: CliContext): Promise<number> {
     else ctx.stdout.write(formatReport(pipeline, config.stream, tally, diffs, shadowSchema, live));
     return failed ? 1 : 0;
   } finally {
-    redis.disconnect();
+    disconnectRedis(redis);
     await db.end().catch(() => {});
     await shadowDb?.end().catch(() => {});
   }

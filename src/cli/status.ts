@@ -7,6 +7,7 @@ import { describeError, StreamNotFoundError, UsageError } from '../lib/errors.ts
 import { readStreamLayout } from '../lib/partitions/stream-layout.ts';
 import { createPool } from '../lib/pg.ts';
 import type { RedisClient as Redis } from '../lib/redis/client.ts';
+import { disconnectRedis } from '../lib/redis/close.ts';
 import { type StreamKeys, streamKeys } from '../lib/redis/keys.ts';
 import { entryIdMs } from '../lib/redis/stream-ids.ts';
 import { oneShotRedis } from './connections.ts';
@@ -100,7 +101,7 @@ export async function run(args: string[], ctx: CliContext): Promise<number> {
   } catch (error) {
     throw explain(error);
   } finally {
-    redis.disconnect();
+    disconnectRedis(redis);
   }
 }
 

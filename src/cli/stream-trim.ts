@@ -3,6 +3,7 @@ import { parseStreamTrimConfig } from '../lib/config.ts';
 import { DURATION_FORMAT, formatAge, formatDuration, parseDuration } from '../lib/duration.ts';
 import { UsageError } from '../lib/errors.ts';
 import { readStreamLayout } from '../lib/partitions/stream-layout.ts';
+import { disconnectRedis } from '../lib/redis/close.ts';
 import { oneShotRedis } from './connections.ts';
 import { type CliContext, flagsToEnv, parseFlags } from './context.ts';
 
@@ -84,7 +85,7 @@ export async function runTrim(rest: string[], ctx: CliContext): Promise<number> 
   } catch (error) {
     throw explain(error);
   } finally {
-    redis.disconnect();
+    disconnectRedis(redis);
   }
 }
 

@@ -2,6 +2,7 @@ import { describeStream, type StreamDescription } from '../admin/stream-describe
 import { parseStreamConfig, parseStreamCreateConfig } from '../lib/config.ts';
 import { UsageError } from '../lib/errors.ts';
 import { createPartitionedStream } from '../lib/partitions/stream-layout.ts';
+import { disconnectRedis } from '../lib/redis/close.ts';
 import { keyHashSlot } from '../lib/redis/key-slot.ts';
 import { oneShotRedis } from './connections.ts';
 import { type CliContext, type Flags, flagsToEnv, parseFlags } from './context.ts';
@@ -115,7 +116,7 @@ async function runCreate(flags: Flags, ctx: CliContext): Promise<number> {
   } catch (error) {
     throw explain(error);
   } finally {
-    redis.disconnect();
+    disconnectRedis(redis);
   }
 }
 
@@ -134,7 +135,7 @@ async function runDescribe(flags: Flags, ctx: CliContext): Promise<number> {
   } catch (error) {
     throw explain(error);
   } finally {
-    redis.disconnect();
+    disconnectRedis(redis);
   }
 }
 

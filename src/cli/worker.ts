@@ -13,6 +13,7 @@ import { assertSchemaCurrent, migrate } from '../lib/migrations.ts';
 import { startOpsServer } from '../lib/ops-server.ts';
 import { createPool } from '../lib/pg.ts';
 import { createRedis } from '../lib/redis/client.ts';
+import { closeRedis } from '../lib/redis/close.ts';
 import { streamKeys } from '../lib/redis/keys.ts';
 import { createRetentionMetrics } from '../lib/retention-metrics.ts';
 import { maxLenWarning } from '../lib/retention-warnings.ts';
@@ -122,7 +123,9 @@ export async function run(args: string[], ctx: CliContext): Promise<number> {
     }
 
     const redis = createRedis(config.redis, { name: `streamsink:worker:${wc.consumer}` });
-    cleanups.push(['redis', () => quit(redis)]);
+    // QUIT when connected; while Redis is down, drop the connection at once rather than queue a QUIT behind
+    // the start's commands (src/lib/redis/close.ts).
+    cleanups.push(['redis', () => closeRedis(redis, CLOSE_CLIENTS_TIMEOUT_MS)]);
     redis.on('error', (error: Error) => {
       metrics.redisErrors.inc({ kind: 'connection' });
       logger.warn({ connection: 'redis', err: describeError(error) }, 'redis connection error');
@@ -245,14 +248,6 @@ async function closeAll(cleanups: Array<[string, () => Promise<unknown>]>, logge
     } catch (error) {
       logger.warn({ component: name, err: describeError(error) }, 'close failed');
     }
-  }
-}
-
-async function quit(redis: { quit(): Promise<unknown>; disconnect(): void }): Promise<void> {
-  try {
-    await withTimeout(redis.quit(), CLOSE_CLIENTS_TIMEOUT_MS);
-  } catch {
-    redis.disconnect();
   }
 }
 

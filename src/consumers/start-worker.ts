@@ -8,6 +8,7 @@ import { assertSchemaCurrent } from '../lib/migrations.ts';
 import { readStreamLayout } from '../lib/partitions/stream-layout.ts';
 import type { Pool } from '../lib/pg.ts';
 import { duplicateClient, type RedisClient as Redis } from '../lib/redis/client.ts';
+import { disconnectRedis } from '../lib/redis/close.ts';
 import { type PartitionKeys, streamKeys } from '../lib/redis/keys.ts';
 import { createCommitWatermark } from './data-loss.ts';
 import { createDeadLetterer } from './dead-letter.ts';
@@ -208,7 +209,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
     await worker.start();
   } catch (error) {
     await sampler?.close();
-    blockingRedis.disconnect();
+    disconnectRedis(blockingRedis);
     throw error;
   }
   let closing: Promise<void> | undefined;
@@ -223,7 +224,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
         // Every step runs even when one fails (the worker's close never throws; the others are best effort).
         await worker.close();
         await sampler?.close().catch(() => undefined);
-        blockingRedis.disconnect();
+        disconnectRedis(blockingRedis);
       })();
       return closing;
     },
@@ -267,7 +268,7 @@ async function startPartitionedHandle(
       ...(options.deadLettererMiddleware ? { deadLettererMiddleware: options.deadLettererMiddleware } : {}),
     });
   } catch (error) {
-    blockingRedis.disconnect();
+    disconnectRedis(blockingRedis);
     throw error;
   }
   let closing: Promise<void> | undefined;
@@ -281,7 +282,7 @@ async function startPartitionedHandle(
     close() {
       closing ??= (async () => {
         await worker.close();
-        blockingRedis.disconnect();
+        disconnectRedis(blockingRedis);
       })();
       return closing;
     },
