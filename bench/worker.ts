@@ -521,10 +521,11 @@ const runners: Record<VariantName, () => Promise<Measured>> = {
 // The baselines run once (each takes tens of seconds, which already averages out noise); the streamsink
 // variants take a few seconds, so they run `rounds` times, interleaved, and the median is reported.
 const results = new Map<VariantName, Measured>();
+const perRound = new Map<VariantName, Measured[]>();
 const byRate = (a: Measured, b: Measured) => a.events / a.seconds - b.events / b.seconds;
 try {
   process.stderr.write(`worker benchmark: ${N} events per variant, run ${RUN}\n`);
-  const rounds = new Map<VariantName, Measured[]>();
+  const rounds = perRound;
   const once = ONLY.filter((n) => !REPEATED.includes(n));
   const repeated = ONLY.filter((n) => REPEATED.includes(n));
   const plan = [...once, ...Array.from({ length: ROUNDS }, () => repeated).flat()];
@@ -542,7 +543,7 @@ try {
   await ctx.cleanup();
 }
 
-const report = throughputReport(N, ROUNDS, results);
+const report = throughputReport(N, ROUNDS, results, perRound);
 process.stdout.write(
   values.json
     ? `${JSON.stringify(report.json)}\n`
