@@ -31,7 +31,7 @@ COPY package.json package-lock.json ./
 # `.bin/node` shim is removed, so `npm run build` uses the image's node.
 RUN npm ci --ignore-scripts --no-audit --no-fund && rm -f node_modules/.bin/node
 COPY tsconfig.json tsconfig.build.json ./
-COPY scripts/copy-assets.ts scripts/
+COPY scripts/clean-dist.ts scripts/copy-assets.ts scripts/
 COPY src/ src/
 RUN npm run build
 
