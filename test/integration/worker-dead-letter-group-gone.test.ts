@@ -1,8 +1,7 @@
-import { Writable } from 'node:stream';
-import pino from 'pino';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import type { DeadLetterer } from '../../src/consumers/types.ts';
 import { decodeDeadLetter } from '../../src/lib/dead-letter-entry.ts';
+import { captureLogs } from '../helpers/capture-logs.ts';
 import { generatePaymentEvents } from '../helpers/payments-model.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { createWorkerBench, type WorkerBench } from '../helpers/worker-harness.ts';
@@ -14,17 +13,6 @@ import { createWorkerBench, type WorkerBench } from '../helpers/worker-harness.t
  */
 const POISON = 3;
 const GOOD = 40;
-
-function captureLogs() {
-  const lines: Array<Record<string, unknown>> = [];
-  const destination = new Writable({
-    write(chunk, _enc, done) {
-      for (const line of String(chunk).split('\n').filter(Boolean)) lines.push(JSON.parse(line));
-      done();
-    },
-  });
-  return { logger: pino({ level: 'warn' }, destination), lines };
-}
 
 /** Before the first dead-letter move only, run `sabotage` (which destroys the group). */
 function sabotageFirstMove(sabotage: () => Promise<unknown>) {
@@ -65,7 +53,7 @@ describe('dead-lettering when the consumer group is gone', () => {
         )) as string,
       );
     await bench.publish(good.slice(GOOD / 2));
-    const logs = captureLogs();
+    const logs = captureLogs('warn');
     const w = await bench.startWorker({
       logger: logs.logger,
       wrapDeadLetterer: sabotageFirstMove(() => sabotage(bench)),

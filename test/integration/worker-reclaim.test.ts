@@ -1,7 +1,6 @@
-import { Writable } from 'node:stream';
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createStreamClient } from '../../src/consumers/stream-client.ts';
+import { captureLogs } from '../helpers/capture-logs.ts';
 import { generatePaymentEvents } from '../helpers/payments-model.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { createWorkerBench, type InProcessWorker, type WorkerBench } from '../helpers/worker-harness.ts';
@@ -14,18 +13,6 @@ const outcome = async (w: InProcessWorker, name: string) =>
 async function processedIds(bench: WorkerBench): Promise<Set<string>> {
   const { rows } = await bench.db.query('SELECT event_id FROM streamsink_inbox');
   return new Set(rows.map((r) => r.event_id as string));
-}
-
-/** A debug logger whose lines the test reads (the reclaimer logs each round with what triggered it). */
-function captureLogs() {
-  const lines: Array<Record<string, unknown>> = [];
-  const destination = new Writable({
-    write(chunk, _enc, done) {
-      for (const line of String(chunk).split('\n').filter(Boolean)) lines.push(JSON.parse(line));
-      done();
-    },
-  });
-  return { logger: pino({ level: 'debug' }, destination), lines };
 }
 
 function dlqReasons(entries: Array<[string, string[]]>): string[] {
@@ -101,7 +88,7 @@ describe('reclaim', () => {
     // Held by two processes that died: the next claim makes it 3.
     await x.redis.xclaim(x.keys.stream, x.group, 'crashed', 0, ...ids, 'RETRYCOUNT', 2, 'JUSTID');
 
-    const logs = captureLogs();
+    const logs = captureLogs('debug'); // the reclaimer logs each round, with what triggered it, at debug
     const rounds = (trigger: string) =>
       logs.lines.filter((l) => l.msg === 'reclaim round' && l.trigger === trigger).length;
     /** For each sink write: its size, how many writes ran beside it, and the interval rounds so far. */
