@@ -73,10 +73,14 @@ const tx = {
       const p = prepareValue(v);
       if (typeof p === 'string') paramChars += p.length;
     }
-    // An older inbox statement returns every id it inserted; the current one only the ids it did not.
-    if (text.includes('streamsink_inbox') && !text.includes('NOT EXISTS'))
-      return { rows: (values[2] as string[]).map((event_id) => ({ event_id })) };
-    return { rows: [] };
+    // The inbox statement is answered "every row went in". Its rows cross as one text parameter (rows
+    // separated by U+0002) or, in older checkouts, as parallel arrays that it returned as inserted ids.
+    if (text.includes('INSERT INTO streamsink_inbox')) {
+      const rows = values[2];
+      if (typeof rows === 'string') return { rows: [], rowCount: rows.split('\u0002').length };
+      return { rows: (rows as string[]).map((event_id) => ({ event_id })), rowCount: (rows as string[]).length };
+    }
+    return { rows: [], rowCount: 0 };
   },
 };
 
