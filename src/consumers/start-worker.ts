@@ -7,7 +7,7 @@ import type { WorkerMetrics } from '../lib/metrics.ts';
 import { assertSchemaCurrent } from '../lib/migrations.ts';
 import { readStreamLayout } from '../lib/partitions/stream-layout.ts';
 import type { Pool } from '../lib/pg.ts';
-import { duplicateClient, type RedisClient as Redis } from '../lib/redis/client.ts';
+import { duplicateClient, isCluster, type RedisClient as Redis } from '../lib/redis/client.ts';
 import { disconnectRedis } from '../lib/redis/close.ts';
 import { type PartitionKeys, streamKeys } from '../lib/redis/keys.ts';
 import { createCommitWatermark } from './data-loss.ts';
@@ -15,6 +15,7 @@ import { createDeadLetterer } from './dead-letter.ts';
 import type { AnyPipeline } from './define-pipeline.ts';
 import { loadManagedSink } from './load-managed-sink.ts';
 import { startMetricsSampler } from './metrics-sampler.ts';
+import { createDoorbellListener } from './partitions/doorbells.ts';
 import type { PartitionMetrics } from './partitions/metrics.ts';
 import { type PartitionedWorker, startPartitioned } from './partitions/start-partitioned.ts';
 import { createPgSink } from './pg-sink.ts';
@@ -249,7 +250,22 @@ async function startPartitionedHandle(
     metrics?.redisErrors.inc({ kind: 'connection' });
     args.logger.warn({ connection: 'redis-reader', err: describeError(error) }, 'redis connection error');
   });
-  let worker: PartitionedWorker;
+  // The partitions' doorbells, on a connection of their own (partitions/doorbells.ts). Ordered mode listens
+  // only for the partitions it owns. On a cluster the doorbells are in different slots: idle partitions poll.
+  let worker: PartitionedWorker | undefined;
+  const doorbells = isCluster(redis)
+    ? undefined
+    : createDoorbellListener({
+        redis: duplicateClient(redis, `streamsink:worker:${args.consumer}:doorbells`),
+        doorbells: new Map(args.partitions.map((keys) => [keys.partition, keys.doorbell])),
+        ...(args.ordering === 'key' ? { listening: () => worker?.owned() ?? [] } : {}),
+        blockSeconds: Math.max(0.01, args.config.blockMs / 1000),
+        onError: (error) =>
+          args.logger.warn(
+            { connection: 'redis-doorbells', err: describeError(error) },
+            'listening for partition doorbells failed; idle partitions poll meanwhile',
+          ),
+      });
   try {
     worker = await startPartitioned({
       ordering: args.ordering,
@@ -266,22 +282,26 @@ async function startPartitionedHandle(
       ...(options.partitionMetrics ? { partitionMetrics: options.partitionMetrics } : {}),
       ...(options.sinkMiddleware ? { sinkMiddleware: options.sinkMiddleware } : {}),
       ...(options.deadLettererMiddleware ? { deadLettererMiddleware: options.deadLettererMiddleware } : {}),
+      ...(doorbells ? { doorbells } : {}),
     });
   } catch (error) {
+    await doorbells?.close();
     disconnectRedis(blockingRedis);
     throw error;
   }
+  const started = worker;
   let closing: Promise<void> | undefined;
   return {
     stream: options.stream,
     group: args.group,
     consumer: args.consumer,
     config: args.config,
-    health: () => worker.health(),
-    ownedPartitions: () => worker.owned(),
+    health: () => started.health(),
+    ownedPartitions: () => started.owned(),
     close() {
       closing ??= (async () => {
-        await worker.close();
+        await started.close();
+        await doorbells?.close();
         disconnectRedis(blockingRedis);
       })();
       return closing;

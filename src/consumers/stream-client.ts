@@ -108,6 +108,11 @@ export interface StreamClientOptions {
   /** The stream's doorbell list (keys.ts); waitForNew blocks on it. */
   doorbell?: string;
   /**
+   * Without `doorbell`: what waitForNew waits on instead of a plain timer (a partition's doorbell heard by
+   * partitions/doorbells.ts); it must resolve by `timeoutMs`.
+   */
+  idleWait?: (timeoutMs: number) => Promise<void>;
+  /**
    * Read new entries with a plain XREADGROUP where it is safe (read-path.ts): only for a connection this
    * client's read loop has to itself, set up with tripwire-read.ts's READER_OPTIONS, on a single node, without
    * a lease. Elsewhere, or when not given, every read goes through read-entries.lua.
@@ -129,6 +134,7 @@ export function createStreamClient({
   consumer,
   limits,
   doorbell,
+  idleWait,
   lease,
   plainReads,
 }: StreamClientOptions): StreamClient {
@@ -228,7 +234,7 @@ export function createStreamClient({
     async waitForNew(timeoutMs) {
       const ms = Math.max(1, Math.round(timeoutMs));
       if (!doorbell) {
-        await new Promise((resolve) => setTimeout(resolve, ms));
+        await (idleWait ? idleWait(ms) : new Promise((resolve) => setTimeout(resolve, ms)));
         return;
       }
       try {

@@ -39,6 +39,8 @@ export interface CreateWorkerOptions {
    * others' reads on that connection. They poll every STREAMSINK_POLL_MS instead.
    */
   doorbell?: boolean;
+  /** With `doorbell: false`: what an idle read loop waits on instead of a timer (partitions/doorbells.ts). */
+  idleWait?: (timeoutMs: number) => Promise<void>;
   sink: BatchSink;
   pipeline: Pipeline;
   /** Where poison goes. Without one, poison stays pending (and is logged). */
@@ -91,7 +93,11 @@ export function createWorker(options: CreateWorkerOptions): Worker {
 
   const clientOptions = {
     stream: keys.stream,
-    ...(options.doorbell === false ? {} : { doorbell: keys.doorbell }),
+    ...(options.doorbell === false
+      ? options.idleWait
+        ? { idleWait: options.idleWait }
+        : {}
+      : { doorbell: keys.doorbell }),
     group: config.group,
     consumer: config.consumer,
     limits: {

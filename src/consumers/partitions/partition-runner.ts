@@ -32,6 +32,11 @@ export interface PartitionRunnerDeps {
   maxHeldBytes: number;
   startId: string;
   pollMs: number;
+  /**
+   * What an idle reader waits on instead of a timer: the partition's doorbell (doorbells.ts). It must
+   * resolve by `timeoutMs` or when `signal` aborts.
+   */
+  idleWait?: (timeoutMs: number, signal: AbortSignal) => Promise<void>;
   logger: Logger;
   /** The lease is lost (read refused) or the fencing check refused a batch. */
   onLost: (why: 'lease' | 'fenced') => void;
@@ -177,6 +182,7 @@ export function startPartitionRunner(deps: PartitionRunnerDeps): PartitionRunner
       if (!page) continue;
       enqueue(page.entries);
       if (page.entries.length > 0 || page.deadLettered.length > 0) empty = 0;
+      else if (deps.idleWait) await deps.idleWait(idlePollDelay(empty++, deps.pollMs), stop.signal);
       else await wakeup.wait(idlePollDelay(empty++, deps.pollMs));
     }
   }

@@ -12,6 +12,7 @@ import { suspectThreshold } from '../quarantine.ts';
 import { createStreamClient } from '../stream-client.ts';
 import type { BatchSink, DeadLetterer, Pipeline } from '../types.ts';
 import { createWorker, type Worker, type WorkerHealth } from '../worker.ts';
+import type { DoorbellListener } from './doorbells.ts';
 import { checkEpoch } from './fencing.ts';
 import { createLaneBatch, type LaneBatchResult } from './lane-batch.ts';
 import type { PartitionMetrics } from './metrics.ts';
@@ -40,6 +41,8 @@ export interface StartPartitionedOptions {
   partitionMetrics?: PartitionMetrics;
   sinkMiddleware?: (sink: BatchSink) => BatchSink;
   deadLettererMiddleware?: (deadLetterer: DeadLetterer) => DeadLetterer;
+  /** The partitions' doorbells (doorbells.ts); without it (Redis Cluster) idle partitions poll. */
+  doorbells?: DoorbellListener;
 }
 
 export interface PartitionedWorker {
@@ -70,7 +73,7 @@ function deadLettererFor(
 }
 
 async function startUnordered(options: StartPartitionedOptions): Promise<PartitionedWorker> {
-  const { config, partitions } = options;
+  const { config, partitions, doorbells } = options;
   const P = partitions.length;
   const realSink = createPgSink({
     pool: options.pool,
@@ -94,7 +97,9 @@ async function startUnordered(options: StartPartitionedOptions): Promise<Partiti
       redis: options.redis,
       blockingRedis: options.blockingRedis,
       // One shared reader connection for every partition: a BLPOP on it would stall the other partitions' reads.
+      // Their doorbells are heard on a connection of their own instead.
       doorbell: false,
+      ...(doorbells ? { idleWait: (ms: number) => doorbells.wait(keys.partition, ms) } : {}),
       sink,
       pipeline: options.pipeline,
       deadLetterer: deadLettererFor(options, keys, config.consumer),
@@ -133,7 +138,7 @@ function mergeHealth(all: WorkerHealth[]): WorkerHealth {
 }
 
 function startOrdered(options: StartPartitionedOptions): PartitionedWorker {
-  const { config, logger } = options;
+  const { config, logger, doorbells } = options;
   const member = `${config.consumer}-${randomUUID().slice(0, 8)}`;
   const labels = { stream: options.stream, group: config.group, pipeline: options.pipeline.name };
   const log = logger.child({ stream: options.stream, group: config.group, member });
@@ -205,6 +210,9 @@ function startOrdered(options: StartPartitionedOptions): PartitionedWorker {
         ),
         startId: config.startId,
         pollMs: config.pollMs,
+        ...(doorbells
+          ? { idleWait: (ms: number, signal: AbortSignal) => doorbells.wait(keys.partition, ms, signal) }
+          : {}),
         logger: log,
         onLost: (why) => {
           stop.abort();
