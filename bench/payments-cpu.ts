@@ -78,7 +78,10 @@ const tx = {
     if (text.includes('INSERT INTO streamsink_inbox')) {
       const rows = values[2];
       if (typeof rows === 'string') return { rows: [], rowCount: rows.split('\u0002').length };
-      return { rows: (rows as string[]).map((event_id) => ({ event_id })), rowCount: (rows as string[]).length };
+      return {
+        rows: (rows as string[]).map((event_id) => ({ event_id })),
+        rowCount: (rows as string[]).length,
+      };
     }
     return { rows: [], rowCount: 0 };
   },
