@@ -256,7 +256,7 @@ async function startPartitionedHandle(
   const doorbells = isCluster(redis)
     ? undefined
     : createDoorbellListener({
-        redis: duplicateClient(redis, `streamsink:worker:${args.consumer}:doorbells`),
+        redis: doorbellConnection(redis, args.consumer, args.logger, metrics),
         doorbells: new Map(args.partitions.map((keys) => [keys.partition, keys.doorbell])),
         ...(args.ordering === 'key' ? { listening: () => worker?.owned() ?? [] } : {}),
         blockSeconds: Math.max(0.01, args.config.blockMs / 1000),
@@ -307,6 +307,21 @@ async function startPartitionedHandle(
       return closing;
     },
   };
+}
+
+/** The partitions' doorbell connection, its errors counted and logged as the reader's are. */
+function doorbellConnection(
+  redis: Redis,
+  consumer: string,
+  logger: Logger,
+  metrics: WorkerMetrics | undefined,
+): Redis {
+  const connection = duplicateClient(redis, `streamsink:worker:${consumer}:doorbells`);
+  connection.on('error', (error: Error) => {
+    metrics?.redisErrors.inc({ kind: 'connection' });
+    logger.warn({ connection: 'redis-doorbells', err: describeError(error) }, 'redis connection error');
+  });
+  return connection;
 }
 
 /** The documented defaults, from the one config schema (nothing read from the environment here). */

@@ -26,7 +26,9 @@ describe('partition doorbells', () => {
   let doorbells = new Map<number, string>();
   const ring = (p: number) => redis.lpush(doorbells.get(p) as string, '1');
 
-  function listen(options: { listening?: () => number[]; blockSeconds?: number } = {}) {
+  function listen(
+    options: { listening?: () => number[]; blockSeconds?: number; onError?: (e: unknown) => void } = {},
+  ) {
     const stream = uniqueName('s');
     doorbells = new Map([0, 1, 2, 3].map((p) => [p, `${prefix}:{${stream}/${p}/4}:doorbell`]));
     const listener = createDoorbellListener({
@@ -34,6 +36,7 @@ describe('partition doorbells', () => {
       doorbells,
       blockSeconds: options.blockSeconds ?? 1,
       ...(options.listening ? { listening: options.listening } : {}),
+      ...(options.onError ? { onError: options.onError } : {}),
     });
     listeners.push(listener);
     return listener;
@@ -78,6 +81,19 @@ describe('partition doorbells', () => {
     await zero;
     expect(await redis.llen(doorbells.get(1) as string)).toBe(1);
     await redis.del(doorbells.get(1) as string);
+  }, 20_000);
+
+  it('a BLPOP that Redis refuses is reported, and listening resumes once the cause is gone', async () => {
+    const errors: string[] = [];
+    const listener = listen({ onError: (e) => errors.push(e instanceof Error ? e.message : String(e)) });
+    // Not a list: every BLPOP over the doorbells fails with WRONGTYPE until it is gone.
+    await redis.set(doorbells.get(0) as string, 'not a list');
+    await waitFor(() => errors.length > 0);
+    expect(errors[0]).toMatch(/WRONGTYPE/);
+    await redis.del(doorbells.get(0) as string);
+    const one = listener.wait(1, LONG_WAIT_MS);
+    await ring(1);
+    await one;
   }, 20_000);
 
   it('a wait ends when its signal aborts, and close ends a BLPOP without waiting out its timeout', async () => {

@@ -36,11 +36,15 @@ export interface DoorbellListenerOptions {
   listening?: () => Iterable<number>;
   /** Longest BLPOP, seconds: how soon a change of `listening` takes effect. */
   blockSeconds: number;
-  /** A failed BLPOP (connection lost): the loop waits a second and listens again. */
+  /**
+   * A BLPOP that failed (refused by an ACL, say; a lost connection just waits for the reconnect): the loop
+   * listens again after 1 s, doubling to 30 s while it keeps failing.
+   */
   onError?: (error: unknown) => void;
 }
 
 const NOTHING_TO_HEAR_MS = 200;
+const MAX_RETRY_MS = 30_000;
 
 export function createDoorbellListener(options: DoorbellListenerOptions): DoorbellListener {
   const { redis, doorbells } = options;
@@ -70,6 +74,7 @@ export function createDoorbellListener(options: DoorbellListenerOptions): Doorbe
   }
 
   async function listen(): Promise<void> {
+    let failures = 0;
     while (!stop.signal.aborted) {
       const keys = keysNow();
       if (keys.length === 0) {
@@ -79,12 +84,13 @@ export function createDoorbellListener(options: DoorbellListenerOptions): Doorbe
       }
       try {
         const popped = await Promise.race([redis.blpop(...keys, options.blockSeconds), stopped]);
+        failures = 0;
         const partition = popped ? partitionOf.get(popped[0]) : undefined;
         if (partition !== undefined) ring(partition);
       } catch (error) {
         if (stop.signal.aborted) return;
         options.onError?.(error);
-        await sleep(1000, stop.signal);
+        await sleep(Math.min(MAX_RETRY_MS, 1000 * 2 ** failures++), stop.signal);
       }
     }
   }
