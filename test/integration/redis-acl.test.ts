@@ -6,7 +6,8 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { parseAclFile, substitute } from '../../scripts/deploy/redis-acl.ts';
-import { streamKeys } from '../../src/lib/redis/keys.ts';
+import { partitionTag } from '../../src/lib/partitions/partition-tags.ts';
+import { partitionKeys, streamKeys } from '../../src/lib/redis/keys.ts';
 import { uniqueName } from '../helpers/names.ts';
 import { createTestSchema, type TestSchema } from '../helpers/pg.ts';
 import { type OwnRedis, startOwnRedis } from '../helpers/servers-own.ts';
@@ -159,6 +160,12 @@ describe('Redis ACL users (k8s/redis-acl.conf)', () => {
     const id = Number(await r.client('ID'));
     expect(await r.client('UNBLOCK', id)).toBe(0);
     expect(await r.ping()).toBe('PONG');
+    // A partitioned stream's doorbells, several in one BLPOP (partitions/doorbells.ts).
+    const bells = [0, 1].map(
+      (p) => partitionKeys('streamsink', k.name, p, partitionTag(k.name, p, 2)).doorbell,
+    );
+    await admin.lpush(bells[1] as string, '1');
+    expect(await r.blpop(...bells, 1)).toEqual([bells[1], '1']);
 
     // dead-letter.lua: XPENDING, XRANGE (copies the source entry's exact bytes), XADD dlq, XACK, atomically.
     // Record: source id, field count c, header length h, then the c items (header ending dlq.original_fields).
