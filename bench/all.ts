@@ -8,7 +8,8 @@
  *      (a burst, publisher and worker on the same cores), one step at half of step 1's drain rate,
  *      p50/p99/p99.9, lone events, and the knee chart (SVG);
  *   3. memory (bench/worker-memory.ts): one worker, default settings, draining a 1M-entry backlog of ~300 B events;
- *   4. ordered vs unordered consumption of a 16-partition stream (bench/ordered.ts, issue 12);
+ *   4. ordered vs unordered consumption of a 16-partition stream, and lone events on it once idle
+ *      (bench/ordered.ts, issue 12);
  *   5. a 3-master Redis Cluster vs one node, both started here (bench/cluster.ts, issue 12);
  *   6. adaptive vs fixed concurrency, healthy, slowed through a latency proxy, recovered (bench/load-management.ts,
  *      issue 15).

@@ -10,6 +10,10 @@
  * The clock starts when the worker starts (ordered mode includes acquiring its leases: a second or so of
  * coordination, once) and stops when Postgres holds all N rows. Each round uses its own stream, group and
  * schema; everything the bench creates is deleted at the end. Figures on a shared machine are noisy.
+ *
+ * Then, the worker idle, each round publishes --lone events through the SDK one every 100 ms (each rings its
+ * partition's doorbell) and takes publish -> commit from the row's commit time (a column Postgres stamps):
+ * an idle partition should read at once, not at its next poll (STREAMSINK_POLL_MS).
  */
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
@@ -23,6 +27,7 @@ import { encodeEnvelope } from '../src/lib/envelope.ts';
 import { migrate } from '../src/lib/migrations.ts';
 import { partitionOf } from '../src/lib/partitions/partition-of.ts';
 import { createPartitionedStream } from '../src/lib/partitions/stream-layout.ts';
+import { createProducer } from '../src/producers/producer.ts';
 
 const { values } = parseArgs({
   options: {
@@ -30,6 +35,7 @@ const { values } = parseArgs({
     keys: { type: 'string', default: '5000' },
     partitions: { type: 'string', default: '16' },
     rounds: { type: 'string', default: '3' },
+    lone: { type: 'string', default: '20' },
     json: { type: 'boolean', default: false },
   },
 });
@@ -42,6 +48,7 @@ const N = positive('events', values.events);
 const K = positive('keys', values.keys);
 const P = positive('partitions', values.partitions);
 const ROUNDS = positive('rounds', values.rounds);
+const LONE = positive('lone', values.lone);
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const RUN = randomBytes(4).toString('hex');
@@ -54,7 +61,27 @@ const pipeline = (BUILT_IN_PIPELINES['event-log'] as NonNullable<(typeof BUILT_I
   currencies: ['EUR'],
 });
 
-async function round(mode: 'key' | 'none', i: number): Promise<number> {
+/** Publish -> commit of `LONE` events published one every 100 ms, ms, sorted. */
+async function loneEvents(stream: string, pool: pg.Pool, tag: string): Promise<number[]> {
+  const producer = createProducer({ redis, keyPrefix: PREFIX });
+  const sentAt = new Map<string, number>();
+  for (let n = 0; n < LONE; n++) {
+    await new Promise((r) => setTimeout(r, 100));
+    const id = `lone-${tag}-${n}`;
+    sentAt.set(id, performance.timeOrigin + performance.now());
+    await producer.publish(stream, { id, type: 'bench.step', key: `lone-${n}`, data: { n } });
+  }
+  for (;;) {
+    const { rows } = await pool.query<{ event_id: string; at: number }>(
+      `SELECT event_id, extract(epoch FROM applied_at) * 1000 AS at FROM event_log WHERE event_id LIKE 'lone-%'`,
+    );
+    if (rows.length >= LONE)
+      return rows.map((r) => Number(r.at) - (sentAt.get(r.event_id) as number)).sort((a, b) => a - b);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+async function round(mode: 'key' | 'none', i: number): Promise<{ rate: number; lone: number[] }> {
   const tag = `${mode}_${i}`;
   const schema = `bench_ord_${tag}_${RUN}`;
   await admin.query(`CREATE SCHEMA "${schema}"`);
@@ -64,6 +91,9 @@ async function round(mode: 'key' | 'none', i: number): Promise<number> {
   const pool = new pg.Pool({ connectionString: url.toString(), max: 8 });
   pool.on('error', () => {});
   await migrate(pool, undefined, { pipelines: [pipeline] });
+  await pool.query(
+    'ALTER TABLE event_log ADD COLUMN applied_at timestamptz NOT NULL DEFAULT clock_timestamp()',
+  );
   const stream = `ord-${tag}`;
   const { layout } = await createPartitionedStream(redis, PREFIX, stream, P, Date.now());
   if (layout.kind !== 'partitioned') throw new Error('expected a partitioned stream');
@@ -96,10 +126,11 @@ async function round(mode: 'key' | 'none', i: number): Promise<number> {
     await new Promise((r) => setTimeout(r, 20));
   }
   const seconds = (performance.now() - started) / 1000;
+  const lone = await loneEvents(stream, pool, tag);
   await worker.close();
   workerRedis.disconnect();
   await pool.end();
-  return N / seconds;
+  return { rate: N / seconds, lone };
 }
 
 async function cleanup(): Promise<void> {
@@ -115,15 +146,25 @@ async function cleanup(): Promise<void> {
 }
 
 const results: Record<'none' | 'key', number[]> = { none: [], key: [] };
+const lone: Record<'none' | 'key', number[]> = { none: [], key: [] };
 try {
   for (let i = 0; i < ROUNDS; i++) {
-    results.none.push(await round('none', i));
-    results.key.push(await round('key', i));
+    for (const mode of ['none', 'key'] as const) {
+      const r = await round(mode, i);
+      results[mode].push(r.rate);
+      lone[mode].push(...r.lone);
+    }
   }
 } finally {
   await cleanup();
 }
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+function loneSummary(ms: number[]): { p50: number; p90: number; max: number } {
+  const sorted = [...ms].sort((a, b) => a - b);
+  const at = (q: number) =>
+    Number((sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0).toFixed(1));
+  return { p50: at(0.5), p90: at(0.9), max: at(1) };
+}
 const summary = {
   events: N,
   keys: K,
@@ -132,6 +173,7 @@ const summary = {
   unorderedPerSecond: results.none.map(Math.round),
   orderedPerSecond: results.key.map(Math.round),
   ratio: Number((median(results.key) / median(results.none)).toFixed(2)),
+  loneMs: { unordered: loneSummary(lone.none), ordered: loneSummary(lone.key) },
 };
 if (values.json) console.log(JSON.stringify(summary));
 else {
@@ -143,4 +185,9 @@ else {
     `  ordered    ${Math.round(median(results.key))} events/s   ${summary.orderedPerSecond.join(' ')}`,
   );
   console.log(`  ordered / unordered = ${summary.ratio} (target >= 0.5)`);
+  const line = (name: string, l: { p50: number; p90: number; max: number }) =>
+    `  ${name}  lone events: p50 ${l.p50} ms, p90 ${l.p90} ms, max ${l.max} ms`;
+  console.log(`publish -> commit of ${LONE} lone events per round (1 per 100 ms, idle worker):`);
+  console.log(line('unordered', summary.loneMs.unordered));
+  console.log(line('ordered  ', summary.loneMs.ordered));
 }
