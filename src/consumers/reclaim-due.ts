@@ -1,5 +1,9 @@
-/** Why a reclaim round runs: its interval passed, or the last round ended on a suspect that has now finished. */
-export type ReclaimTrigger = 'interval' | 'suspect';
+/**
+ * Why a reclaim round runs: its interval passed, the last round ended on a suspect that has now finished, or
+ * the last round stopped with more of the pending list to page through (the worker was full, or the round
+ * reached its page limit).
+ */
+export type ReclaimTrigger = 'interval' | 'suspect' | 'resume';
 
 export interface ReclaimClock {
   now: number;
@@ -12,6 +16,8 @@ export interface ReclaimClock {
   quarantined: boolean;
   /** The last round's last page claimed a suspect (one comes alone in its page): more may be idle behind it. */
   lastRoundClaimedSuspect: boolean;
+  /** The last round stopped before the end of the pending list (full, or its page limit): resume it. */
+  lastRoundUnfinished: boolean;
 }
 
 /**
@@ -26,5 +32,9 @@ export interface ReclaimClock {
 export function reclaimDue(clock: ReclaimClock): ReclaimTrigger | undefined {
   if (clock.sinkFailing || clock.quarantined) return undefined;
   if (clock.lastRoundClaimedSuspect) return 'suspect';
+  // Idle entries of a crashed consumer are older than anything new: a round that had to stop while more of
+  // them were left goes on from where it stopped (the read loop runs it before reading, as room frees up)
+  // instead of leaving them a claim interval each time the worker is busy.
+  if (clock.lastRoundUnfinished) return 'resume';
   return clock.now - clock.lastRoundAt >= clock.claimIntervalMs ? 'interval' : undefined;
 }

@@ -70,6 +70,8 @@ const MAX_PAGES_PER_ROUND = 10;
 export function createReclaimer(deps: ReclaimerDeps): Reclaimer {
   let lastRoundAt = deps.now();
   let lastRoundClaimedSuspect = false;
+  /** Where the last round stopped with more of the pending list left: the next round starts there. */
+  let resumeAt: string | undefined;
   const trigger = () =>
     reclaimDue({
       now: deps.now(),
@@ -78,17 +80,23 @@ export function createReclaimer(deps: ReclaimerDeps): Reclaimer {
       sinkFailing: deps.sinkHealth.failing,
       quarantined: deps.holdBack?.() ?? false,
       lastRoundClaimedSuspect,
+      lastRoundUnfinished: resumeAt !== undefined,
     });
   return {
     due: () => trigger() !== undefined,
     async run() {
       const why = trigger() ?? 'interval';
-      lastRoundAt = deps.now();
+      const from = why === 'resume' ? resumeAt : undefined;
+      // A resumed round that finds the worker still full claims nothing and leaves the interval's clock be.
+      if (why !== 'resume') lastRoundAt = deps.now();
       lastRoundClaimedSuspect = false; // a round that fails claims nothing: the interval applies
+      resumeAt = undefined;
       try {
-        const round = await reclaimOnce(deps);
+        const round = await reclaimOnce(deps, from);
         lastRoundClaimedSuspect = round.endedOnSuspect;
-        deps.logger.debug({ trigger: why, ...round }, 'reclaim round');
+        resumeAt = round.resumeAt;
+        if (why !== 'resume' || round.taken > 0)
+          deps.logger.debug({ trigger: why, ...round }, 'reclaim round');
       } catch (error) {
         // NOGROUP: the read loop recreates the group; nothing to reclaim until then.
         if (!isNoGroupError(error)) {
@@ -105,22 +113,33 @@ export interface ReclaimRound {
   taken: number;
   /** The last page claimed a suspect: it stopped the round, and more may be idle behind it. */
   endedOnSuspect: boolean;
+  /**
+   * The cursor to go on from when the round stopped with more of the pending list to page through: the worker
+   * was full, or the round reached its page limit. Undefined when it went round to the start (or was stopped,
+   * or ended on a suspect, which has its own way back).
+   */
+  resumeAt?: string;
 }
 
-/** One round of XAUTOCLAIM paging. */
-export async function reclaimOnce(deps: ReclaimerDeps): Promise<ReclaimRound> {
+/** One round of XAUTOCLAIM paging, from `from` (a cursor a stopped round returned) or the start. */
+export async function reclaimOnce(deps: ReclaimerDeps, from = '0-0'): Promise<ReclaimRound> {
   const { client, inFlight, config, metrics, labels } = deps;
-  let cursor = '0-0';
+  let cursor = from;
   let taken = 0;
   let endedOnSuspect = false;
-  for (let page = 0; page < MAX_PAGES_PER_ROUND && !deps.stop.aborted && !deps.holdBack?.(); page++) {
+  let stoppedFull = false;
+  let page = 0;
+  for (; page < MAX_PAGES_PER_ROUND && !deps.stop.aborted && !deps.holdBack?.(); page++) {
     const free = freeCapacity({ inFlight: inFlight.size, maxInFlight: config.maxInFlight });
     const bytes = readBytes({
       inFlight: inFlight.size,
       inFlightBytes: inFlight.bytes,
       maxInFlightBytes: config.maxInFlightBytes,
     });
-    if (free === 0 || bytes === 0) break;
+    if (free === 0 || bytes === 0) {
+      stoppedFull = true;
+      break;
+    }
     const result = await client.autoClaim(
       config.claimIdleMs,
       cursor,
@@ -156,7 +175,10 @@ export async function reclaimOnce(deps: ReclaimerDeps): Promise<ReclaimRound> {
     }
     if (cursor === '0-0') break;
   }
-  return { taken, endedOnSuspect };
+  // Stopped on a full worker (also before its first page: then it resumes from where it began) or at the
+  // page limit: the cursor has not come round to the start, so there is more to look at.
+  const unfinished = !endedOnSuspect && !deps.stop.aborted && (stoppedFull || page === MAX_PAGES_PER_ROUND);
+  return unfinished ? { taken, endedOnSuspect, resumeAt: cursor } : { taken, endedOnSuspect };
 }
 
 /** Every so often, remove stale consumers. Takes no capacity, so it runs on its own timer. */

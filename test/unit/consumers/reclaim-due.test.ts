@@ -8,6 +8,7 @@ const clock = (over: Partial<ReclaimClock> = {}): ReclaimClock => ({
   sinkFailing: false,
   quarantined: false,
   lastRoundClaimedSuspect: false,
+  lastRoundUnfinished: false,
   ...over,
 });
 
@@ -21,6 +22,14 @@ describe('reclaimDue', () => {
     expect(reclaimDue(clock({ lastRoundClaimedSuspect: true }))).toBe('suspect');
     expect(reclaimDue(clock({ lastRoundClaimedSuspect: true, quarantined: true }))).toBeUndefined();
     expect(reclaimDue(clock({ lastRoundClaimedSuspect: true, now: 90_000 }))).toBe('suspect');
+  });
+
+  it('is due at once after a round that stopped with more of the pending list left', () => {
+    expect(reclaimDue(clock({ lastRoundUnfinished: true }))).toBe('resume');
+    expect(reclaimDue(clock({ lastRoundUnfinished: true, quarantined: true }))).toBeUndefined();
+    expect(reclaimDue(clock({ lastRoundUnfinished: true, sinkFailing: true }))).toBeUndefined();
+    // A suspect's own way back comes first: it must run alone before anything else is claimed.
+    expect(reclaimDue(clock({ lastRoundUnfinished: true, lastRoundClaimedSuspect: true }))).toBe('suspect');
   });
 
   it('is never due while suspects run or the sink fails, whatever the interval', () => {

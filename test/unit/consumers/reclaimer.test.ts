@@ -104,8 +104,26 @@ describe('reclaimOnce', () => {
       { cursor: '9-0', entries: [entry('1-0'), entry('2-0')], deletedIds: [], deadLettered: [] },
     ]);
     const t = deps(client, 5, ['a-0', 'b-0', 'c-0']);
-    await reclaimOnce(t.d);
-    expect(calls).toEqual(['autoclaim 1000 0-0 2', 'xpending 1-0 2-0']); // 2 free, then full: no second page
+    // 2 free, then full: no second page, and the round says where to go on from.
+    expect(await reclaimOnce(t.d)).toEqual({ taken: 2, endedOnSuspect: false, resumeAt: '9-0' });
+    expect(calls).toEqual(['autoclaim 1000 0-0 2', 'xpending 1-0 2-0']);
+  });
+
+  it('goes on from a cursor, and a round that reaches its page limit says where it stopped', async () => {
+    const pages = Array.from({ length: 12 }, (_, i) => ({
+      cursor: `${i + 10}-0`,
+      entries: [],
+      deletedIds: [],
+      deadLettered: [],
+    }));
+    const { client, calls } = fakeClient(pages);
+    expect(await reclaimOnce(deps(client).d, '7-0')).toEqual({
+      taken: 0,
+      endedOnSuspect: false,
+      resumeAt: '19-0',
+    });
+    expect(calls[0]).toBe('autoclaim 1000 7-0 4');
+    expect(calls).toHaveLength(10);
   });
 
   it('says whether its last page claimed a suspect, the page that stops the round', async () => {
@@ -179,6 +197,40 @@ describe('createReclaimer', () => {
     now = 500;
     expect(reclaimer.due()).toBe(true);
     expect(calls.filter((c) => c.startsWith('autoclaim'))).toHaveLength(3);
+  });
+});
+
+describe('createReclaimer: a round that had to stop', () => {
+  it('resumes where it stopped as soon as room frees up, not a claim interval later', async () => {
+    const page = (cursor: string, ids: string[]): AutoClaimPage => ({
+      cursor,
+      entries: ids.map((id) => entry(id, 2)),
+      deletedIds: [],
+      deadLettered: [],
+    });
+    const { client, calls } = fakeClient([page('3-0', ['1-0', '2-0']), page('0-0', ['3-0'])]);
+    const t = deps(client, 4, ['a-0', 'b-0']); // 2 free of 4
+    let now = 0;
+    const reclaimer = createReclaimer({ ...t.d, now: () => now });
+    now = 250; // claimIntervalMs
+    await reclaimer.run(); // takes 2: full, the pending list not done
+    expect(calls.filter((c) => c.startsWith('autoclaim'))).toEqual(['autoclaim 1000 0-0 2']);
+    expect(reclaimer.due()).toBe(true); // resume: but the worker is still full
+    await reclaimer.run(); // nothing free: no Redis call, still to resume
+    expect(calls.filter((c) => c.startsWith('autoclaim'))).toHaveLength(1);
+    expect(reclaimer.due()).toBe(true);
+    t.inFlight.remove(['a-0', 'b-0', '1-0', '2-0']); // room again, long before the next interval (500)
+    await reclaimer.run();
+    expect(calls.filter((c) => c.startsWith('autoclaim'))).toEqual([
+      'autoclaim 1000 0-0 2',
+      'autoclaim 1000 3-0 4',
+    ]);
+    expect(t.dispatched.flat().map((e) => e.id)).toEqual(['1-0', '2-0', '3-0']);
+    expect(reclaimer.due()).toBe(false); // came round to the start: the interval applies again
+    now = 499;
+    expect(reclaimer.due()).toBe(false);
+    now = 500;
+    expect(reclaimer.due()).toBe(true);
   });
 });
 
