@@ -260,11 +260,13 @@ async function startPartitionedHandle(
         doorbells: new Map(args.partitions.map((keys) => [keys.partition, keys.doorbell])),
         ...(args.ordering === 'key' ? { listening: () => worker?.owned() ?? [] } : {}),
         blockSeconds: Math.max(0.01, args.config.blockMs / 1000),
-        onError: (error) =>
+        onError: (error) => {
+          metrics?.redisErrors.inc({ kind: 'doorbell' });
           args.logger.warn(
             { connection: 'redis-doorbells', err: describeError(error) },
             'listening for partition doorbells failed; idle partitions poll meanwhile',
-          ),
+          );
+        },
       });
   try {
     worker = await startPartitioned({

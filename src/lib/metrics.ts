@@ -18,6 +18,7 @@ export const REDIS_ERROR_KINDS = [
   'lease',
   'connection',
   'stats',
+  'doorbell',
 ] as const;
 export type RedisErrorKind = (typeof REDIS_ERROR_KINDS)[number];
 // A Record over PgErrorClass: a class added there fails to compile here until it is initialised too.

@@ -120,6 +120,20 @@ describe('failures on a partitioned stream', () => {
     await w.close();
   });
 
+  it('a doorbell Redis refuses to BLPOP is counted (redis errors, kind doorbell); the partitions go on by polling', async () => {
+    const { bench, layout } = await freshStream();
+    // Not a list: every BLPOP over the doorbells fails with WRONGTYPE.
+    await bench.redis.set(layout.partitions[0]?.doorbell as string, 'not a list');
+    const w = await bench.startWorker({ pipeline: sequencePipeline, consumer: 'bells' });
+    const events = sequenceEvents(8, 2, 'bells');
+    await publishRouted(bench.redis, layout, events);
+    await waitFor(async () => (await sequenceState(bench.db, 2)).applied === events.length);
+    const doorbellErrors = async () =>
+      (await w.metrics.redisErrors.get()).values.find((v) => v.labels.kind === 'doorbell')?.value ?? 0;
+    expect(await waitFor(async () => (await doorbellErrors()) > 0)).toBe(true);
+    await w.close();
+  });
+
   it('unordered: one worker reads every partition and dead-letters to the partition of the event', async () => {
     const { bench, layout } = await freshStream();
     const events = sequenceEvents(40, 3, 'un');
