@@ -139,7 +139,7 @@ export async function runReadLoop(deps: ReadLoopDeps): Promise<void> {
     if (page.entries.length > 0) deps.dispatch(page.entries);
     // Nothing new: wait for the doorbell, or poll again shortly. Dead-lettering was progress.
     if (page.entries.length > 0 || page.deadLettered.length > 0 || page.cutOff) emptyReads = 0;
-    else if (!stop.aborted) await client.waitForNew(idlePollDelay(emptyReads++, config.pollMs));
+    else if (!stop.aborted) await client.waitForNew(idlePollDelay(emptyReads++, config.pollMs), stop);
   }
   setPaused(1);
 }

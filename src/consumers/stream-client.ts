@@ -12,6 +12,7 @@ import {
 import { canTripwireRead, tripwireRead } from './tripwire-read.ts';
 import type { StreamEntry } from './types.ts';
 import { markInvalidUtf8 } from './utf8-check.ts';
+import { sleep } from './wakeup.ts';
 
 const DELETE_IDLE_CONSUMER = loadLuaScript(new URL('./delete-idle-consumer.lua', import.meta.url));
 const READ_ENTRIES = loadLuaScript(new URL('./read-entries.lua', import.meta.url));
@@ -34,9 +35,10 @@ export interface StreamClient {
   /**
    * Wait up to `timeoutMs` for a producer to ring the stream's doorbell (BLPOP): returns as soon as one does,
    * so an idle worker reads a new entry at once instead of at its next poll. Without a doorbell key, or when
-   * the BLPOP fails, it sleeps. Never throws.
+   * the BLPOP fails, it sleeps. Never throws. `signal` ends a wait without a doorbell key at once (a BLPOP
+   * ends at its timeout, or when the worker's shutdown unblocks its connection).
    */
-  waitForNew(timeoutMs: number): Promise<void>;
+  waitForNew(timeoutMs: number, signal?: AbortSignal): Promise<void>;
   /**
    * Claim entries idle at least `minIdleMs` (XPENDING IDLE, then XCLAIM one by one inside read-entries.lua),
    * at most `count` and about `maxBytes`, with their raised delivery counts. Entries over the payload limit
@@ -109,9 +111,9 @@ export interface StreamClientOptions {
   doorbell?: string;
   /**
    * Without `doorbell`: what waitForNew waits on instead of a plain timer (a partition's doorbell heard by
-   * partitions/doorbells.ts); it must resolve by `timeoutMs`.
+   * partitions/doorbells.ts); it must resolve by `timeoutMs`, or when `signal` aborts.
    */
-  idleWait?: (timeoutMs: number) => Promise<void>;
+  idleWait?: (timeoutMs: number, signal?: AbortSignal) => Promise<void>;
   /**
    * Read new entries with a plain XREADGROUP where it is safe (read-path.ts): only for a connection this
    * client's read loop has to itself, set up with tripwire-read.ts's READER_OPTIONS, on a single node, without
@@ -231,10 +233,10 @@ export function createStreamClient({
       return { entries, deadLettered };
     },
 
-    async waitForNew(timeoutMs) {
+    async waitForNew(timeoutMs, signal) {
       const ms = Math.max(1, Math.round(timeoutMs));
       if (!doorbell) {
-        await (idleWait ? idleWait(ms) : new Promise((resolve) => setTimeout(resolve, ms)));
+        await (idleWait ? idleWait(ms, signal) : sleep(ms, signal));
         return;
       }
       try {

@@ -40,7 +40,7 @@ export interface CreateWorkerOptions {
    */
   doorbell?: boolean;
   /** With `doorbell: false`: what an idle read loop waits on instead of a timer (partitions/doorbells.ts). */
-  idleWait?: (timeoutMs: number) => Promise<void>;
+  idleWait?: (timeoutMs: number, signal?: AbortSignal) => Promise<void>;
   sink: BatchSink;
   pipeline: Pipeline;
   /** Where poison goes. Without one, poison stays pending (and is logged). */

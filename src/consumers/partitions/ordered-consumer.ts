@@ -243,7 +243,10 @@ export function createOrderedConsumer(options: OrderedConsumerOptions): OrderedC
         await ticking;
         const deadline = now() + config.shutdownTimeoutMs;
         const stops = [...runners].map(([p, runner]) => handOver(p, runner));
-        await Promise.race([Promise.all(stops), sleep(config.shutdownTimeoutMs)]);
+        // The timer ends with the race: left running, it kept the process alive after a prompt handover.
+        const handedOver = new AbortController();
+        await Promise.race([Promise.all(stops), sleep(config.shutdownTimeoutMs, handedOver.signal)]);
+        handedOver.abort();
         // Acquisitions in flight release what they got once they see the stop; bounded by the same deadline.
         while (busy.size > 0 && now() < deadline) await sleep(20);
         await membership.leave().catch(() => undefined);

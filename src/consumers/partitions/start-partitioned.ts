@@ -99,7 +99,9 @@ async function startUnordered(options: StartPartitionedOptions): Promise<Partiti
       // One shared reader connection for every partition: a BLPOP on it would stall the other partitions' reads.
       // Their doorbells are heard on a connection of their own instead.
       doorbell: false,
-      ...(doorbells ? { idleWait: (ms: number) => doorbells.wait(keys.partition, ms) } : {}),
+      ...(doorbells
+        ? { idleWait: (ms: number, signal?: AbortSignal) => doorbells.wait(keys.partition, ms, signal) }
+        : {}),
       sink,
       pipeline: options.pipeline,
       deadLetterer: deadLettererFor(options, keys, config.consumer),
