@@ -1,20 +1,30 @@
 /**
  * A waiter that a loop parks on until something it cares about changes (room freed, sink recovered, shutdown)
  * or a timeout passes, whichever is first. `wake()` releases every current waiter; later waits park again.
+ * With `keepUnheard`, a wake that finds nobody waiting is kept for the next wait, which returns at once (a
+ * partition's doorbell that rang while its reader was busy, partitions/doorbells.ts).
  */
 export interface Wakeup {
-  wait(timeoutMs: number): Promise<void>;
+  /** Resolves on `wake()`, after `timeoutMs`, or when `signal` aborts, whichever is first. */
+  wait(timeoutMs: number, signal?: AbortSignal): Promise<void>;
   wake(): void;
 }
 
-export function createWakeup(): Wakeup {
+export function createWakeup(options: { keepUnheard?: boolean } = {}): Wakeup {
   const waiters = new Set<() => void>();
+  let unheard = false;
   return {
-    wait(timeoutMs) {
+    wait(timeoutMs, signal) {
+      if (unheard || signal?.aborted) {
+        unheard = false;
+        return Promise.resolve();
+      }
       return new Promise<void>((resolve) => {
         const timer = setTimeout(done, timeoutMs);
+        signal?.addEventListener('abort', done, { once: true });
         function done() {
           clearTimeout(timer);
+          signal?.removeEventListener('abort', done);
           waiters.delete(done);
           resolve();
         }
@@ -22,6 +32,7 @@ export function createWakeup(): Wakeup {
       });
     },
     wake() {
+      if (waiters.size === 0 && options.keepUnheard) unheard = true;
       for (const w of [...waiters]) w();
     },
   };

@@ -1,6 +1,6 @@
 import type { RedisClient } from '../../lib/redis/client.ts';
 import { disconnectRedis } from '../../lib/redis/close.ts';
-import { sleep } from '../wakeup.ts';
+import { createWakeup, sleep, type Wakeup } from '../wakeup.ts';
 
 /**
  * The doorbells of a partitioned stream's partitions, heard on one connection: a loop of multi-key BLPOPs
@@ -49,20 +49,16 @@ const MAX_RETRY_MS = 30_000;
 export function createDoorbellListener(options: DoorbellListenerOptions): DoorbellListener {
   const { redis, doorbells } = options;
   const partitionOf = new Map<string, number>([...doorbells].map(([p, key]) => [key, p]));
-  const rang = new Set<number>();
-  const waiters = new Map<number, Set<() => void>>();
+  // One wakeup per partition, keeping a ring that finds its reader busy for the reader's next wait.
+  const wakeups = new Map<number, Wakeup>(
+    [...doorbells.keys()].map((p) => [p, createWakeup({ keepUnheard: true })]),
+  );
   const stop = new AbortController();
   // A BLPOP that a dropped connection never answers (ioredis keeps it for a reconnect that close() stopped)
   // must not hold up the loop's end.
   const stopped = new Promise<null>((resolve) =>
     stop.signal.addEventListener('abort', () => resolve(null), { once: true }),
   );
-
-  function ring(partition: number): void {
-    const parked = waiters.get(partition);
-    if (parked && parked.size > 0) for (const done of [...parked]) done();
-    else rang.add(partition);
-  }
 
   function keysNow(): string[] {
     const keys: string[] = [];
@@ -86,7 +82,7 @@ export function createDoorbellListener(options: DoorbellListenerOptions): Doorbe
         const popped = await Promise.race([redis.blpop(...keys, options.blockSeconds), stopped]);
         failures = 0;
         const partition = popped ? partitionOf.get(popped[0]) : undefined;
-        if (partition !== undefined) ring(partition);
+        if (partition !== undefined) wakeups.get(partition)?.wake();
       } catch (error) {
         if (stop.signal.aborted) return;
         options.onError?.(error);
@@ -98,23 +94,8 @@ export function createDoorbellListener(options: DoorbellListenerOptions): Doorbe
 
   return {
     wait(partition, timeoutMs, signal) {
-      if (rang.delete(partition) || signal?.aborted) return Promise.resolve();
-      return new Promise<void>((resolve) => {
-        let parked = waiters.get(partition);
-        if (!parked) {
-          parked = new Set();
-          waiters.set(partition, parked);
-        }
-        const timer = setTimeout(done, timeoutMs);
-        signal?.addEventListener('abort', done, { once: true });
-        parked.add(done);
-        function done() {
-          clearTimeout(timer);
-          signal?.removeEventListener('abort', done);
-          parked?.delete(done);
-          resolve();
-        }
-      });
+      const wakeup = wakeups.get(partition);
+      return wakeup ? wakeup.wait(timeoutMs, signal) : sleep(timeoutMs, signal);
     },
     async close() {
       if (stop.signal.aborted) return;
@@ -122,7 +103,7 @@ export function createDoorbellListener(options: DoorbellListenerOptions): Doorbe
       // Ends a BLPOP in progress instead of waiting out its timeout.
       disconnectRedis(redis);
       await loop;
-      for (const parked of waiters.values()) for (const done of [...parked]) done();
+      for (const wakeup of wakeups.values()) wakeup.wake();
     },
   };
 }
